@@ -1,0 +1,138 @@
+// Conversion of plain JavaScript values (numbers, lists, dtype and device names) to libtorch's.
+#include <dlfcn.h>
+
+#include "common.h"
+
+#ifdef RN_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace rn {
+
+bool IsMissing(const Napi::CallbackInfo& info, size_t i) {
+  return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull();
+}
+
+double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) ThrowType(info.Env(), std::string("Expected a number for '") + name + "'");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+std::optional<double> OptionalNumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (IsMissing(info, i)) return std::nullopt;
+  return NumberArg(info, i, name);
+}
+
+static int64_t ToInt(Napi::Env env, Napi::Value v, const std::string& name) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    int64_t r = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) ThrowType(env, "Expected a 64-bit integer for '" + name + "'");
+    return r;
+  }
+  if (!v.IsNumber()) ThrowType(env, "Expected an integer for '" + name + "'");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d))) {
+    ThrowType(env, "Expected an integer for '" + name + "' but received " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
+int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) { return ToInt(info.Env(), info[i], name); }
+
+bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsBoolean()) ThrowType(info.Env(), std::string("Expected a boolean for '") + name + "'");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsString()) ThrowType(info.Env(), std::string("Expected a string for '") + name + "'");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+std::vector<int64_t> IntListValue(Napi::Env env, Napi::Value v, const char* name) {
+  if (v.IsNumber() || v.IsBigInt()) return {ToInt(env, v, name)};
+  if (!v.IsArray()) ThrowType(env, std::string("Expected an array of integers for '") + name + "'");
+  auto array = v.As<Napi::Array>();
+  std::vector<int64_t> out(array.Length());
+  for (uint32_t k = 0; k < array.Length(); ++k) {
+    out[k] = ToInt(env, array.Get(k), std::string(name) + "[" + std::to_string(k) + "]");
+  }
+  return out;
+}
+
+std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return IntListValue(info.Env(), info[i], name);
+}
+
+namespace {
+const std::pair<const char*, torch::Dtype> kDtypes[] = {
+    {"float32", torch::kFloat32}, {"float64", torch::kFloat64}, {"float16", torch::kFloat16},
+    {"bfloat16", torch::kBFloat16}, {"int32", torch::kInt32}, {"int64", torch::kInt64},
+    {"int16", torch::kInt16}, {"int8", torch::kInt8}, {"uint8", torch::kUInt8}, {"bool", torch::kBool},
+};
+}  // namespace
+
+torch::Dtype DtypeFromName(Napi::Env env, const std::string& name) {
+  for (const auto& [n, d] : kDtypes) {
+    if (name == n) return d;
+  }
+  ThrowType(env, "Unknown dtype '" + name +
+                     "'; expected one of float32, float64, float16, bfloat16, int32, int64, int16, int8, uint8, bool");
+}
+
+std::string DtypeName(torch::Dtype dtype) {
+  for (const auto& [n, d] : kDtypes) {
+    if (dtype == d) return n;
+  }
+  return c10::toString(dtype);
+}
+
+bool TorchHasCudaSupport() {
+  // Present in the process only when the addon was linked against the CUDA build of libtorch.
+  void* handle = dlopen("libtorch_cuda.so", RTLD_LAZY | RTLD_NOLOAD);
+  if (handle != nullptr) dlclose(handle);
+  return handle != nullptr;
+}
+
+std::string CudaUnavailableReason() {
+  if (!TorchHasCudaSupport()) {
+#ifdef RN_WITH_CUDA
+    return "the addon was built against a CUDA libtorch but libtorch_cuda.so is not loaded";
+#else
+    return std::string("the addon was built against a CPU-only libtorch (") + RN_LIBTORCH_DIR + ")";
+#endif
+  }
+#ifdef RN_WITH_CUDA
+  try {
+    c10::cuda::device_count_ensure_non_zero();
+  } catch (const c10::Error& e) {
+    return std::string("libtorch has CUDA support but: ") + e.what_without_backtrace();
+  }
+#endif
+  if (torch::cuda::device_count() == 0) {
+    return "libtorch has CUDA support but no CUDA device was found (no GPU or no NVIDIA driver)";
+  }
+  return "";
+}
+
+torch::Device DeviceFromName(Napi::Env env, const std::string& name) {
+  torch::Device device(name);  // libtorch's parser; throws a c10::Error naming the bad string
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      throw Napi::Error::New(env, "Device '" + name + "' requested but CUDA is not available: " + CudaUnavailableReason());
+    }
+    int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count) {
+      throw Napi::Error::New(env, "Device '" + name + "' requested but only " + std::to_string(count) +
+                                      " CUDA device(s) exist");
+    }
+  } else if (!device.is_cpu()) {
+    ThrowType(env, "Unsupported device '" + name + "'; use 'cpu', 'cuda' or 'cuda:N'");
+  }
+  return device;
+}
+
+std::string DeviceName(const torch::Device& device) { return device.str(); }
+
+}  // namespace rn

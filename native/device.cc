@@ -1,0 +1,109 @@
+// Devices, seeds, threads, and what `doctor` reports about the libtorch this addon runs on.
+#include <dlfcn.h>
+
+#include "common.h"
+
+#ifdef RN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace rn {
+namespace {
+
+RN_BINDING(CudaIsAvailable) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
+RN_BINDING(CudaDeviceCount) { return Napi::Number::New(info.Env(), double(torch::cuda::device_count())); }
+RN_BINDING(CudaUnavailable) { return Napi::String::New(info.Env(), CudaUnavailableReason()); }
+
+RN_BINDING(ManualSeed) {
+  torch::manual_seed(static_cast<uint64_t>(IntArg(info, 0, "seed")));
+  return info.Env().Undefined();
+}
+RN_BINDING(GetNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+RN_BINDING(SetNumThreads) {
+  int64_t n = IntArg(info, 0, "threads");
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+// Bytes held by the CUDA caching allocator on a device (zeros without CUDA).
+RN_BINDING(CudaMemory) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  double allocated = 0, reserved = 0, peak = 0;
+#ifdef RN_WITH_CUDA
+  if (torch::cuda::is_available()) {
+    int64_t device = IsMissing(info, 0) ? 0 : IntArg(info, 0, "device");
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+    auto aggregate = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    allocated = double(stats.allocated_bytes[aggregate].current);
+    reserved = double(stats.reserved_bytes[aggregate].current);
+    peak = double(stats.allocated_bytes[aggregate].peak);
+  }
+#endif
+  out.Set("allocatedBytes", Napi::Number::New(env, allocated));
+  out.Set("reservedBytes", Napi::Number::New(env, reserved));
+  out.Set("peakAllocatedBytes", Napi::Number::New(env, peak));
+  return out;
+}
+
+std::string LoadedLibraryPath() {
+  Dl_info dl{};
+  if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &dl) != 0 && dl.dli_fname != nullptr) return dl.dli_fname;
+  return "";
+}
+
+RN_BINDING(BuildInfo) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("torchVersion", TORCH_VERSION);
+  out.Set("libtorchDir", RN_LIBTORCH_DIR);
+  out.Set("loadedFrom", LoadedLibraryPath());
+#ifdef RN_WITH_CUDA
+  out.Set("compiledWithCuda", true);
+#else
+  out.Set("compiledWithCuda", false);
+#endif
+  out.Set("cudaBuild", TorchHasCudaSupport());
+  bool available = torch::cuda::is_available();
+  out.Set("cudaAvailable", available);
+  out.Set("cudaUnavailableReason", available ? std::string() : CudaUnavailableReason());
+  auto names = Napi::Array::New(env);
+#ifdef RN_WITH_CUDA
+  if (available) {
+    for (int64_t i = 0; i < int64_t(torch::cuda::device_count()); ++i) {
+      names.Set(uint32_t(i), at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i))->name);
+    }
+  }
+#endif
+  out.Set("cudaDevices", names);
+  Napi::Value cudnn = env.Null();
+  try {
+    if (available) cudnn = Napi::Number::New(env, double(at::detail::getCUDAHooks().versionCuDNN()));
+  } catch (const std::exception&) {
+    // cuDNN missing: reported as null
+  }
+  out.Set("cudnnVersion", cudnn);
+  out.Set("intraOpThreads", at::get_num_threads());
+  out.Set("interOpThreads", at::get_num_interop_threads());
+  out.Set("napiVersion", NAPI_VERSION);
+  out.Set("cxx11Abi", bool(_GLIBCXX_USE_CXX11_ABI));
+  out.Set("parallelInfo", at::get_parallel_info());
+  return out;
+}
+
+}  // namespace
+
+void InitDevice(Napi::Env env, Napi::Object exports) {
+  exports.Set("cudaIsAvailable", Napi::Function::New<CudaIsAvailable>(env, "cudaIsAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New<CudaDeviceCount>(env, "cudaDeviceCount"));
+  exports.Set("cudaUnavailableReason", Napi::Function::New<CudaUnavailable>(env, "cudaUnavailableReason"));
+  exports.Set("cudaMemory", Napi::Function::New<CudaMemory>(env, "cudaMemory"));
+  exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
+  exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+}
+
+}  // namespace rn

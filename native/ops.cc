@@ -1,0 +1,244 @@
+// Functional ops: convert arguments, call the ATen op, wrap the result. Nothing else.
+#include "common.h"
+
+namespace rn {
+namespace {
+
+using torch::Tensor;
+namespace F = torch::nn::functional;
+
+Napi::Value Wrap(const Napi::CallbackInfo& info, Tensor t) { return WrapTensor(info.Env(), std::move(t)); }
+
+// The second operand of an elementwise op: a Tensor or a number.
+bool IsScalarOperand(const Napi::CallbackInfo& info, size_t i) { return info[i].IsNumber(); }
+double AlphaArg(const Napi::CallbackInfo& info, size_t i) {
+  return IsMissing(info, i) ? 1.0 : NumberArg(info, i, "alpha");
+}
+
+// ---- elementwise ----
+RN_BINDING(Add) {
+  Tensor& a = TensorArg(info, 0, "input");
+  double alpha = AlphaArg(info, 2);
+  if (IsScalarOperand(info, 1)) return Wrap(info, torch::add(a, NumberArg(info, 1, "other"), alpha));
+  return Wrap(info, torch::add(a, TensorArg(info, 1, "other"), alpha));
+}
+RN_BINDING(Sub) {
+  Tensor& a = TensorArg(info, 0, "input");
+  double alpha = AlphaArg(info, 2);
+  if (IsScalarOperand(info, 1)) return Wrap(info, torch::sub(a, NumberArg(info, 1, "other"), alpha));
+  return Wrap(info, torch::sub(a, TensorArg(info, 1, "other"), alpha));
+}
+RN_BINDING(Mul) {
+  Tensor& a = TensorArg(info, 0, "input");
+  if (IsScalarOperand(info, 1)) return Wrap(info, torch::mul(a, NumberArg(info, 1, "other")));
+  return Wrap(info, torch::mul(a, TensorArg(info, 1, "other")));
+}
+RN_BINDING(Div) {
+  Tensor& a = TensorArg(info, 0, "input");
+  if (IsScalarOperand(info, 1)) return Wrap(info, torch::div(a, NumberArg(info, 1, "other")));
+  return Wrap(info, torch::div(a, TensorArg(info, 1, "other")));
+}
+RN_BINDING(Eq) {
+  Tensor& a = TensorArg(info, 0, "input");
+  if (IsScalarOperand(info, 1)) return Wrap(info, torch::eq(a, NumberArg(info, 1, "other")));
+  return Wrap(info, torch::eq(a, TensorArg(info, 1, "other")));
+}
+RN_BINDING(Neg) { return Wrap(info, torch::neg(TensorArg(info, 0, "input"))); }
+RN_BINDING(Sqrt) { return Wrap(info, torch::sqrt(TensorArg(info, 0, "input"))); }
+RN_BINDING(Relu) { return Wrap(info, torch::relu(TensorArg(info, 0, "input"))); }
+// clamp(x, min|null, max|null)
+RN_BINDING(Clamp) {
+  auto lo = OptionalNumberArg(info, 1, "min");
+  auto hi = OptionalNumberArg(info, 2, "max");
+  std::optional<c10::Scalar> min, max;
+  if (lo) min = *lo;
+  if (hi) max = *hi;
+  return Wrap(info, torch::clamp(TensorArg(info, 0, "input"), min, max));
+}
+
+// ---- in place (what an optimizer needs) ----
+RN_BINDING(MulInPlace) {
+  Tensor& a = TensorArg(info, 0, "input");
+  if (IsScalarOperand(info, 1)) a.mul_(NumberArg(info, 1, "other"));
+  else a.mul_(TensorArg(info, 1, "other"));
+  return info[0];
+}
+RN_BINDING(AddInPlace) {
+  Tensor& a = TensorArg(info, 0, "input");
+  double alpha = AlphaArg(info, 2);
+  if (IsScalarOperand(info, 1)) a.add_(NumberArg(info, 1, "other"), alpha);
+  else a.add_(TensorArg(info, 1, "other"), alpha);
+  return info[0];
+}
+RN_BINDING(CopyInPlace) {
+  TensorArg(info, 0, "input").copy_(TensorArg(info, 1, "source"));
+  return info[0];
+}
+RN_BINDING(ZeroInPlace) {
+  TensorArg(info, 0, "input").zero_();
+  return info[0];
+}
+
+// ---- reductions ----
+// sum/mean(x, dims|null, keepdim)
+RN_BINDING(Sum) {
+  Tensor& x = TensorArg(info, 0, "input");
+  if (IsMissing(info, 1)) return Wrap(info, x.sum());
+  return Wrap(info, x.sum(IntListArg(info, 1, "dim"), BoolArg(info, 2, "keepdim")));
+}
+RN_BINDING(Mean) {
+  Tensor& x = TensorArg(info, 0, "input");
+  if (IsMissing(info, 1)) return Wrap(info, x.mean());
+  return Wrap(info, x.mean(IntListArg(info, 1, "dim"), BoolArg(info, 2, "keepdim")));
+}
+// argmax(x, dim|null, keepdim)
+RN_BINDING(Argmax) {
+  Tensor& x = TensorArg(info, 0, "input");
+  std::optional<int64_t> dim;
+  if (!IsMissing(info, 1)) dim = IntArg(info, 1, "dim");
+  return Wrap(info, torch::argmax(x, dim, BoolArg(info, 2, "keepdim")));
+}
+RN_BINDING(Softmax) { return Wrap(info, torch::softmax(TensorArg(info, 0, "input"), IntArg(info, 1, "dim"))); }
+RN_BINDING(LogSoftmax) {
+  return Wrap(info, torch::log_softmax(TensorArg(info, 0, "input"), IntArg(info, 1, "dim")));
+}
+// crossEntropy(logits, target, labelSmoothing, reduction)
+RN_BINDING(CrossEntropy) {
+  std::string reduction = StringArg(info, 3, "reduction");
+  int64_t r = reduction == "mean"  ? at::Reduction::Mean
+              : reduction == "sum" ? at::Reduction::Sum
+              : reduction == "none"
+                  ? at::Reduction::None
+                  : throw Napi::TypeError::New(info.Env(), "reduction must be 'mean', 'sum' or 'none', got '" + reduction + "'");
+  return Wrap(info, at::cross_entropy_loss(TensorArg(info, 0, "input"), TensorArg(info, 1, "target"), {}, r, -100,
+                                           NumberArg(info, 2, "labelSmoothing")));
+}
+
+// ---- shape ----
+RN_BINDING(Reshape) { return Wrap(info, TensorArg(info, 0, "input").reshape(IntListArg(info, 1, "shape"))); }
+RN_BINDING(View) { return Wrap(info, TensorArg(info, 0, "input").view(IntListArg(info, 1, "shape"))); }
+RN_BINDING(Flatten) {
+  return Wrap(info, torch::flatten(TensorArg(info, 0, "input"), IntArg(info, 1, "startDim"), IntArg(info, 2, "endDim")));
+}
+RN_BINDING(Permute) { return Wrap(info, TensorArg(info, 0, "input").permute(IntListArg(info, 1, "dims"))); }
+RN_BINDING(Transpose) {
+  return Wrap(info, TensorArg(info, 0, "input").transpose(IntArg(info, 1, "dim0"), IntArg(info, 2, "dim1")));
+}
+RN_BINDING(Contiguous) { return Wrap(info, TensorArg(info, 0, "input").contiguous()); }
+RN_BINDING(Clone) { return Wrap(info, TensorArg(info, 0, "input").clone()); }
+RN_BINDING(Cat) { return Wrap(info, torch::cat(TensorListArg(info, 0, "tensors"), IntArg(info, 1, "dim"))); }
+RN_BINDING(Stack) { return Wrap(info, torch::stack(TensorListArg(info, 0, "tensors"), IntArg(info, 1, "dim"))); }
+RN_BINDING(Narrow) {
+  return Wrap(info, TensorArg(info, 0, "input").narrow(IntArg(info, 1, "dim"), IntArg(info, 2, "start"),
+                                                       IntArg(info, 3, "length")));
+}
+RN_BINDING(IndexSelect) {
+  return Wrap(info, torch::index_select(TensorArg(info, 0, "input"), IntArg(info, 1, "dim"), TensorArg(info, 2, "index")));
+}
+RN_BINDING(Gather) {
+  return Wrap(info, torch::gather(TensorArg(info, 0, "input"), IntArg(info, 1, "dim"), TensorArg(info, 2, "index")));
+}
+RN_BINDING(Flip) { return Wrap(info, torch::flip(TensorArg(info, 0, "input"), IntListArg(info, 1, "dims"))); }
+// pad(x, pads, value): constant padding, pads as in F.pad (last dim first, may be asymmetric)
+RN_BINDING(Pad) {
+  return Wrap(info, torch::constant_pad_nd(TensorArg(info, 0, "input"), IntListArg(info, 1, "pad"),
+                                           NumberArg(info, 2, "value")));
+}
+// to(x, device|null, dtype|null)
+RN_BINDING(To) {
+  Tensor& x = TensorArg(info, 0, "input");
+  Napi::Env env = info.Env();
+  torch::Device device = IsMissing(info, 1) ? x.device() : DeviceFromName(env, StringArg(info, 1, "device"));
+  torch::Dtype dtype = IsMissing(info, 2) ? x.scalar_type() : DtypeFromName(env, StringArg(info, 2, "dtype"));
+  return Wrap(info, x.to(device, dtype));
+}
+
+// ---- linear algebra and network layers ----
+RN_BINDING(Matmul) { return Wrap(info, torch::matmul(TensorArg(info, 0, "input"), TensorArg(info, 1, "other"))); }
+// linear(x, weight, bias|null)
+RN_BINDING(Linear) {
+  return Wrap(info, torch::linear(TensorArg(info, 0, "input"), TensorArg(info, 1, "weight"),
+                                  OptionalTensorArg(info, 2, "bias")));
+}
+// conv2d(x, weight, bias|null, stride, padding, dilation, groups)
+RN_BINDING(Conv2d) {
+  return Wrap(info, torch::conv2d(TensorArg(info, 0, "input"), TensorArg(info, 1, "weight"),
+                                  OptionalTensorArg(info, 2, "bias"), IntListArg(info, 3, "stride"),
+                                  IntListArg(info, 4, "padding"), IntListArg(info, 5, "dilation"),
+                                  IntArg(info, 6, "groups")));
+}
+// batchNorm(x, runningMean|null, runningVar|null, weight|null, bias|null, training, momentum, eps)
+RN_BINDING(BatchNorm) {
+  return Wrap(info, torch::batch_norm(TensorArg(info, 0, "input"), OptionalTensorArg(info, 3, "weight"),
+                                      OptionalTensorArg(info, 4, "bias"), OptionalTensorArg(info, 1, "runningMean"),
+                                      OptionalTensorArg(info, 2, "runningVar"), BoolArg(info, 5, "training"),
+                                      NumberArg(info, 6, "momentum"), NumberArg(info, 7, "eps"),
+                                      at::globalContext().userEnabledCuDNN()));
+}
+// maxPool2d(x, kernel, stride, padding, dilation, ceilMode)
+RN_BINDING(MaxPool2d) {
+  return Wrap(info, torch::max_pool2d(TensorArg(info, 0, "input"), IntListArg(info, 1, "kernelSize"),
+                                      IntListArg(info, 2, "stride"), IntListArg(info, 3, "padding"),
+                                      IntListArg(info, 4, "dilation"), BoolArg(info, 5, "ceilMode")));
+}
+// avgPool2d(x, kernel, stride, padding, ceilMode, countIncludePad)
+RN_BINDING(AvgPool2d) {
+  return Wrap(info, torch::avg_pool2d(TensorArg(info, 0, "input"), IntListArg(info, 1, "kernelSize"),
+                                      IntListArg(info, 2, "stride"), IntListArg(info, 3, "padding"),
+                                      BoolArg(info, 4, "ceilMode"), BoolArg(info, 5, "countIncludePad")));
+}
+RN_BINDING(AdaptiveAvgPool2d) {
+  return Wrap(info, torch::adaptive_avg_pool2d(TensorArg(info, 0, "input"), IntListArg(info, 1, "outputSize")));
+}
+
+}  // namespace
+
+void InitOps(Napi::Env env, Napi::Object exports) {
+  auto ops = Napi::Object::New(env);
+#define RN_OP(js, fn) ops.Set(js, Napi::Function::New<fn>(env, js))
+  RN_OP("add", Add);
+  RN_OP("sub", Sub);
+  RN_OP("mul", Mul);
+  RN_OP("div", Div);
+  RN_OP("eq", Eq);
+  RN_OP("neg", Neg);
+  RN_OP("sqrt", Sqrt);
+  RN_OP("relu", Relu);
+  RN_OP("clamp", Clamp);
+  RN_OP("mul_", MulInPlace);
+  RN_OP("add_", AddInPlace);
+  RN_OP("copy_", CopyInPlace);
+  RN_OP("zero_", ZeroInPlace);
+  RN_OP("sum", Sum);
+  RN_OP("mean", Mean);
+  RN_OP("argmax", Argmax);
+  RN_OP("softmax", Softmax);
+  RN_OP("logSoftmax", LogSoftmax);
+  RN_OP("crossEntropy", CrossEntropy);
+  RN_OP("reshape", Reshape);
+  RN_OP("view", View);
+  RN_OP("flatten", Flatten);
+  RN_OP("permute", Permute);
+  RN_OP("transpose", Transpose);
+  RN_OP("contiguous", Contiguous);
+  RN_OP("clone", Clone);
+  RN_OP("cat", Cat);
+  RN_OP("stack", Stack);
+  RN_OP("narrow", Narrow);
+  RN_OP("indexSelect", IndexSelect);
+  RN_OP("gather", Gather);
+  RN_OP("flip", Flip);
+  RN_OP("pad", Pad);
+  RN_OP("to", To);
+  RN_OP("matmul", Matmul);
+  RN_OP("linear", Linear);
+  RN_OP("conv2d", Conv2d);
+  RN_OP("batchNorm", BatchNorm);
+  RN_OP("maxPool2d", MaxPool2d);
+  RN_OP("avgPool2d", AvgPool2d);
+  RN_OP("adaptiveAvgPool2d", AdaptiveAvgPool2d);
+#undef RN_OP
+  exports.Set("ops", ops);
+}
+
+}  // namespace rn

@@ -1,0 +1,288 @@
+// The Tensor handle: a JavaScript object owning one torch::Tensor reference, its lifetime and
+// memory accounting; plus conversion between TypedArrays and tensors and the factories.
+#include <cstring>
+
+#include "common.h"
+
+namespace rn {
+namespace {
+
+// Only objects carrying this tag are unwrapped as tensors.
+const napi_type_tag kTensorTag = {0x7e5a1c0f2b9d4e61ULL, 0x93c8a7d2e4f10b35ULL};
+
+class Tensor : public Napi::ObjectWrap<Tensor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Tensor",
+                       {
+                           InstanceMethod<&Tensor::Dispose>("dispose"),
+                           InstanceAccessor<&Tensor::IsDisposed>("isDisposed"),
+                           InstanceAccessor<&Tensor::Shape>("shape"),
+                           InstanceAccessor<&Tensor::Dtype>("dtype"),
+                           InstanceAccessor<&Tensor::Device>("device"),
+                       });
+  }
+
+  explicit Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {
+    InstanceData& data = Instance(info.Env());
+    if (!data.pending) {
+      ThrowType(info.Env(), "Tensor handles are created by resnet-native functions, not by `new`");
+    }
+    tensor_ = std::move(*data.pending);
+    data.pending.reset();
+    accounting_ = data.accounting;
+    info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+    Register(info.Env());
+  }
+
+  ~Tensor() override { Release(Env()); }
+
+  torch::Tensor& Get(Napi::Env env, const char* name) {
+    if (!tensor_.defined()) {
+      throw Napi::Error::New(env, std::string("Tensor '") + name + "' has been disposed and cannot be used");
+    }
+    return tensor_;
+  }
+
+ private:
+  void Register(Napi::Env env) {
+    if (!tensor_.defined()) return;
+    Accounting& acc = *accounting_;
+    acc.tensors += 1;
+    if (tensor_.has_storage()) {
+      storageKey_ = tensor_.storage().unsafeGetStorageImpl();
+      auto& entry = acc.storages[storageKey_];
+      if (entry.first++ == 0) {
+        entry.second = static_cast<int64_t>(tensor_.storage().nbytes());
+        acc.bytes += entry.second;
+        // Device memory does not pressure V8's heap, so only CPU bytes are reported to it.
+        if (tensor_.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, entry.second);
+      }
+    }
+  }
+
+  void Release(Napi::Env env) {
+    if (!tensor_.defined()) return;
+    Accounting& acc = *accounting_;
+    acc.tensors -= 1;
+    if (storageKey_ != nullptr) {
+      auto it = acc.storages.find(storageKey_);
+      if (it != acc.storages.end() && --it->second.first == 0) {
+        acc.bytes -= it->second.second;
+        if (tensor_.device().is_cpu() && !acc.shuttingDown) {
+          Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.second);
+        }
+        acc.storages.erase(it);
+      }
+      storageKey_ = nullptr;
+    }
+    tensor_ = torch::Tensor();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Release(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !tensor_.defined());
+  }
+  Napi::Value Shape(const Napi::CallbackInfo& info) {
+    auto sizes = Get(info.Env(), "this").sizes();
+    auto out = Napi::Array::New(info.Env(), sizes.size());
+    for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(sizes[i])));
+    return out;
+  }
+  Napi::Value Dtype(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), DtypeName(Get(info.Env(), "this").scalar_type()));
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), DeviceName(Get(info.Env(), "this").device()));
+  }
+
+  torch::Tensor tensor_;
+  std::shared_ptr<Accounting> accounting_;
+  const void* storageKey_ = nullptr;
+};
+
+Tensor* UnwrapTensor(Napi::Value v) {
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kTensorTag)) return nullptr;
+  return Tensor::Unwrap(v.As<Napi::Object>());
+}
+
+// ---- TypedArray <-> tensor ----------------------------------------------------------------
+
+torch::Dtype DtypeOfTypedArray(Napi::Env env, const Napi::TypedArray& a) {
+  switch (a.TypedArrayType()) {
+    case napi_float32_array: return torch::kFloat32;
+    case napi_float64_array: return torch::kFloat64;
+    case napi_int32_array: return torch::kInt32;
+    case napi_bigint64_array: return torch::kInt64;
+    case napi_uint8_array: return torch::kUInt8;
+    default:
+      ThrowType(env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+  }
+}
+
+// fromArray(data, shape, dtype?, device?): copies the data into a new tensor.
+RN_BINDING(FromArray) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) ThrowType(env, "data must be a TypedArray");
+  auto array = info[0].As<Napi::TypedArray>();
+  torch::Dtype source = DtypeOfTypedArray(env, array);
+  auto shape = IntListArg(info, 1, "shape");
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) ThrowType(env, "shape must not contain negative sizes");
+    numel *= d;
+  }
+  if (numel != static_cast<int64_t>(array.ElementLength())) {
+    throw Napi::RangeError::New(env, "shape " + c10::str(c10::IntArrayRef(shape)) + " holds " + std::to_string(numel) +
+                                         " elements but the data has " + std::to_string(array.ElementLength()));
+  }
+  auto bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(source));
+  if (numel > 0) std::memcpy(t.data_ptr(), bytes, array.ByteLength());
+  torch::Dtype dtype = IsMissing(info, 2) ? source : DtypeFromName(env, StringArg(info, 2, "dtype"));
+  torch::Device device = IsMissing(info, 3) ? torch::Device(torch::kCPU) : DeviceFromName(env, StringArg(info, 3, "device"));
+  return WrapTensor(env, t.to(device, dtype));
+}
+
+// toArray(t): a copy of the elements, in C order, in the matching TypedArray (float16/bfloat16
+// as Float32Array, bool as Uint8Array).
+RN_BINDING(ToArray) {
+  Napi::Env env = info.Env();
+  torch::Tensor t = TensorArg(info, 0, "tensor").detach();
+  torch::Dtype target;
+  napi_typedarray_type kind;
+  switch (t.scalar_type()) {
+    case torch::kFloat64: target = torch::kFloat64; kind = napi_float64_array; break;
+    case torch::kInt32: target = torch::kInt32; kind = napi_int32_array; break;
+    case torch::kInt64: target = torch::kInt64; kind = napi_bigint64_array; break;
+    case torch::kUInt8:
+    case torch::kBool: target = torch::kUInt8; kind = napi_uint8_array; break;
+    case torch::kInt16:
+    case torch::kInt8: target = torch::kInt32; kind = napi_int32_array; break;
+    default: target = torch::kFloat32; kind = napi_float32_array; break;
+  }
+  t = t.to(torch::kCPU, target).contiguous();
+  size_t n = static_cast<size_t>(t.numel());
+  auto buffer = Napi::ArrayBuffer::New(env, t.nbytes());
+  if (n > 0) std::memcpy(buffer.Data(), t.data_ptr(), t.nbytes());
+  switch (kind) {
+    case napi_float64_array: return Napi::Float64Array::New(env, n, buffer, 0);
+    case napi_int32_array: return Napi::Int32Array::New(env, n, buffer, 0);
+    case napi_bigint64_array: return Napi::BigInt64Array::New(env, n, buffer, 0);
+    case napi_uint8_array: return Napi::Uint8Array::New(env, n, buffer, 0);
+    default: return Napi::Float32Array::New(env, n, buffer, 0);
+  }
+}
+
+RN_BINDING(Item) {
+  torch::Tensor& t = TensorArg(info, 0, "tensor");
+  if (t.numel() != 1) {
+    throw Napi::RangeError::New(info.Env(), "item() needs a tensor with exactly one element, got shape " +
+                                                c10::str(t.sizes()));
+  }
+  if (t.scalar_type() == torch::kBool) return Napi::Boolean::New(info.Env(), t.item<bool>());
+  return Napi::Number::New(info.Env(), t.item<double>());
+}
+
+// ---- factories: (shape, dtype, device, requiresGrad) + extras -----------------------------
+
+torch::TensorOptions OptionsArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  auto options = torch::TensorOptions();
+  if (!IsMissing(info, i)) options = options.dtype(DtypeFromName(env, StringArg(info, i, "dtype")));
+  if (!IsMissing(info, i + 1)) options = options.device(DeviceFromName(env, StringArg(info, i + 1, "device")));
+  if (!IsMissing(info, i + 2)) options = options.requires_grad(BoolArg(info, i + 2, "requiresGrad"));
+  return options;
+}
+
+RN_BINDING(Zeros) { return WrapTensor(info.Env(), torch::zeros(IntListArg(info, 0, "shape"), OptionsArg(info, 1))); }
+RN_BINDING(Ones) { return WrapTensor(info.Env(), torch::ones(IntListArg(info, 0, "shape"), OptionsArg(info, 1))); }
+RN_BINDING(Rand) { return WrapTensor(info.Env(), torch::rand(IntListArg(info, 0, "shape"), OptionsArg(info, 1))); }
+RN_BINDING(Randn) { return WrapTensor(info.Env(), torch::randn(IntListArg(info, 0, "shape"), OptionsArg(info, 1))); }
+// full(shape, value, dtype, device, requiresGrad)
+RN_BINDING(Full) {
+  return WrapTensor(info.Env(), torch::full(IntListArg(info, 0, "shape"), NumberArg(info, 1, "value"), OptionsArg(info, 2)));
+}
+// randint(low, high, shape, dtype, device)
+RN_BINDING(Randint) {
+  auto options = OptionsArg(info, 3);
+  if (IsMissing(info, 3)) options = options.dtype(torch::kInt64);
+  return WrapTensor(info.Env(), torch::randint(IntArg(info, 0, "low"), IntArg(info, 1, "high"),
+                                               IntListArg(info, 2, "shape"), options));
+}
+// arange(start, end, step, dtype, device)
+RN_BINDING(Arange) {
+  return WrapTensor(info.Env(), torch::arange(NumberArg(info, 0, "start"), NumberArg(info, 1, "end"),
+                                              NumberArg(info, 2, "step"), OptionsArg(info, 3)));
+}
+
+// liveTensors(): what JavaScript handles on this thread keep alive.
+RN_BINDING(LiveTensors) {
+  Accounting& acc = *Instance(info.Env()).accounting;
+  auto out = Napi::Object::New(info.Env());
+  out.Set("tensors", Napi::Number::New(info.Env(), double(acc.tensors)));
+  out.Set("bytes", Napi::Number::New(info.Env(), double(acc.bytes)));
+  return out;
+}
+
+}  // namespace
+
+bool IsTensor(Napi::Value v) { return UnwrapTensor(v) != nullptr; }
+
+torch::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Tensor* t = UnwrapTensor(info[i]);
+  if (t == nullptr) ThrowType(info.Env(), std::string("Expected a Tensor for '") + name + "'");
+  return t->Get(info.Env(), name);
+}
+
+std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (IsMissing(info, i)) return std::nullopt;
+  return TensorArg(info, i, name);
+}
+
+std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsArray()) ThrowType(info.Env(), std::string("Expected an array of Tensors for '") + name + "'");
+  auto array = info[i].As<Napi::Array>();
+  std::vector<torch::Tensor> out;
+  out.reserve(array.Length());
+  for (uint32_t k = 0; k < array.Length(); ++k) {
+    Tensor* t = UnwrapTensor(array.Get(k));
+    if (t == nullptr) ThrowType(info.Env(), std::string("Expected a Tensor at ") + name + "[" + std::to_string(k) + "]");
+    out.push_back(t->Get(info.Env(), name));
+  }
+  return out;
+}
+
+Napi::Value WrapTensor(Napi::Env env, torch::Tensor t) {
+  InstanceData& data = Instance(env);
+  data.pending = std::move(t);
+  return data.tensorCtor.New({});
+}
+
+Napi::Value WrapTensors(Napi::Env env, const std::vector<torch::Tensor>& ts) {
+  auto out = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) out.Set(i, WrapTensor(env, ts[i]));
+  return out;
+}
+
+void InitTensor(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = Tensor::Define(env);
+  Instance(env).tensorCtor = Napi::Persistent(ctor);
+  exports.Set("Tensor", ctor);
+  exports.Set("fromArray", Napi::Function::New<FromArray>(env, "fromArray"));
+  exports.Set("toArray", Napi::Function::New<ToArray>(env, "toArray"));
+  exports.Set("item", Napi::Function::New<Item>(env, "item"));
+  exports.Set("zeros", Napi::Function::New<Zeros>(env, "zeros"));
+  exports.Set("ones", Napi::Function::New<Ones>(env, "ones"));
+  exports.Set("full", Napi::Function::New<Full>(env, "full"));
+  exports.Set("rand", Napi::Function::New<Rand>(env, "rand"));
+  exports.Set("randn", Napi::Function::New<Randn>(env, "randn"));
+  exports.Set("randint", Napi::Function::New<Randint>(env, "randint"));
+  exports.Set("arange", Napi::Function::New<Arange>(env, "arange"));
+  exports.Set("liveTensors", Napi::Function::New<LiveTensors>(env, "liveTensors"));
+}
+
+}  // namespace rn

@@ -1,0 +1,43 @@
+'use strict';
+// `npm install` step: find (or provision) libtorch, then build the addon with cmake-js.
+// Environment: LIBTORCH, Torch_DIR, RESNET_NATIVE_TORCH_VERSION, RESNET_NATIVE_NO_PROVISION,
+// RESNET_NATIVE_CACHE, RESNET_NATIVE_PYTHON (see scripts/libtorch.js), RESNET_NATIVE_JOBS
+// (parallel compile jobs; each needs about 1.5 GB), TORCH_CUDA_ARCH_LIST (CUDA builds).
+
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { findLibtorch, cudaCmakeDefinitions } = require('./libtorch');
+
+function main() {
+  let torch;
+  try {
+    torch = findLibtorch();
+  } catch (err) {
+    process.stderr.write(`\n${err.message}\n\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `resnet-native: building against libtorch ${torch.version ?? '(unknown version)'} ` +
+      `(${torch.cuda ? 'CUDA' : 'CPU'} build, from ${torch.source}) at ${torch.root}\n`,
+  );
+  const defs = { Torch_DIR: torch.cmakeDir, ...cudaCmakeDefinitions(torch) };
+  const env = { ...process.env };
+  // The CUDA arch probe cannot run on a machine without a GPU unless an arch list is given.
+  if (torch.cuda && !env.TORCH_CUDA_ARCH_LIST) env.TORCH_CUDA_ARCH_LIST = '8.0;9.0';
+  const jobs = Number(env.RESNET_NATIVE_JOBS) || Math.max(1, Math.min(4, os.availableParallelism()));
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const args = [cmakeJs, 'build', '--directory', path.resolve(__dirname, '..'), '--parallel', String(jobs)];
+  for (const [key, value] of Object.entries(defs)) args.push(`--CD${key}=${value}`);
+  const res = spawnSync(process.execPath, args, { stdio: 'inherit', env });
+  if (res.status !== 0) {
+    process.stderr.write(
+      '\nresnet-native: building the native addon failed (see the compiler output above).\n' +
+        'It needs cmake >= 3.18 and a C++20 compiler (g++ >= 10); see README.md "Install".\n',
+    );
+    return res.status || 1;
+  }
+  return 0;
+}
+
+process.exitCode = main();
