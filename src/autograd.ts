@@ -1,0 +1,30 @@
+// Grad mode. libtorch keeps it per OS thread; each JavaScript thread (main or worker) issues
+// its ops synchronously on its own thread, so a scope set here covers exactly its own ops.
+import { native } from './native';
+
+function withGradMode<R>(enabled: boolean, fn: () => R, name: string): R {
+  const previous = native.autograd.setGradEnabled(enabled);
+  try {
+    const result = fn();
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      throw new TypeError(`${name}() takes a synchronous function: grad mode cannot follow an await`);
+    }
+    return result;
+  } finally {
+    native.autograd.setGradEnabled(previous);
+  }
+}
+
+/** Runs `fn` with gradient recording off (as `with torch.no_grad():`). */
+export function noGrad<R>(fn: () => R): R {
+  return withGradMode(false, fn, 'noGrad');
+}
+
+/** Runs `fn` with gradient recording on, even inside noGrad(). */
+export function enableGrad<R>(fn: () => R): R {
+  return withGradMode(true, fn, 'enableGrad');
+}
+
+export function isGradEnabled(): boolean {
+  return native.autograd.isGradEnabled();
+}

@@ -1,0 +1,54 @@
+// One message shape for bad arguments: what was expected, for which name, and what came.
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}] of type array`;
+  if (typeof value === 'string') return `'${value}' of type string`;
+  if (typeof value === 'object') return `an object of type ${value.constructor?.name ?? 'object'}`;
+  return `${String(value)} of type ${typeof value}`;
+}
+
+/** "Expected positive integer for kernelSize but received -3 of type number" */
+export function invalidArgument(expected: string, name: string, value: unknown): TypeError {
+  return new TypeError(`Expected ${expected} for ${name} but received ${describe(value)}`);
+}
+
+export function isInteger(value: unknown, min = -Infinity): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min;
+}
+
+export function checkInteger(name: string, value: unknown, min = -Infinity): number {
+  if (!isInteger(value, min)) {
+    const what = min === 0 ? 'non-negative integer' : min === 1 ? 'positive integer' : 'integer';
+    throw invalidArgument(what, name, value);
+  }
+  return value;
+}
+
+export function checkNumber(name: string, value: unknown, min = -Infinity): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw invalidArgument(min === -Infinity ? 'number' : `number >= ${min}`, name, value);
+  }
+  return value;
+}
+
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalidArgument('boolean', name, value);
+  return value;
+}
+
+/** An int or [int, int] becomes [int, int]. */
+export function checkPair(name: string, value: unknown, min: number): [number, number] {
+  if (isInteger(value, min)) return [value, value];
+  if (Array.isArray(value) && value.length === 2 && value.every((v) => isInteger(v, min))) {
+    return [value[0], value[1]];
+  }
+  throw invalidArgument(`an integer >= ${min} or a pair of them`, name, value);
+}
+
+export function checkShape(name: string, value: unknown): number[] {
+  if (!Array.isArray(value) || !value.every((d) => isInteger(d, 0))) {
+    throw invalidArgument('an array of non-negative integers', name, value);
+  }
+  return value;
+}

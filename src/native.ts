@@ -1,0 +1,176 @@
+// The only file that loads the compiled addon. Everything else imports `native` from here.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** A handle owning one reference to a libtorch tensor (native/tensor.cc). */
+export interface NativeTensor {
+  dispose(): void;
+  readonly isDisposed: boolean;
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly device: string;
+}
+
+type T = NativeTensor;
+type Operand = T | number;
+type Nullable<X> = X | null;
+
+export interface NativeModule {
+  forward(input: T): T;
+  train(on: boolean): void;
+  readonly training: boolean;
+  namedParameters(): [string, T][];
+  namedBuffers(): [string, T][];
+  to(device: Nullable<string>, dtype?: Nullable<string>): void;
+}
+
+export interface NativeOps {
+  add(a: T, b: Operand, alpha?: number): T;
+  sub(a: T, b: Operand, alpha?: number): T;
+  mul(a: T, b: Operand): T;
+  div(a: T, b: Operand): T;
+  eq(a: T, b: Operand): T;
+  neg(a: T): T;
+  sqrt(a: T): T;
+  relu(a: T): T;
+  clamp(a: T, min: Nullable<number>, max: Nullable<number>): T;
+  mul_(a: T, b: Operand): T;
+  add_(a: T, b: Operand, alpha?: number): T;
+  copy_(a: T, src: T): T;
+  zero_(a: T): T;
+  sum(a: T, dims: Nullable<number[]>, keepdim: boolean): T;
+  mean(a: T, dims: Nullable<number[]>, keepdim: boolean): T;
+  argmax(a: T, dim: Nullable<number>, keepdim: boolean): T;
+  softmax(a: T, dim: number): T;
+  logSoftmax(a: T, dim: number): T;
+  crossEntropy(logits: T, target: T, labelSmoothing: number, reduction: string): T;
+  reshape(a: T, shape: number[]): T;
+  view(a: T, shape: number[]): T;
+  flatten(a: T, startDim: number, endDim: number): T;
+  permute(a: T, dims: number[]): T;
+  transpose(a: T, dim0: number, dim1: number): T;
+  contiguous(a: T): T;
+  clone(a: T): T;
+  cat(ts: T[], dim: number): T;
+  stack(ts: T[], dim: number): T;
+  narrow(a: T, dim: number, start: number, length: number): T;
+  indexSelect(a: T, dim: number, index: T): T;
+  gather(a: T, dim: number, index: T): T;
+  flip(a: T, dims: number[]): T;
+  pad(a: T, pad: number[], value: number): T;
+  to(a: T, device: Nullable<string>, dtype: Nullable<string>): T;
+  matmul(a: T, b: T): T;
+  linear(x: T, weight: T, bias: Nullable<T>): T;
+  conv2d(x: T, w: T, b: Nullable<T>, stride: number[], padding: number[], dilation: number[], groups: number): T;
+  batchNorm(
+    x: T,
+    runningMean: Nullable<T>,
+    runningVar: Nullable<T>,
+    weight: Nullable<T>,
+    bias: Nullable<T>,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): T;
+  maxPool2d(x: T, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): T;
+  avgPool2d(x: T, kernel: number[], stride: number[], padding: number[], ceilMode: boolean, countIncludePad: boolean): T;
+  adaptiveAvgPool2d(x: T, outputSize: number[]): T;
+}
+
+export interface NativeAutograd {
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  requiresGrad(t: T): boolean;
+  setRequiresGrad(t: T, on: boolean): void;
+  backward(t: T, gradient: Nullable<T>, retainGraph: Nullable<boolean>): void;
+  grad(t: T): Nullable<T>;
+  clearGrad(t: T): void;
+  detach(t: T): T;
+  isLeaf(t: T): boolean;
+}
+
+export interface BuildInfo {
+  torchVersion: string;
+  libtorchDir: string;
+  loadedFrom: string;
+  compiledWithCuda: boolean;
+  cudaBuild: boolean;
+  cudaAvailable: boolean;
+  cudaUnavailableReason: string;
+  cudaDevices: string[];
+  cudnnVersion: number | null;
+  intraOpThreads: number;
+  interOpThreads: number;
+  napiVersion: number;
+  cxx11Abi: boolean;
+  parallelInfo: string;
+}
+
+type Factory = (shape: number[], dtype?: Nullable<string>, device?: Nullable<string>, requiresGrad?: boolean) => T;
+type ModuleCtor = new (options: object) => NativeModule;
+
+export interface NativeBinding {
+  fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
+  toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+  item(t: T): number | boolean;
+  zeros: Factory;
+  ones: Factory;
+  rand: Factory;
+  randn: Factory;
+  full(shape: number[], value: number, dtype?: Nullable<string>, device?: Nullable<string>, requiresGrad?: boolean): T;
+  randint(low: number, high: number, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
+  arange(start: number, end: number, step: number, dtype?: Nullable<string>, device?: Nullable<string>): T;
+  liveTensors(): { tensors: number; bytes: number };
+  ops: NativeOps;
+  autograd: NativeAutograd;
+  Conv2d: ModuleCtor;
+  BatchNorm2d: ModuleCtor;
+  Linear: ModuleCtor;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaUnavailableReason(): string;
+  cudaMemory(device?: number): { allocatedBytes: number; reservedBytes: number; peakAllocatedBytes: number };
+  manualSeed(seed: number | bigint): void;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  buildInfo(): BuildInfo;
+}
+
+const packageRoot = path.resolve(__dirname, '..');
+
+/** Where the addon may be, in order; RESNET_NATIVE_BINARY overrides. */
+export function addonCandidates(): string[] {
+  const fromEnv = process.env.RESNET_NATIVE_BINARY;
+  return [
+    ...(fromEnv ? [path.resolve(fromEnv)] : []),
+    path.join(packageRoot, 'build', 'Release', 'resnet_native.node'),
+    path.join(packageRoot, 'build', 'Debug', 'resnet_native.node'),
+  ];
+}
+
+function load(): NativeBinding {
+  const failures: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!fs.existsSync(file)) {
+      failures.push(`${file}: not built`);
+      continue;
+    }
+    try {
+      return require(file) as NativeBinding;
+    } catch (err) {
+      failures.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(
+    [
+      'Could not load the resnet-native addon.',
+      ...failures.map((f) => `  - ${f}`),
+      'Possible solutions:',
+      '  - Build it: run `npm rebuild resnet-native` (or `npm run build` in a clone) and read its output.',
+      '  - If libtorch moved since the build, rebuild: the addon finds libtorch through the path recorded at build time.',
+      '  - Run `node scripts/libtorch.js` in the package to see which libtorch the build would use.',
+    ].join('\n'),
+  );
+}
+
+export const native: NativeBinding = load();
