@@ -225,6 +225,8 @@ RN_BINDING(LiveTensors) {
   auto out = Napi::Object::New(info.Env());
   out.Set("tensors", Napi::Number::New(info.Env(), double(acc.tensors)));
   out.Set("bytes", Napi::Number::New(info.Env(), double(acc.bytes)));
+  // V8's own running total of external memory, which includes what we reported to it.
+  out.Set("v8ExternalBytes", Napi::Number::New(info.Env(), double(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0))));
   return out;
 }
 

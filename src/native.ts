@@ -120,7 +120,7 @@ export interface NativeBinding {
   full(shape: number[], value: number, dtype?: Nullable<string>, device?: Nullable<string>, requiresGrad?: boolean): T;
   randint(low: number, high: number, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   arange(start: number, end: number, step: number, dtype?: Nullable<string>, device?: Nullable<string>): T;
-  liveTensors(): { tensors: number; bytes: number };
+  liveTensors(): { tensors: number; bytes: number; v8ExternalBytes: number };
   ops: NativeOps;
   autograd: NativeAutograd;
   Conv2d: ModuleCtor;

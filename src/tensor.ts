@@ -92,6 +92,8 @@ export interface MemoryInfo {
   tensors: number;
   /** Bytes of the storages they hold (each storage counted once). */
   bytes: number;
+  /** V8's count of external memory, which includes the CPU bytes above (they pace its GC). */
+  v8ExternalBytes: number;
   /** Handles released by the garbage collector because nobody disposed them. */
   releasedByGc: number;
   /** The CUDA caching allocator's figures for the current device (zeros without CUDA). */

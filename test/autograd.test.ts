@@ -1,0 +1,66 @@
+// Autograd: requiresGrad, backward, grad accumulation, detach, noGrad/enableGrad scopes.
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { enableGrad, isGradEnabled, noGrad, tensor } from '../src/index';
+import { assertClose } from './helpers';
+
+const cpu = { device: 'cpu' } as const;
+
+test('backward computes d(sum(x*x + 3x))/dx = 2x + 3 and accumulates', () => {
+  const x = tensor([1, -2, 0.5], [3], { ...cpu, requiresGrad: true });
+  assert.equal(x.requiresGrad, true);
+  assert.equal(x.isLeaf, true);
+  assert.equal(x.grad, null);
+  const y = x.mul(x).add(x.mul(3)).sum();
+  assert.equal(y.requiresGrad, true);
+  assert.equal(y.isLeaf, false);
+  y.backward();
+  assertClose(x.grad!, [5, -1, 4], { what: 'first gradient' });
+  x.mul(2).sum().backward(); // accumulates: +2
+  assertClose(x.grad!, [7, 1, 6], { what: 'accumulated gradient' });
+  x.clearGrad();
+  assert.equal(x.grad, null);
+});
+
+test('backward with an explicit gradient and retainGraph', () => {
+  const x = tensor([1, 2], [2], { ...cpu, requiresGrad: true });
+  const y = x.mul(x);
+  y.backward(tensor([1, 10], [2], cpu), { retainGraph: true });
+  assertClose(x.grad!, [2, 40]);
+  y.backward(tensor([1, 1], [2], cpu));
+  assertClose(x.grad!, [4, 44]);
+  assert.throws(() => y.backward(tensor([1, 1], [2], cpu)), /backward through the graph a second time/);
+});
+
+test('detach cuts the graph; requiresGrad can be toggled', () => {
+  const x = tensor([1, 2], [2], cpu).requiresGrad_();
+  const d = x.mul(2).detach();
+  assert.equal(d.requiresGrad, false);
+  x.requiresGrad = false;
+  assert.equal(x.mul(2).requiresGrad, false);
+});
+
+test('noGrad records nothing, nests with enableGrad and restores the mode, even on throw', () => {
+  const x = tensor([1, 2], [2], { ...cpu, requiresGrad: true });
+  assert.equal(isGradEnabled(), true);
+  const y = noGrad(() => {
+    assert.equal(isGradEnabled(), false);
+    const inner = enableGrad(() => x.mul(2));
+    assert.equal(inner.requiresGrad, true);
+    assert.equal(isGradEnabled(), false);
+    return x.mul(2);
+  });
+  assert.equal(y.requiresGrad, false);
+  assert.equal(isGradEnabled(), true);
+  assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+  assert.equal(isGradEnabled(), true);
+  assert.throws(() => noGrad((async () => 1) as never), /synchronous function/);
+  assert.equal(isGradEnabled(), true);
+});
+
+test('in-place updates of parameters are allowed under noGrad, refused outside', () => {
+  const p = tensor([1, 2], [2], { ...cpu, requiresGrad: true });
+  assert.throws(() => p.add_(1), /leaf Variable that requires grad is being used in an in-place operation/);
+  noGrad(() => p.add_(1));
+  assert.deepEqual(p.toList(), [2, 3]);
+});

@@ -1,0 +1,89 @@
+// Every kind of bad call becomes a JavaScript Error carrying libtorch's (or our) message, and
+// the process goes on: shape mismatch, wrong dtype, bad device, use after dispose, bad types.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { nn, ones, randn, tensor, zeros } from '../src/index';
+import { native } from '../src/native';
+
+const cpu = { device: 'cpu' } as const;
+const F = nn.functional;
+
+test('shape mismatches carry libtorch messages', () => {
+  assert.throws(() => randn([2, 3], cpu).matmul(randn([2, 3], cpu)), /mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x3\)/);
+  assert.throws(() => randn([2, 3], cpu).add(randn([4], cpu)), /The size of tensor a \(3\) must match the size of tensor b \(4\)/);
+  assert.throws(() => randn([6], cpu).view([4, 2]), /shape '\[4, 2\]' is invalid for input of size 6/);
+  const conv = new nn.Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, ...cpu });
+  assert.throws(() => conv.forward(randn([1, 5, 8, 8], cpu)), /expected input\[1, 5, 8, 8\] to have 3 channels, but got 5 channels/);
+  assert.throws(() => tensor([1, 2, 3], [2, 2], cpu), /shape \[2, 2\] holds 4 elements but the data has 3/);
+});
+
+test('wrong dtypes carry libtorch messages', () => {
+  const logits = randn([2, 3], cpu);
+  assert.throws(() => F.crossEntropy(logits, tensor([0, 1], [2], cpu)), /expected target dtype to be Long or Byte, but got Float/);
+  assert.throws(() => randn([3], cpu).indexSelect(0, tensor([0, 1], [2], cpu)), /index_select\(\): Expected dtype int32 or int64 for index/);
+  assert.throws(() => ones([2], { ...cpu, dtype: 'int64' }).add_(randn([2], cpu)), /result type Float can't be cast to the desired output type Long/);
+  assert.throws(() => tensor([1], [1], { ...cpu, dtype: 'complex64' as never }), /Expected one of float32, .* for dtype but received 'complex64'/);
+});
+
+test('bad devices are refused with a reason', () => {
+  assert.throws(() => zeros([1], { device: 'cuda:x' as never }), /for device but received 'cuda:x'/);
+  assert.throws(() => native.zeros([1], null, 'tpu'), /Expected one of cpu, cuda|device string/);
+  if (!native.cudaIsAvailable()) {
+    assert.throws(() => native.zeros([1], null, 'cuda'), /CUDA is not available/);
+  }
+});
+
+test('use after dispose names the problem', () => {
+  const t = randn([2], cpu);
+  t.dispose();
+  assert.equal(t.isDisposed, true);
+  t.dispose(); // idempotent
+  assert.throws(() => t.add(1), /has been disposed and cannot be used/);
+  assert.throws(() => t.shape, /has been disposed/);
+  assert.throws(() => randn([2], cpu).add(t), /Tensor 'other' has been disposed/);
+  assert.equal(String(t), 'Tensor(disposed)');
+});
+
+test('garbage arguments to the native layer are TypeErrors, never crashes', () => {
+  const t = randn([2, 2], cpu);
+  assert.throws(() => native.ops.add({} as never, 1), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.ops.add(t.handle, 'x' as never), /Expected a Tensor for 'other'/);
+  assert.throws(() => native.ops.reshape(t.handle, ['a'] as never), /Expected an integer for 'shape\[0\]'/);
+  assert.throws(() => native.ops.reshape(t.handle, [1.5] as never), /Expected an integer for 'shape\[0\]' but received 1.5/);
+  assert.throws(() => native.ops.cat([t.handle, 3] as never, 0), /Expected a Tensor at tensors\[1\]/);
+  assert.throws(() => native.fromArray([1, 2] as never, [2]), /data must be a TypedArray/);
+  assert.throws(() => native.fromArray(new Int16Array(2), [2]), /data must be a Float32Array/);
+  assert.throws(() => native.fromArray(new Float32Array(2), [-1, -2]), /negative sizes/);
+  assert.throws(() => new (native.Tensor as unknown as new () => unknown)(), /created by resnet-native functions/);
+  assert.throws(() => new native.Conv2d({ inChannels: 1 }), /Missing option '(outChannels|kernelSize|stride|padding|dilation|groups|bias)'/);
+  assert.throws(() => native.ops.crossEntropy(t.handle, t.handle, 0, 'avg'), /reduction must be 'mean', 'sum' or 'none'/);
+  // a forged object without the type tag is not unwrapped
+  assert.throws(() => native.ops.relu(Object.create(native.Tensor.prototype as object)), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.item(t.handle), /exactly one element, got shape \[2, 2\]/);
+});
+
+test('a child process that makes every bad call exits normally', () => {
+  const script = `
+    const { randn, nn } = require('./src/index');
+    const { native } = require('./src/native');
+    const bad = [
+      () => randn([2, 3]).matmul(randn([5, 5])),
+      () => native.ops.conv2d(randn([1, 1, 2, 2]).handle, randn([1, 1, 5, 5]).handle, null, [1, 1], [0, 0], [1, 1], 1),
+      () => native.ops.narrow(randn([3]).handle, 0, 2, 5),
+      () => native.ops.gather(randn([3]).handle, 0, randn([3]).handle),
+      () => native.ops.maxPool2d(randn([1, 1, 2, 2]).handle, [0, 0], [1, 1], [0, 0], [1, 1], false),
+      () => native.setNumThreads(0),
+      () => native.ops.permute(randn([2, 2]).handle, [0, 0]),
+      () => new nn.Linear({ inFeatures: 4, outFeatures: 2, device: 'cpu' }).forward(randn([3, 5])),
+    ];
+    let errors = 0;
+    for (const f of bad) { try { f(); } catch (e) { if (e instanceof Error && e.message) errors++; } }
+    console.log('errors=' + errors + '/' + bad.length);
+  `;
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' });
+  assert.equal(res.signal, null, `no signal (stderr: ${res.stderr})`);
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /errors=8\/8/);
+});

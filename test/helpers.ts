@@ -1,0 +1,49 @@
+// Test helpers: fixtures produced by scripts/gen_fixtures.py (PyTorch) and tolerant comparison.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tensor, type Dtype, type Tensor } from '../src/index';
+
+export interface FixtureTensor {
+  shape: number[];
+  dtype: string;
+  values: number[];
+}
+
+export function loadFixture<T = Record<string, unknown>>(name: string): T {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8')) as T;
+}
+
+/** A tensor with the fixture's values; float fixtures become float32, integer ones int64. */
+export function fromFixture(f: FixtureTensor, options: { requiresGrad?: boolean } = {}): Tensor {
+  const integral = f.dtype.startsWith('int');
+  const data = integral ? BigInt64Array.from(f.values, (v) => BigInt(v)) : Float32Array.from(f.values);
+  const dtype: Dtype = integral ? 'int64' : 'float32';
+  return tensor(data, f.shape, { dtype, device: 'cpu', requiresGrad: options.requiresGrad });
+}
+
+/** |actual - expected| <= atol + rtol * |expected| elementwise, with the worst element reported. */
+export function assertClose(
+  actual: Tensor | number[] | Float32Array,
+  expected: FixtureTensor | number[],
+  { rtol = 1e-4, atol = 1e-5, what = 'tensor' }: { rtol?: number; atol?: number; what?: string } = {},
+): void {
+  const exp = Array.isArray(expected) ? expected : expected.values;
+  if (!Array.isArray(expected) && !Array.isArray(actual) && !(actual instanceof Float32Array)) {
+    assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  }
+  const act = Array.isArray(actual) || actual instanceof Float32Array ? Array.from(actual) : Array.from(actual.toArray() as ArrayLike<number>, Number);
+  assert.equal(act.length, exp.length, `${what}: element count`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < act.length; i++) {
+    const excess = Math.abs(act[i] - exp[i]) - (atol + rtol * Math.abs(exp[i]));
+    if (excess > worstExcess || Number.isNaN(act[i])) {
+      worstExcess = Number.isNaN(act[i]) ? Infinity : excess;
+      worst = i;
+    }
+  }
+  if (worst >= 0) {
+    assert.fail(`${what}: element ${worst} is ${act[worst]}, expected ${exp[worst]} (rtol ${rtol}, atol ${atol})`);
+  }
+}
