@@ -110,6 +110,8 @@ type Factory = (shape: number[], dtype?: Nullable<string>, device?: Nullable<str
 type ModuleCtor = new (options: object) => NativeModule;
 
 export interface NativeBinding {
+  /** The handle class; instances come only from the functions below. */
+  Tensor: Function;
   fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
   item(t: T): number | boolean;
