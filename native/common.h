@@ -86,6 +86,9 @@ std::string DtypeName(torch::Dtype dtype);
 torch::Device DeviceFromName(Napi::Env env, const std::string& name);
 std::string DeviceName(const torch::Device& device);
 std::string CudaUnavailableReason();
+// The libtorch shared library this process loaded, and its root folder.
+std::string LoadedLibraryPath();
+std::string LibtorchDir();
 bool TorchHasCudaSupport();
 
 // ---- registration ----------------------------------------------------------------------

@@ -95,12 +95,29 @@ bool TorchHasCudaSupport() {
   return handle != nullptr;
 }
 
+std::string LoadedLibraryPath() {
+  Dl_info dl{};
+  if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &dl) != 0 && dl.dli_fname != nullptr) return dl.dli_fname;
+  return "";
+}
+
+std::string LibtorchDir() {
+  // <libtorch>/lib/libtorch_cpu.so -> <libtorch>
+  std::string file = LoadedLibraryPath();
+  for (int i = 0; i < 2; ++i) {
+    auto slash = file.rfind('/');
+    if (slash == std::string::npos) return file;
+    file.resize(slash);
+  }
+  return file;
+}
+
 std::string CudaUnavailableReason() {
   if (!TorchHasCudaSupport()) {
 #ifdef RN_WITH_CUDA
     return "the addon was built against a CUDA libtorch but libtorch_cuda.so is not loaded";
 #else
-    return std::string("the addon was built against a CPU-only libtorch (") + RN_LIBTORCH_DIR + ")";
+    return "the addon was built against a CPU-only libtorch (" + LibtorchDir() + ")";
 #endif
   }
 #ifdef RN_WITH_CUDA

@@ -48,17 +48,11 @@ RN_BINDING(CudaMemory) {
   return out;
 }
 
-std::string LoadedLibraryPath() {
-  Dl_info dl{};
-  if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &dl) != 0 && dl.dli_fname != nullptr) return dl.dli_fname;
-  return "";
-}
-
 RN_BINDING(BuildInfo) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
   out.Set("torchVersion", TORCH_VERSION);
-  out.Set("libtorchDir", RN_LIBTORCH_DIR);
+  out.Set("libtorchDir", LibtorchDir());
   out.Set("loadedFrom", LoadedLibraryPath());
 #ifdef RN_WITH_CUDA
   out.Set("compiledWithCuda", true);

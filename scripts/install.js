@@ -27,9 +27,17 @@ function main() {
   if (torch.cuda && !env.TORCH_CUDA_ARCH_LIST) env.TORCH_CUDA_ARCH_LIST = '8.0;9.0';
   const jobs = Number(env.RESNET_NATIVE_JOBS) || Math.max(1, Math.min(4, os.availableParallelism()));
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const args = [cmakeJs, 'build', '--directory', path.resolve(__dirname, '..'), '--parallel', String(jobs)];
-  for (const [key, value] of Object.entries(defs)) args.push(`--CD${key}=${value}`);
-  const res = spawnSync(process.execPath, args, { stdio: 'inherit', env });
+  const common = ['--directory', path.resolve(__dirname, '..')];
+  // --out DIR builds elsewhere than build/ (scripts/check-cuda-build.js keeps the CPU build intact).
+  const out = process.argv.indexOf('--out');
+  if (out !== -1 && process.argv[out + 1]) common.push('--out', path.resolve(process.argv[out + 1]));
+  // Configure every time: `cmake-js build` alone keeps a stale cache when libtorch changed.
+  const configure = [cmakeJs, 'configure', ...common];
+  for (const [key, value] of Object.entries(defs)) configure.push(`--CD${key}=${value}`);
+  let res = spawnSync(process.execPath, configure, { stdio: 'inherit', env });
+  if (res.status === 0) {
+    res = spawnSync(process.execPath, [cmakeJs, 'build', ...common, '--parallel', String(jobs)], { stdio: 'inherit', env });
+  }
   if (res.status !== 0) {
     process.stderr.write(
       '\nresnet-native: building the native addon failed (see the compiler output above).\n' +

@@ -172,15 +172,17 @@ function cudaCmakeDefinitions(torch, env = process.env) {
   const sitePackages = path.dirname(torch.root);
   const nvidia = path.join(sitePackages, 'nvidia');
   if (fs.existsSync(nvidia)) {
-    for (const sub of fs.readdirSync(nvidia)) {
+    const includes = [];
+    for (const sub of fs.readdirSync(nvidia).sort()) {
+      const include = path.join(nvidia, sub, 'include');
+      if (fs.existsSync(include)) includes.push(include);
       const lib = path.join(nvidia, sub, 'lib');
-      if (!fs.existsSync(lib)) continue;
+      if (!fs.existsSync(lib) || defs.CUDA_nvrtc_LIBRARY) continue;
       const nvrtc = fs.readdirSync(lib).find((f) => /^libnvrtc\.so\.\d+$/.test(f));
-      if (nvrtc) {
-        defs.CUDA_nvrtc_LIBRARY = path.join(lib, nvrtc);
-        break;
-      }
+      if (nvrtc) defs.CUDA_nvrtc_LIBRARY = path.join(lib, nvrtc);
     }
+    // Headers such as cusparse.h, which ATen's CUDA headers include, come with the wheel too.
+    if (includes.length > 0) defs.RN_CUDA_INCLUDE_DIRS = includes.join(';');
   }
   return defs;
 }
@@ -203,8 +205,19 @@ if (require.main === module) {
       '--cmake-dir': () => torch.cmakeDir,
       '--include': () => torch.includeDirs.join(' '),
       '--lib-dir': () => torch.libDir,
+      // For binding.gyp: the same flags CMakeLists.txt derives from TorchConfig.cmake.
+      '--gyp-libraries': () =>
+        [
+          `-L${torch.libDir}`,
+          `-Wl,-rpath,${torch.libDir}`,
+          ...(torch.cuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
+          '-ltorch',
+          '-ltorch_cpu',
+          '-lc10',
+        ].join(' '),
+      '--gyp-defines': () => (torch.cuda ? 'RN_WITH_CUDA=1' : ''),
     }[flag];
-    if (!out) throw new Error(`unknown option ${flag}; use --json, --cmake-dir, --include or --lib-dir`);
+    if (!out) throw new Error(`unknown option ${flag}; use --json, --cmake-dir, --include, --lib-dir, --gyp-libraries or --gyp-defines`);
     process.stdout.write(`${out()}\n`);
   } catch (err) {
     process.stderr.write(`${err.message}\n`);
