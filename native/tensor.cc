@@ -183,8 +183,7 @@ RN_BINDING(Item) {
     throw Napi::RangeError::New(info.Env(), "item() needs a tensor with exactly one element, got shape " +
                                                 c10::str(t.sizes()));
   }
-  if (t.scalar_type() == torch::kBool) return Napi::Boolean::New(info.Env(), t.item<bool>());
-  return Napi::Number::New(info.Env(), t.item<double>());
+  return Napi::Number::New(info.Env(), t.item<double>());  // bool as 0/1, int64 rounded to double
 }
 
 // ---- factories: (shape, dtype, device, requiresGrad) + extras -----------------------------

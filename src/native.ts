@@ -114,7 +114,7 @@ export interface NativeBinding {
   Tensor: Function;
   fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
-  item(t: T): number | boolean;
+  item(t: T): number;
   zeros: Factory;
   ones: Factory;
   rand: Factory;

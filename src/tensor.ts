@@ -160,9 +160,9 @@ export class Tensor {
   toArray(): TypedArray {
     return native.toArray(this.handle);
   }
-  /** The single element as a number (or boolean). */
+  /** The single element as a number (bool as 0 or 1; int64 beyond 2^53 loses precision). */
   item(): number {
-    return native.item(this.handle) as number;
+    return native.item(this.handle);
   }
   /** Nested JavaScript arrays, for small tensors and tests. */
   toList(): unknown {

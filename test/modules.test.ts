@@ -44,6 +44,31 @@ test('BatchNorm2d: gamma 1, beta 0, running stats, train vs eval', () => {
   assert.throws(() => new nn.BatchNorm2d({ numFeatures: 0 }), /Expected positive integer for numFeatures but received 0/);
 });
 
+test('functional batchNorm computes what the BatchNorm2d module computes', () => {
+  const bn = new nn.BatchNorm2d({ numFeatures: 3, ...cpu });
+  const x = randn([4, 3, 5, 5], cpu);
+  const s = bn.stateDict();
+  noGrad(() => {
+    s.weight.copy_(randn([3], cpu));
+    s.bias.copy_(randn([3], cpu));
+  });
+  const mean = s.running_mean.clone();
+  const variance = s.running_var.clone();
+  const viaModule = noGrad(() => bn.forward(x));
+  const viaFunction = noGrad(() =>
+    nn.functional.batchNorm(x, { runningMean: mean, runningVar: variance, weight: s.weight, bias: s.bias, training: true, momentum: 0.1, eps: 1e-5 }),
+  );
+  const diff = viaModule.sub(viaFunction).toArray() as Float32Array;
+  assert.ok(diff.every((d) => Math.abs(d) < 1e-6), 'same outputs');
+  const runDiff = s.running_var.sub(variance).toArray() as Float32Array;
+  assert.ok(runDiff.every((d) => Math.abs(d) < 1e-6), 'same running variance update');
+  // eval: (x - mean) / sqrt(var + eps) * w + b with the given statistics
+  const evalOut = nn.functional.batchNorm(x, { runningMean: mean, runningVar: variance, training: false });
+  const manual = x.sub(mean.reshape([1, 3, 1, 1])).div(variance.add(1e-5).sqrt().reshape([1, 3, 1, 1]));
+  const evalDiff = evalOut.sub(manual).toArray() as Float32Array;
+  assert.ok(evalDiff.every((d) => Math.abs(d) < 1e-5), 'eval-mode formula');
+});
+
 test('Linear: weight [out, in], bias, forward', () => {
   const fc = new nn.Linear({ inFeatures: 2048, outFeatures: 10, ...cpu });
   assert.deepEqual(fc.weight.shape, [10, 2048]);
