@@ -26,6 +26,11 @@ abstract class NativeLayer extends Module {
     return new Tensor(this.native.forward(input.handle));
   }
 
+  /** This layer's own parameter `name`, or null when the options left it out (bias: false). */
+  protected ownParameter(name: string): Tensor | null {
+    return this.namedParameters().find(([n]) => n === name)?.[1] ?? null;
+  }
+
   protected override onTrainingChanged(training: boolean): void {
     this.native.train(training);
   }
@@ -75,9 +80,8 @@ export class Conv2d extends NativeLayer {
     }
     super(new native.Conv2d(o), options.device);
     this.options = o;
-    const params = Object.fromEntries(this.namedParameters());
-    this.weight = params.weight;
-    this.bias = params.bias ?? null;
+    this.weight = this.ownParameter('weight')!;
+    this.bias = this.ownParameter('bias');
   }
 }
 
@@ -132,9 +136,8 @@ export class Linear extends NativeLayer {
     };
     super(new native.Linear(o), options.device);
     this.options = o;
-    const params = Object.fromEntries(this.namedParameters());
-    this.weight = params.weight;
-    this.bias = params.bias ?? null;
+    this.weight = this.ownParameter('weight')!;
+    this.bias = this.ownParameter('bias');
   }
 }
 
