@@ -79,6 +79,20 @@ RN_BINDING(ZeroInPlace) {
   return info[0];
 }
 
+// ---- in-place initialisation (the random ones draw from libtorch's seeded generator) ----
+RN_BINDING(NormalInPlace) {
+  TensorArg(info, 0, "input").normal_(NumberArg(info, 1, "mean"), NumberArg(info, 2, "std"));
+  return info[0];
+}
+RN_BINDING(UniformInPlace) {
+  TensorArg(info, 0, "input").uniform_(NumberArg(info, 1, "from"), NumberArg(info, 2, "to"));
+  return info[0];
+}
+RN_BINDING(FillInPlace) {
+  TensorArg(info, 0, "input").fill_(NumberArg(info, 1, "value"));
+  return info[0];
+}
+
 // ---- reductions ----
 // sum/mean(x, dims|null, keepdim)
 RN_BINDING(Sum) {
@@ -209,6 +223,9 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("add_", AddInPlace);
   RN_OP("copy_", CopyInPlace);
   RN_OP("zero_", ZeroInPlace);
+  RN_OP("normal_", NormalInPlace);
+  RN_OP("uniform_", UniformInPlace);
+  RN_OP("fill_", FillInPlace);
   RN_OP("sum", Sum);
   RN_OP("mean", Mean);
   RN_OP("argmax", Argmax);

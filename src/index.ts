@@ -7,3 +7,4 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd';
 export * as nn from './nn';
 export { doctorReport } from './doctor';
 export type { DoctorReport } from './doctor';
+export * from './models';

@@ -38,6 +38,9 @@ export interface NativeOps {
   add_(a: T, b: Operand, alpha?: number): T;
   copy_(a: T, src: T): T;
   zero_(a: T): T;
+  normal_(a: T, mean: number, std: number): T;
+  uniform_(a: T, from: number, to: number): T;
+  fill_(a: T, value: number): T;
   sum(a: T, dims: Nullable<number[]>, keepdim: boolean): T;
   mean(a: T, dims: Nullable<number[]>, keepdim: boolean): T;
   argmax(a: T, dim: Nullable<number>, keepdim: boolean): T;

@@ -266,6 +266,20 @@ export class Tensor {
     native.ops.zero_(this.handle);
     return this;
   }
+  fill_(value: number): this {
+    native.ops.fill_(this.handle, value);
+    return this;
+  }
+  /** Fills with Normal(mean, std) draws from libtorch's (seeded) generator. */
+  normal_(mean = 0, std = 1): this {
+    native.ops.normal_(this.handle, mean, std);
+    return this;
+  }
+  /** Fills with Uniform[from, to) draws. */
+  uniform_(from = 0, to = 1): this {
+    native.ops.uniform_(this.handle, from, to);
+    return this;
+  }
 
   // -- reductions --
   sum(dim?: number | number[], keepdim = false): Tensor {

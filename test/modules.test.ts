@@ -87,8 +87,8 @@ test('Sequential names children 0, 1, ... and train()/eval() reach every layer',
     new nn.Linear({ inFeatures: 2, outFeatures: 3, ...cpu }),
   );
   assert.deepEqual(Object.keys(net.stateDict()), [
-    '0.weight', '0.bias', '1.weight', '1.bias', '5.weight', '5.bias',
-    '1.running_mean', '1.running_var', '1.num_batches_tracked',
+    '0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked',
+    '5.weight', '5.bias',
   ]);
   net.eval();
   assert.ok(net.namedModules().every(([, m]) => !m.training));

@@ -59,13 +59,25 @@ export interface Conv2dOptions {
   device?: Device;
 }
 
+/** Conv2d's options once normalised: every pair spelled out. */
+export interface Conv2dConfig {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+  bias: boolean;
+}
+
 export class Conv2d extends NativeLayer {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  readonly options: Required<Omit<Conv2dOptions, 'device'>>;
+  readonly options: Conv2dConfig;
 
   constructor(options: Conv2dOptions) {
-    const o = {
+    const o: Conv2dConfig = {
       inChannels: checkInteger('inChannels', options.inChannels, 1),
       outChannels: checkInteger('outChannels', options.outChannels, 1),
       kernelSize: checkPair('kernelSize', options.kernelSize, 1),

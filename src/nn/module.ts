@@ -2,7 +2,36 @@
 // ("layer1.0.bn1.running_mean"), train/eval modes and device moves.
 import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
-import { keep, type Tensor } from '../tensor';
+import { keep, type Dtype, type Tensor } from '../tensor';
+
+export interface LoadStateDictOptions {
+  /** Require exactly the module's keys (after `skip`); default true. */
+  strict?: boolean;
+  /** Key prefixes to leave out on both sides, e.g. ['fc.']. */
+  skip?: string[];
+}
+
+export interface LoadStateDictResult {
+  missing: string[];
+  unexpected: string[];
+  loaded: number;
+}
+
+/** A state dict that does not fit; names the keys. */
+export class StateDictError extends Error {
+  constructor(
+    message: string,
+    readonly missing: string[],
+    readonly unexpected: string[],
+  ) {
+    super(message);
+    this.name = 'StateDictError';
+  }
+}
+
+function dtypeKind(dtype: Dtype): string {
+  return dtype.startsWith('float') || dtype === 'bfloat16' ? 'float' : dtype === 'bool' ? 'bool' : 'int';
+}
 
 export abstract class Module {
   #training = true;
@@ -15,6 +44,13 @@ export abstract class Module {
   /** Adds a child module under `name` and returns it. */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name, this.#children);
+    this.#children.set(name, module);
+    return module;
+  }
+
+  /** Swaps the child module registered under `name` (same place in the state dict). */
+  protected replaceModule<M extends Module>(name: string, module: M): M {
+    if (!this.#children.has(name)) throw new Error(`No module '${name}' on ${this.constructor.name} to replace`);
     this.#children.set(name, module);
     return module;
   }
@@ -91,9 +127,45 @@ export abstract class Module {
     return this.#collect((m) => m.#buffers);
   }
 
-  /** Parameters and buffers by PyTorch's state-dict key, in registration order. */
+  /** Parameters and buffers by PyTorch's state-dict key, in PyTorch's order (module by module). */
   stateDict(): Record<string, Tensor> {
-    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+    return Object.fromEntries(this.#collect((m) => new Map([...m.#parameters, ...m.#buffers])));
+  }
+
+  /**
+   * Copies `dict` into this module's parameters and buffers, matched by state-dict key.
+   * Everything is checked first (missing / unexpected keys with `strict`, shapes, dtypes) and
+   * nothing is copied unless all of it fits: the module is never left half-loaded.
+   * `skip` lists key prefixes to leave out on both sides (['fc.'] to keep a new head).
+   */
+  loadStateDict(dict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const skipped = (key: string) => (options.skip ?? []).some((prefix) => key.startsWith(prefix));
+    const own = this.stateDict();
+    const missing = Object.keys(own).filter((k) => !skipped(k) && !(k in dict));
+    const unexpected = Object.keys(dict).filter((k) => !skipped(k) && !(k in own));
+    const problems: string[] = [];
+    if (strict && missing.length > 0) problems.push(`missing keys: ${missing.join(', ')}`);
+    if (strict && unexpected.length > 0) problems.push(`unexpected keys: ${unexpected.join(', ')}`);
+    const pairs: [Tensor, Tensor][] = [];
+    for (const [key, target] of Object.entries(own)) {
+      const source = dict[key];
+      if (skipped(key) || source === undefined) continue;
+      if (source.shape.join(',') !== target.shape.join(',')) {
+        problems.push(`shape mismatch for ${key}: checkpoint [${source.shape.join(', ')}], model [${target.shape.join(', ')}]`);
+      } else if (dtypeKind(source.dtype) !== dtypeKind(target.dtype)) {
+        problems.push(`unsupported dtype for ${key}: checkpoint ${source.dtype}, model ${target.dtype}`);
+      } else {
+        pairs.push([target, source]);
+      }
+    }
+    if (problems.length > 0) {
+      throw new StateDictError(`Cannot load the state dict into ${this.constructor.name}: ${problems.join('; ')}`, missing, unexpected);
+    }
+    noGrad(() => {
+      for (const [target, source] of pairs) target.copy_(source);
+    });
+    return { missing, unexpected, loaded: pairs.length };
   }
 
   /** Number of elements over all parameters. */
