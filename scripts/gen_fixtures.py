@@ -8,6 +8,9 @@ Output (small, committed): test/fixtures/*.json. Tests never need Python.
 import json
 import os
 
+import math
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -115,6 +118,133 @@ def ops():
     )
 
 
+# ---- deterministic weights, computed bit-identically by test/synthetic-weights.ts ---------------
+
+
+def fnv1a(text):
+    h = 0x811C9DC5
+    for b in text.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def hash_uniform(key, n):
+    """n values in [0, 1) from an integer hash of (index + fnv1a(key)), exactly as in TypeScript."""
+    x = (np.arange(n, dtype=np.uint64) + fnv1a(key)) & 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x.astype(np.float64) / 4294967296.0
+
+
+def synthetic_value(key, shape):
+    """The value rule of test/synthetic-weights.ts: He-uniform convs, BN near identity."""
+    n = int(np.prod(shape)) if len(shape) else 1
+    u = hash_uniform(key, n)
+    if key.endswith("num_batches_tracked"):
+        return torch.zeros(shape, dtype=torch.int64)
+    if key.endswith("running_var"):
+        v = 1.0 + 0.5 * u
+    elif key.endswith("running_mean"):
+        v = 0.1 * (2 * u - 1)
+    elif len(shape) == 4:
+        v = (2 * u - 1) * math.sqrt(6.0 / (shape[1] * shape[2] * shape[3]))
+    elif key.startswith("fc."):
+        v = (2 * u - 1) / math.sqrt(2048.0 if key == "fc.bias" else shape[1])
+    elif key.endswith("weight"):
+        v = 1.0 + 0.2 * (2 * u - 1)
+    else:
+        v = 0.1 * (2 * u - 1)
+    return torch.from_numpy(v.astype(np.float32)).reshape(shape)
+
+
+def load_synthetic(model):
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            t.copy_(synthetic_value(key, tuple(t.shape)))
+
+
+def same_pads(size_h, size_w, k, s):
+    def one(size):
+        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+        return total // 2, total - total // 2
+
+    left, right = one(size_w)
+    top, bottom = one(size_h)
+    return (left, right, top, bottom)
+
+
+def use_same_padding(model):
+    """MindSpore pad_mode='same' in torchvision's ResNet via explicit asymmetric F.pad."""
+
+    def pad_before(module, k, s, value):
+        module.padding = (0, 0) if isinstance(module, nn.Conv2d) else 0
+
+        def hook(_m, inputs):
+            x = inputs[0]
+            return (F.pad(x, same_pads(x.shape[2], x.shape[3], k, s), value=value),)
+
+        module.register_forward_pre_hook(hook)
+
+    pad_before(model.conv1, 7, 2, 0.0)
+    pad_before(model.maxpool, 3, 2, float("-inf"))
+    for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for block in layer:
+            if block.conv2.stride[0] == 2:
+                pad_before(block.conv2, 3, 2, 0.0)
+
+
+def resnet_fixture(name, arch, padding="torch"):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, arch)(num_classes=10)
+    load_synthetic(model)
+    if padding == "same":
+        use_same_padding(model)
+    x = synthetic_value("input", (2, 3, 32, 32)) * 2.0
+    target = torch.tensor([3, 7])
+    last_block = {"resnet18": "layer4.1.bn2", "resnet50": "layer4.2.bn3"}[arch]
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    model.train()
+    train_logits = model(x)
+    loss = F.cross_entropy(train_logits, target)
+    loss.backward()
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+
+    def summary(t, head=64):
+        flat = t.detach().reshape(-1)
+        return {"shape": list(t.shape), "head": flat[:head].tolist(), "sum": flat.double().sum().item(), "absSum": flat.double().abs().sum().item()}
+
+    grads = {k: summary(params[k].grad) for k in ["conv1.weight", "layer1.0.conv1.weight", f"{last_block}.weight", "fc.weight", "fc.bias"]}
+    stats = {k: summary(buffers[k]) for k in ["bn1.running_mean", "bn1.running_var", f"{last_block}.running_mean", f"{last_block}.running_var", "bn1.num_batches_tracked"]}
+    write(
+        f"{name}.json",
+        {
+            "description": f"torchvision {arch}(num_classes=10) with synthetic weights (test/synthetic-weights.ts), padding {padding}",
+            "arch": arch,
+            "padding": padding,
+            "stateDictShapes": [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()],
+            "numParameters": sum(p.numel() for p in model.parameters()),
+            "inputScale": 2.0,
+            "target": target.tolist(),
+            "evalLogits": tensor_json(eval_logits),
+            "trainLogits": tensor_json(train_logits),
+            "loss": loss.item(),
+            "grads": grads,
+            "buffersAfterTrainForward": stats,
+        },
+    )
+
+
 if __name__ == "__main__":
     small_net()
     ops()
+    resnet_fixture("resnet18_synthetic", "resnet18")
+    resnet_fixture("resnet50_synthetic", "resnet50")
+    resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")

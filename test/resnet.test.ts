@@ -1,0 +1,83 @@
+// The ResNet family against torchvision: state-dict keys and shapes, parameter counts, and
+// full-size ResNet18 / ResNet50 numbers (eval and train logits, loss, selected gradients,
+// running statistics) on synthetic weights that both sides compute from the same integer hash
+// (test/synthetic-weights.ts = scripts/gen_fixtures.py), so no weight file is needed.
+// Tolerances (float32, 50 layers deep): logits and loss rtol 1e-4 / atol 1e-4; gradient heads
+// atol 1e-4 of the largest head value, gradient sums within 1e-3 of their absolute sums.
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nn, noGrad, resnet18, resnet50, samePadding, tensor, type ResNet, type Tensor } from '../src/index';
+import { assertClose, loadFixture, type FixtureTensor } from './helpers';
+import { loadSynthetic, syntheticValue } from './synthetic-weights';
+
+interface Summary {
+  shape: number[];
+  head: number[];
+  sum: number;
+  absSum: number;
+}
+
+interface ResNetFixture {
+  arch: string;
+  stateDictShapes: [string, number[], string][];
+  numParameters: number;
+  inputScale: number;
+  target: number[];
+  evalLogits: FixtureTensor;
+  trainLogits: FixtureTensor;
+  loss: number;
+  grads: Record<string, Summary>;
+  buffersAfterTrainForward: Record<string, Summary>;
+}
+
+function assertSummary(actual: Tensor, expected: Summary, what: string): void {
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  const flat = Array.from(actual.toArray() as ArrayLike<number | bigint>, Number);
+  const scale = Math.max(...expected.head.map(Math.abs), 1e-12);
+  assertClose(flat.slice(0, expected.head.length), expected.head, { rtol: 1e-3, atol: 1e-4 * scale, what: `${what} (head)` });
+  const sum = flat.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - expected.sum) <= 1e-3 * expected.absSum + 1e-7, `${what}: sum ${sum} vs ${expected.sum} (abs sum ${expected.absSum})`);
+}
+
+function checkAgainstTorchvision(model: ResNet, fx: ResNetFixture): void {
+  const shapes = Object.entries(model.stateDict()).map(([k, t]) => [k, t.shape, t.dtype]);
+  assert.deepEqual(shapes, fx.stateDictShapes, 'state-dict keys, order, shapes and dtypes are torchvision\'s');
+  assert.equal(model.numParameters(), fx.numParameters);
+  loadSynthetic(model);
+  const x = noGrad(() => syntheticValue('input', [2, 3, 32, 32]).mul(fx.inputScale));
+  const target = tensor(BigInt64Array.from(fx.target, BigInt), [2], { device: 'cpu' });
+
+  const evalLogits = noGrad(() => model.eval().forward(x));
+  assertClose(evalLogits, fx.evalLogits, { rtol: 1e-4, atol: 1e-4, what: 'eval logits' });
+
+  const trainLogits = model.train().forward(x);
+  assertClose(trainLogits, fx.trainLogits, { rtol: 1e-4, atol: 1e-4, what: 'train logits' });
+  const loss = nn.functional.crossEntropy(trainLogits, target);
+  assertClose([loss.item()], [fx.loss], { rtol: 1e-4, what: 'loss' });
+  loss.backward();
+  const params = Object.fromEntries(model.namedParameters());
+  for (const [key, expected] of Object.entries(fx.grads)) assertSummary(params[key].grad!, expected, `grad of ${key}`);
+  const buffers = Object.fromEntries(model.namedBuffers());
+  for (const [key, expected] of Object.entries(fx.buffersAfterTrainForward)) assertSummary(buffers[key], expected, key);
+}
+
+test('ResNet50 (10 classes) matches torchvision: keys, shapes, logits, loss, gradients, running stats', () => {
+  checkAgainstTorchvision(resnet50({ numClasses: 10, device: 'cpu' }), loadFixture('resnet50_synthetic.json'));
+});
+
+test('ResNet18 (10 classes) matches torchvision', () => {
+  checkAgainstTorchvision(resnet18({ numClasses: 10, device: 'cpu' }), loadFixture('resnet18_synthetic.json'));
+});
+
+test("padding 'same' matches torchvision with explicit asymmetric F.pad on the stem, max-pool and stride-2 convs", () => {
+  assert.deepEqual(samePadding(32, 7, 2), [2, 3]);
+  assert.deepEqual(samePadding(16, 3, 2), [0, 1]);
+  assert.deepEqual(samePadding(8, 3, 1), [1, 1]);
+  assert.deepEqual(samePadding(32, 1, 2), [0, 0]);
+  checkAgainstTorchvision(resnet50({ numClasses: 10, padding: 'same', device: 'cpu' }), loadFixture('resnet50_same_synthetic.json'));
+});
+
+test('parameter counts: 25,557,032 (1000 classes) and 23,528,522 (10 classes) for ResNet50', () => {
+  assert.equal(resnet50({ device: 'cpu' }).numParameters(), 25_557_032);
+  assert.equal(resnet50({ numClasses: 10, device: 'cpu' }).numParameters(), 23_528_522);
+});
