@@ -138,6 +138,11 @@ RN_BINDING(Permute) { return Wrap(info, TensorArg(info, 0, "input").permute(IntL
 RN_BINDING(Transpose) {
   return Wrap(info, TensorArg(info, 0, "input").transpose(IntArg(info, 1, "dim0"), IntArg(info, 2, "dim1")));
 }
+// asStrided(x, size, stride, offset): a view of x's storage, as torch.as_strided
+RN_BINDING(AsStrided) {
+  return Wrap(info, TensorArg(info, 0, "input").as_strided(IntListArg(info, 1, "size"), IntListArg(info, 2, "stride"),
+                                                           IntArg(info, 3, "storageOffset")));
+}
 RN_BINDING(Contiguous) { return Wrap(info, TensorArg(info, 0, "input").contiguous()); }
 RN_BINDING(Clone) { return Wrap(info, TensorArg(info, 0, "input").clone()); }
 RN_BINDING(Cat) { return Wrap(info, torch::cat(TensorListArg(info, 0, "tensors"), IntArg(info, 1, "dim"))); }
@@ -238,6 +243,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("permute", Permute);
   RN_OP("transpose", Transpose);
   RN_OP("contiguous", Contiguous);
+  RN_OP("asStrided", AsStrided);
   RN_OP("clone", Clone);
   RN_OP("cat", Cat);
   RN_OP("stack", Stack);

@@ -147,6 +147,41 @@ RN_BINDING(FromArray) {
   return WrapTensor(env, t.to(device, dtype));
 }
 
+// fromBytes(bytes, shape, dtype, device?): raw little-endian element bytes (any dtype, including
+// float16 / bfloat16 / bool) copied into a new tensor. Used by the checkpoint readers.
+RN_BINDING(FromBytes) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowType(env, "bytes must be a Uint8Array");
+  }
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  auto shape = IntListArg(info, 1, "shape");
+  torch::Dtype dtype = DtypeFromName(env, StringArg(info, 2, "dtype"));
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) ThrowType(env, "shape must not contain negative sizes");
+    numel *= d;
+  }
+  size_t expected = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  if (bytes.ByteLength() != expected) {
+    throw Napi::RangeError::New(env, "shape " + c10::str(c10::IntArrayRef(shape)) + " of " + DtypeName(dtype) + " needs " +
+                                         std::to_string(expected) + " bytes but " + std::to_string(bytes.ByteLength()) +
+                                         " were given");
+  }
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+  if (expected > 0) std::memcpy(t.data_ptr(), bytes.Data(), expected);
+  if (!IsMissing(info, 3)) t = t.to(DeviceFromName(env, StringArg(info, 3, "device")));
+  return WrapTensor(env, t);
+}
+
+// toBytes(t): the elements' raw little-endian bytes in C order (a copy).
+RN_BINDING(ToBytes) {
+  torch::Tensor t = TensorArg(info, 0, "tensor").detach().to(torch::kCPU).contiguous();
+  auto out = Napi::Uint8Array::New(info.Env(), t.nbytes());
+  if (t.nbytes() > 0) std::memcpy(out.Data(), t.data_ptr(), t.nbytes());
+  return out;
+}
+
 // toArray(t): a copy of the elements, in C order, in the matching TypedArray (float16/bfloat16
 // as Float32Array, bool as Uint8Array).
 RN_BINDING(ToArray) {
@@ -275,6 +310,8 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("Tensor", ctor);
   exports.Set("fromArray", Napi::Function::New<FromArray>(env, "fromArray"));
   exports.Set("toArray", Napi::Function::New<ToArray>(env, "toArray"));
+  exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
+  exports.Set("toBytes", Napi::Function::New<ToBytes>(env, "toBytes"));
   exports.Set("item", Napi::Function::New<Item>(env, "item"));
   exports.Set("zeros", Napi::Function::New<Zeros>(env, "zeros"));
   exports.Set("ones", Napi::Function::New<Ones>(env, "ones"));

@@ -51,6 +51,52 @@ class SmallNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+def save_pth(name, obj, **kwargs):
+    os.makedirs(os.path.join(OUT, "pth"), exist_ok=True)
+    path = os.path.join(OUT, "pth", name)
+    torch.save(obj, path, **kwargs)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+class RunsCommandWhenUnpickled:
+    """A malicious payload: unpickling it would run a shell command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/resnet-native-pwned",))
+
+
+def pth_files():
+    """torch.save files for the .pth reader: dtypes, views, nesting, a malicious and a legacy file."""
+    from collections import OrderedDict
+
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    tensors = OrderedDict(
+        [
+            ("f32", torch.linspace(-1, 1, 7)),
+            ("f64", torch.tensor([1e-300, -2.5, 3.0], dtype=torch.float64)),
+            ("f16", torch.tensor([0.5, -1.25, 65504.0], dtype=torch.float16)),
+            ("bf16", torch.tensor([1.0, -3.0, 0.0078125], dtype=torch.bfloat16)),
+            ("i64", torch.tensor([-(2**40), 0, 7])),
+            ("i32", torch.tensor([-5, 6], dtype=torch.int32)),
+            ("i16", torch.tensor([-300, 300], dtype=torch.int16)),
+            ("i8", torch.tensor([-7, 8], dtype=torch.int8)),
+            ("u8", torch.tensor([0, 255], dtype=torch.uint8)),
+            ("bool", torch.tensor([True, False, True])),
+            ("scalar", torch.tensor(3.5)),
+            ("empty", torch.zeros(0, 3)),
+            ("transposed", base.t()),
+            ("row_view", base[2]),
+            ("col_slice", base[:, 1:3]),
+        ]
+    )
+    save_pth("dtypes.pth", tensors)
+    expected = {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", ""), "values": v.double().reshape(-1).tolist() if v.dtype != torch.int64 else v.reshape(-1).tolist()} for k, v in tensors.items()}
+    write("pth_dtypes.json", {"tensors": expected})
+    save_pth("wrapped.pth", {"epoch": 3, "best_acc": 0.5, "state_dict": OrderedDict([("w", torch.ones(2, 2)), ("b", torch.zeros(2))])})
+    save_pth("malicious.pth", OrderedDict([("w", torch.ones(2)), ("payload", RunsCommandWhenUnpickled())]))
+    save_pth("legacy.pth", OrderedDict([("w", torch.ones(2))]), _use_new_zipfile_serialization=False)
+
+
 def small_net():
     torch.manual_seed(1234)
     net = SmallNet()
@@ -59,6 +105,7 @@ def small_net():
         net.bn.weight.copy_(torch.rand(6) + 0.5)
         net.bn.bias.copy_(torch.randn(6) * 0.1)
     state = {k: tensor_json(v) for k, v in net.state_dict().items()}
+    save_pth("small_net.pth", net.state_dict())
     x = torch.randn(4, 3, 8, 8, requires_grad=True)
     target = torch.tensor([0, 3, 1, 4])
     net.train()
@@ -245,6 +292,7 @@ def resnet_fixture(name, arch, padding="torch"):
 if __name__ == "__main__":
     small_net()
     ops()
+    pth_files()
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")

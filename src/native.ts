@@ -53,6 +53,7 @@ export interface NativeOps {
   permute(a: T, dims: number[]): T;
   transpose(a: T, dim0: number, dim1: number): T;
   contiguous(a: T): T;
+  asStrided(a: T, size: number[], stride: number[], storageOffset: number): T;
   clone(a: T): T;
   cat(ts: T[], dim: number): T;
   stack(ts: T[], dim: number): T;
@@ -116,6 +117,8 @@ export interface NativeBinding {
   /** The handle class; instances come only from the functions below. */
   Tensor: Function;
   fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
+  fromBytes(bytes: Uint8Array, shape: number[], dtype: string, device?: Nullable<string>): T;
+  toBytes(t: T): Uint8Array;
   toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
   item(t: T): number;
   zeros: Factory;

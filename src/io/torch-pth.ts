@@ -1,0 +1,174 @@
+// Reads PyTorch checkpoints written by torch.save (zip format, PyTorch >= 1.6): the zip container
+// (fflate) plus the restricted pickle reader. Only state-dict content is accepted; loading an
+// untrusted file never runs code.
+import { unzipSync } from 'fflate';
+import { native } from '../native';
+import { Tensor, type Dtype } from '../tensor';
+import { PickleError, unpickle, type PickleGlobal } from './pickle';
+
+/** torch.<Name>Storage -> dtype */
+const STORAGE_DTYPES: Record<string, Dtype> = {
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+};
+
+const ELEMENT_SIZE: Record<Dtype, number> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+interface StorageRef {
+  readonly marker: 'storage';
+  dtype: Dtype;
+  key: string;
+  numel: number;
+}
+
+const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
+// Legacy torch.save files start with a pickled magic number (protocol 2, LONG1 of 10 bytes).
+const isLegacyTorch = (b: Uint8Array) => b.length >= 4 && b[0] === 0x80 && b[1] === 0x02 && b[2] === 0x8a && b[3] === 0x0a;
+
+export function looksLikeTorchCheckpoint(bytes: Uint8Array): boolean {
+  return isZip(bytes) || isLegacyTorch(bytes);
+}
+
+/**
+ * The object torch.save wrote, with tensors as Tensors (on the CPU), dicts as Maps and tuples
+ * as arrays. `source` names the file in errors.
+ */
+export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): unknown {
+  if (isLegacyTorch(bytes)) {
+    throw new CheckpointError(
+      `${source} uses the legacy torch.save format (PyTorch < 1.6), which is not supported: ` +
+        're-save it with a current PyTorch (torch.save(torch.load(path), new_path)).',
+    );
+  }
+  if (!isZip(bytes)) throw new CheckpointError(`${source} is not a PyTorch checkpoint (no zip header)`);
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (err) {
+    throw new CheckpointError(`${source} is truncated or corrupt: ${(err as Error).message}`);
+  }
+  const pickleName = Object.keys(files).find((name) => name.endsWith('/data.pkl') || name === 'data.pkl');
+  if (!pickleName) throw new CheckpointError(`${source} is a zip file but not a torch.save checkpoint (no data.pkl)`);
+  const prefix = pickleName.slice(0, -'data.pkl'.length);
+  const byteorder = files[`${prefix}byteorder`];
+  if (byteorder && Buffer.from(byteorder).toString() !== 'little') {
+    throw new CheckpointError(`${source} was written on a big-endian machine, which is not supported`);
+  }
+
+  const storages = new Map<string, Tensor>();
+  const storageTensor = (ref: StorageRef): Tensor => {
+    let t = storages.get(ref.key);
+    if (!t) {
+      const data = files[`${prefix}data/${ref.key}`];
+      if (!data) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
+      const bytesNeeded = ref.numel * ELEMENT_SIZE[ref.dtype];
+      if (data.length < bytesNeeded) {
+        throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
+      }
+      t = new Tensor(native.fromBytes(data.subarray(0, bytesNeeded), [ref.numel], ref.dtype, 'cpu'));
+      storages.set(ref.key, t);
+    }
+    return t;
+  };
+
+  const rebuildTensor = (storage: unknown, offset: unknown, size: unknown, stride: unknown): Tensor => {
+    const ref = storage as StorageRef;
+    if (ref?.marker !== 'storage') throw new CheckpointError(`${source}: tensor without a storage`);
+    const shape = size as number[];
+    const strides = stride as number[];
+    const off = offset as number;
+    const span = shape.reduce((acc, d, i) => (d === 0 ? acc : acc + (d - 1) * strides[i]), 1);
+    if (shape.some((d) => d === 0)) return new Tensor(native.zeros(shape, ref.dtype, 'cpu'));
+    if (off + span > ref.numel) {
+      throw new CheckpointError(`${source}: tensor [${shape.join(', ')}] reaches past its storage ${ref.key} (corrupt file)`);
+    }
+    // A copy, so tensors are independent of each other and of shared storages.
+    const view = new Tensor(native.ops.asStrided(storageTensor(ref).handle, shape, strides, off));
+    const copy = view.clone();
+    view.dispose();
+    return copy;
+  };
+
+  const storageMarker = (name: string) => ({ marker: `torch.${name}` });
+  const globals: Record<string, PickleGlobal> = {
+    'collections.OrderedDict': () => new Map(),
+    'builtins.dict': () => new Map(),
+    'torch._utils._rebuild_tensor_v2': (storage, offset, size, stride) => rebuildTensor(storage, offset, size, stride),
+    'torch._utils._rebuild_tensor': (storage, offset, size, stride) => rebuildTensor(storage, offset, size, stride),
+    'torch._utils._rebuild_parameter': (data) => data,
+    // protocol-2 pickles spell bytes as _codecs.encode(text, 'latin1')
+    '_codecs.encode': (text, encoding) => Uint8Array.from(Buffer.from(String(text), (encoding as BufferEncoding) ?? 'utf8')),
+  };
+  for (const name of Object.keys(STORAGE_DTYPES)) globals[`torch.${name}`] = storageMarker(name);
+
+  const persistentLoad = (pid: unknown): StorageRef => {
+    const [kind, type, key, , numel] = pid as [string, { marker: string }, string, string, number];
+    const dtype = STORAGE_DTYPES[type?.marker?.replace('torch.', '') ?? ''];
+    if (kind !== 'storage' || !dtype || typeof key !== 'string' || typeof numel !== 'number') {
+      throw new CheckpointError(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
+    }
+    return { marker: 'storage', dtype, key, numel };
+  };
+
+  try {
+    return unpickle(files[pickleName], { globals, persistentLoad, source });
+  } catch (err) {
+    if (err instanceof PickleError) throw new CheckpointError(err.message);
+    throw err;
+  } finally {
+    for (const t of storages.values()) t.dispose();
+  }
+}
+
+const STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network'];
+
+/**
+ * The state dict in a torch.save file: the top-level dict of tensors, or one nested under a
+ * usual key ('state_dict', 'model', ...), as training scripts save it.
+ */
+export function torchStateDict(bytes: Uint8Array, source = 'checkpoint'): Record<string, Tensor> {
+  const root = readTorchCheckpoint(bytes, source);
+  const tensorsOf = (value: unknown): Record<string, Tensor> | null => {
+    if (!(value instanceof Map) || value.size === 0) return null;
+    const entries = [...value.entries()];
+    if (!entries.every(([k, v]) => typeof k === 'string' && v instanceof Tensor)) return null;
+    return Object.fromEntries(entries) as Record<string, Tensor>;
+  };
+  const direct = tensorsOf(root);
+  if (direct) return direct;
+  if (root instanceof Map) {
+    for (const key of STATE_DICT_KEYS) {
+      const nested = tensorsOf(root.get(key));
+      if (nested) return nested;
+    }
+  }
+  throw new CheckpointError(
+    `${source} holds no state dict: expected a dict of tensors, or one under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')}`,
+  );
+}

@@ -1,0 +1,65 @@
+// The .pth reader against files torch.save itself wrote (scripts/gen_fixtures.py): every dtype,
+// views and transposes, nesting, a malicious pickle that must not run, legacy and corrupt files.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { Tensor } from '../src/index';
+import { readTorchCheckpoint, torchStateDict } from '../src/io/torch-pth';
+import { assertClose, loadFixture, type FixtureTensor } from './helpers';
+
+const pth = (name: string) => fs.readFileSync(path.join(__dirname, 'fixtures', 'pth', name));
+
+test('reads a state_dict() OrderedDict (with _metadata) exactly', () => {
+  const fx = loadFixture<{ state: Record<string, FixtureTensor> }>('small_net.json');
+  const dict = torchStateDict(pth('small_net.pth'), 'small_net.pth');
+  assert.deepEqual(Object.keys(dict), Object.keys(fx.state), 'keys in order');
+  for (const [key, expected] of Object.entries(fx.state)) {
+    assert.equal(dict[key].dtype, expected.dtype === 'int64' ? 'int64' : 'float32', key);
+    assertClose(dict[key], expected, { rtol: 0, atol: 0, what: key });
+  }
+});
+
+test('every dtype, 0-d and empty tensors, transposed and sliced views', () => {
+  const fx = loadFixture<{ tensors: Record<string, FixtureTensor> }>('pth_dtypes.json');
+  const dict = torchStateDict(pth('dtypes.pth'));
+  for (const [key, expected] of Object.entries(fx.tensors)) {
+    const t = dict[key];
+    assert.ok(t instanceof Tensor, key);
+    assert.equal(t.dtype, expected.dtype, `${key} dtype`);
+    assert.deepEqual(t.shape, expected.shape, `${key} shape`);
+    const values = Array.from(t.toArray() as ArrayLike<number | bigint>, Number);
+    assert.deepEqual(values, expected.values.map(Number), `${key} values`);
+  }
+});
+
+test('finds the state dict nested under state_dict, next to other entries', () => {
+  const root = readTorchCheckpoint(pth('wrapped.pth')) as Map<string, unknown>;
+  assert.equal(root.get('epoch'), 3);
+  assert.equal(root.get('best_acc'), 0.5);
+  const dict = torchStateDict(pth('wrapped.pth'));
+  assert.deepEqual(Object.keys(dict), ['w', 'b']);
+  assert.deepEqual(dict.w.toList(), [[1, 1], [1, 1]]);
+});
+
+test('a malicious pickle is refused by name and never runs', () => {
+  const marker = '/tmp/resnet-native-pwned';
+  fs.rmSync(marker, { force: true });
+  assert.throws(() => torchStateDict(pth('malicious.pth'), 'malicious.pth'), (e: Error) => {
+    assert.equal(e.name, 'CheckpointError');
+    assert.match(e.message, /malicious\.pth: refusing to load global '(posix|os)\.system'/);
+    return true;
+  });
+  assert.equal(fs.existsSync(marker), false, 'the command did not run');
+});
+
+test('legacy, truncated, corrupt and foreign files get clear errors', () => {
+  assert.throws(() => torchStateDict(pth('legacy.pth'), 'legacy.pth'), /legacy\.pth uses the legacy torch\.save format \(PyTorch < 1\.6\)/);
+  const whole = pth('small_net.pth');
+  assert.throws(() => torchStateDict(whole.subarray(0, whole.length - 700), 'cut.pth'), /cut\.pth is truncated or corrupt|cut\.pth: storage .* (missing|bytes)/);
+  const corrupt = Buffer.from(whole);
+  const pkl = corrupt.indexOf('data.pkl') + 200; // inside the pickle stream
+  corrupt.fill(0xff, pkl, pkl + 16);
+  assert.throws(() => torchStateDict(corrupt, 'corrupt.pth'), /corrupt\.pth/);
+  assert.throws(() => torchStateDict(Buffer.from('hello world'), 'text.pth'), /text\.pth is not a PyTorch checkpoint/);
+});
