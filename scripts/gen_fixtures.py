@@ -106,6 +106,9 @@ def small_net():
         net.bn.bias.copy_(torch.randn(6) * 0.1)
     state = {k: tensor_json(v) for k, v in net.state_dict().items()}
     save_pth("small_net.pth", net.state_dict())
+    from safetensors.torch import save_file
+
+    save_file(dict(net.state_dict()), os.path.join(OUT, "small_net.safetensors"), metadata={"source": "gen_fixtures.py"})
     x = torch.randn(4, 3, 8, 8, requires_grad=True)
     target = torch.tensor([0, 3, 1, 4])
     net.train()
@@ -289,10 +292,95 @@ def resnet_fixture(name, arch, padding="torch"):
     )
 
 
+def mindspore_checkpoint_class():
+    """The published MindSpore checkpoint schema, built with Python protobuf's own descriptors."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name="checkpoint.proto", syntax="proto2")
+    ckpt = fdp.message_type.add(name="Checkpoint")
+    value = ckpt.nested_type.add(name="Value")
+    value.oneof_decl.add(name="value")
+    value.field.add(name="tag", number=1, type=F.TYPE_STRING, label=F.LABEL_REQUIRED)
+    value.field.add(name="tensor", number=2, type=F.TYPE_MESSAGE, type_name=".TensorProto", label=F.LABEL_OPTIONAL, oneof_index=0)
+    value.field.add(name="maptensor", number=3, type=F.TYPE_MESSAGE, type_name=".MapTensorProto", label=F.LABEL_OPTIONAL, oneof_index=0)
+    ckpt.field.add(name="value", number=1, type=F.TYPE_MESSAGE, type_name=".Checkpoint.Value", label=F.LABEL_REPEATED)
+    tensor = fdp.message_type.add(name="TensorProto")
+    tensor.field.add(name="dims", number=1, type=F.TYPE_INT64, label=F.LABEL_REPEATED)
+    tensor.field.add(name="tensor_type", number=2, type=F.TYPE_STRING, label=F.LABEL_REQUIRED)
+    tensor.field.add(name="tensor_content", number=3, type=F.TYPE_BYTES, label=F.LABEL_REQUIRED)
+    fdp.message_type.add(name="MapTensorProto")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("Checkpoint"))
+
+
+class TinyResNet(nn.Module):
+    """The tutorial network's naming in miniature: stem conv1/bn1, one BasicBlock with a down-sample, fc."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock
+
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.layer1 = nn.Sequential(BasicBlock(8, 8, downsample=nn.Sequential(nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8))))
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.layer1(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def mindspore_fixture():
+    torch.manual_seed(0)
+    net = TinyResNet()
+    load_synthetic(net)
+    with torch.no_grad():  # stored as Float16 in the checkpoint: the reference uses the rounded values
+        net.conv1.weight.copy_(net.conv1.weight.half().float())
+    names = {
+        "bn1.": "norm.",
+        "layer1.0.bn1.": "layer1.0.norm1.",
+        "layer1.0.bn2.": "layer1.0.norm2.",
+        "layer1.0.downsample.": "layer1.0.down_sample.",
+    }
+    suffixes = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+    Checkpoint = mindspore_checkpoint_class()
+    blob = b""
+    for key, t in net.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        ms_name = key
+        for old, new in names.items():
+            if key.startswith(old):
+                ms_name = new + key[len(old):]
+                prefix, _, leaf = ms_name.rpartition(".")
+                if not (key.startswith("layer1.0.downsample.0") or leaf not in suffixes):
+                    ms_name = f"{prefix}.{suffixes[leaf]}"
+        t = t.half() if key == "conv1.weight" else t
+        kind = {torch.float16: "Float16", torch.float32: "Float32"}[t.dtype]
+        message = Checkpoint()
+        v = message.value.add()
+        v.tag = ms_name
+        v.tensor.dims.extend(list(t.shape))
+        v.tensor.tensor_type = kind
+        v.tensor.tensor_content = t.contiguous().numpy().tobytes()
+        blob += message.SerializeToString()
+    os.makedirs(os.path.join(OUT, "mindspore"), exist_ok=True)
+    with open(os.path.join(OUT, "mindspore", "tiny_resnet.ckpt"), "wb") as f:
+        f.write(blob)
+    x = synthetic_value("input", (2, 3, 8, 8))
+    net.eval()
+    with torch.no_grad():
+        logits = net(x)
+    write("mindspore_tiny_resnet.json", {"evalLogits": tensor_json(logits), "checkpointBytes": len(blob)})
+
+
 if __name__ == "__main__":
     small_net()
     ops()
     pth_files()
+    mindspore_fixture()
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")

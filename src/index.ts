@@ -8,3 +8,6 @@ export * as nn from './nn';
 export { doctorReport } from './doctor';
 export type { DoctorReport } from './doctor';
 export * from './models';
+export * from './io';
+export { StateDictError } from './nn/module';
+export type { LoadStateDictOptions, LoadStateDictResult } from './nn/module';

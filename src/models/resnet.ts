@@ -8,7 +8,8 @@ import { pad as padTensor } from '../nn/functional';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
 import { maxPool2d } from '../nn/functional';
-import type { Tensor } from '../tensor';
+import { dispose, type Tensor } from '../tensor';
+import { readWeights } from '../io/weights';
 
 /** 'torch': symmetric padding (torchvision). 'same': MindSpore's pad_mode='same' (asymmetric). */
 export type PaddingMode = 'torch' | 'same';
@@ -30,6 +31,15 @@ export interface ResNetOptions {
   zeroInitResidual?: boolean;
   /** Default: defaultDevice(). */
   device?: Device;
+}
+
+export interface ResNetFactoryOptions extends ResNetOptions {
+  /**
+   * Start from these weights (.pth / .pt, safetensors or MindSpore .ckpt). The model is built
+   * with the checkpoint's head, loaded strictly, then given a fresh head when `numClasses`
+   * differs: resnet50({ weights, numClasses: 10 }) is the tutorial's fine-tuning start.
+   */
+  weights?: string;
 }
 
 /**
@@ -366,8 +376,28 @@ function normalizeOptions(options: ResNetOptions): Required<Omit<ResNetOptions, 
   };
 }
 
-export const resnet18 = (options: ResNetOptions = {}): ResNet => new ResNet(BasicBlock, [2, 2, 2, 2], options);
-export const resnet34 = (options: ResNetOptions = {}): ResNet => new ResNet(BasicBlock, [3, 4, 6, 3], options);
-export const resnet50 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 6, 3], options);
-export const resnet101 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], options);
-export const resnet152 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 8, 36, 3], options);
+function build(block: BlockType, layers: [number, number, number, number], options: ResNetFactoryOptions): ResNet {
+  const { weights, ...rest } = options;
+  if (weights === undefined) return new ResNet(block, layers, rest);
+  const { tensors } = readWeights(weights);
+  try {
+    const headClasses = tensors['fc.weight']?.shape[0] ?? rest.numClasses ?? 1000;
+    const model = new ResNet(block, layers, { ...rest, numClasses: headClasses });
+    try {
+      model.loadStateDict(tensors);
+    } catch (err) {
+      if (err instanceof Error) err.message = `${weights}: ${err.message}`;
+      throw err;
+    }
+    if (rest.numClasses !== undefined && rest.numClasses !== headClasses) model.replaceHead(rest.numClasses);
+    return model;
+  } finally {
+    dispose(tensors);
+  }
+}
+
+export const resnet18 = (options: ResNetFactoryOptions = {}): ResNet => build(BasicBlock, [2, 2, 2, 2], options);
+export const resnet34 = (options: ResNetFactoryOptions = {}): ResNet => build(BasicBlock, [3, 4, 6, 3], options);
+export const resnet50 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 4, 6, 3], options);
+export const resnet101 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 4, 23, 3], options);
+export const resnet152 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 8, 36, 3], options);

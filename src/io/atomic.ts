@@ -1,0 +1,29 @@
+// Atomic file writes: the data goes to a temporary file in the same folder, is flushed to disk,
+// then renamed over the target. A crash at any moment leaves the old file or the new one whole.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
+  const dir = path.dirname(path.resolve(target));
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    for (const chunk of chunks) {
+      let written = 0;
+      while (written < chunk.length) written += fs.writeSync(fd, chunk, written);
+    }
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
