@@ -64,6 +64,7 @@ auto Protect(Napi::Env env, F&& body) -> decltype(body()) {
 // ---- tensors ---------------------------------------------------------------------------
 torch::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+std::vector<torch::Tensor> TensorListFromArray(Napi::Env env, Napi::Array array, const char* name);
 std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Value WrapTensor(Napi::Env env, torch::Tensor t);
 Napi::Value WrapTensors(Napi::Env env, const std::vector<torch::Tensor>& ts);

@@ -158,6 +158,31 @@ RN_BINDING(Gather) {
   return Wrap(info, torch::gather(TensorArg(info, 0, "input"), IntArg(info, 1, "dim"), TensorArg(info, 2, "index")));
 }
 RN_BINDING(Flip) { return Wrap(info, torch::flip(TensorArg(info, 0, "input"), IntListArg(info, 1, "dims"))); }
+// index(x, indices): advanced indexing x[i0, i1, ...] with a Tensor or null (a full slice) per
+// leading dimension, as torch's x[idx0, :, idx2].
+RN_BINDING(Index) {
+  if (!info[1].IsArray()) ThrowType(info.Env(), "Expected an array of Tensors or nulls for 'indices'");
+  auto array = info[1].As<Napi::Array>();
+  c10::List<std::optional<Tensor>> indices;
+  for (uint32_t k = 0; k < array.Length(); ++k) {
+    Napi::Value v = array.Get(k);
+    if (v.IsNull() || v.IsUndefined()) {
+      indices.push_back(std::nullopt);
+    } else if (IsTensor(v)) {
+      Napi::Array one = Napi::Array::New(info.Env(), 1);
+      one.Set(0u, v);
+      indices.push_back(std::optional<Tensor>(TensorListFromArray(info.Env(), one, "indices")[0]));
+    } else {
+      ThrowType(info.Env(), "Expected a Tensor or null at indices[" + std::to_string(k) + "]");
+    }
+  }
+  return Wrap(info, at::index(TensorArg(info, 0, "input"), indices));
+}
+// upsampleBilinear2d(x, [h, w], alignCorners)
+RN_BINDING(UpsampleBilinear2d) {
+  return Wrap(info, at::upsample_bilinear2d(TensorArg(info, 0, "input"), IntListArg(info, 1, "size"),
+                                            BoolArg(info, 2, "alignCorners")));
+}
 // pad(x, pads, value): constant padding, pads as in F.pad (last dim first, may be asymmetric)
 RN_BINDING(Pad) {
   return Wrap(info, torch::constant_pad_nd(TensorArg(info, 0, "input"), IntListArg(info, 1, "pad"),
@@ -252,6 +277,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("gather", Gather);
   RN_OP("flip", Flip);
   RN_OP("pad", Pad);
+  RN_OP("index", Index);
+  RN_OP("upsampleBilinear2d", UpsampleBilinear2d);
   RN_OP("to", To);
   RN_OP("matmul", Matmul);
   RN_OP("linear", Linear);

@@ -279,17 +279,20 @@ std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, s
   return TensorArg(info, i, name);
 }
 
-std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsArray()) ThrowType(info.Env(), std::string("Expected an array of Tensors for '") + name + "'");
-  auto array = info[i].As<Napi::Array>();
+std::vector<torch::Tensor> TensorListFromArray(Napi::Env env, Napi::Array array, const char* name) {
   std::vector<torch::Tensor> out;
   out.reserve(array.Length());
   for (uint32_t k = 0; k < array.Length(); ++k) {
     Tensor* t = UnwrapTensor(array.Get(k));
-    if (t == nullptr) ThrowType(info.Env(), std::string("Expected a Tensor at ") + name + "[" + std::to_string(k) + "]");
-    out.push_back(t->Get(info.Env(), name));
+    if (t == nullptr) ThrowType(env, std::string("Expected a Tensor at ") + name + "[" + std::to_string(k) + "]");
+    out.push_back(t->Get(env, name));
   }
   return out;
+}
+
+std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsArray()) ThrowType(info.Env(), std::string("Expected an array of Tensors for '") + name + "'");
+  return TensorListFromArray(info.Env(), info[i].As<Napi::Array>(), name);
 }
 
 Napi::Value WrapTensor(Napi::Env env, torch::Tensor t) {

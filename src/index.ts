@@ -11,3 +11,4 @@ export * from './models';
 export * from './io';
 export { StateDictError } from './nn/module';
 export type { LoadStateDictOptions, LoadStateDictResult } from './nn/module';
+export * from './data';

@@ -62,6 +62,8 @@ export interface NativeOps {
   gather(a: T, dim: number, index: T): T;
   flip(a: T, dims: number[]): T;
   pad(a: T, pad: number[], value: number): T;
+  index(a: T, indices: Nullable<T>[]): T;
+  upsampleBilinear2d(a: T, size: number[], alignCorners: boolean): T;
   to(a: T, device: Nullable<string>, dtype: Nullable<string>): T;
   matmul(a: T, b: T): T;
   linear(x: T, weight: T, bias: Nullable<T>): T;

@@ -332,6 +332,10 @@ export class Tensor {
   flip(dims: number | number[]): Tensor {
     return new Tensor(native.ops.flip(this.handle, [dims].flat()));
   }
+  /** Constant padding of the last two dimensions by `padding` on every side. */
+  pad(padding: number, value = 0): Tensor {
+    return new Tensor(native.ops.pad(this.handle, [padding, padding, padding, padding], value));
+  }
   matmul(other: Tensor): Tensor {
     return new Tensor(native.ops.matmul(this.handle, other.handle));
   }
