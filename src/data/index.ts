@@ -7,3 +7,5 @@ export { SeededRandom } from './random';
 export * as transforms from './transforms';
 export { CIFAR10_MEAN, CIFAR10_STD, trainTransforms, testTransforms } from './transforms';
 export type { BatchTransform, PipelineOptions } from './transforms';
+export { downloadCifar10, isCompleteCifarFolder, CIFAR10_URL, CIFAR10_MD5 } from './download';
+export type { DownloadOptions, DownloadResult } from './download';
