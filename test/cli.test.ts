@@ -2,7 +2,10 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { test } from 'node:test';
+import sharp from 'sharp';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -33,4 +36,22 @@ test('--help exits 0; unknown commands and options exit 2 with a message', () =>
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown command 'frobnicate'/);
   assert.equal(run('doctor', '--bogus').status, 2);
+});
+
+test('show-data saves a PNG grid of 6 labelled images and prints the tutorial shapes', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cli-')), 'samples.png');
+  const res = run('show-data', '--out', out);
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /SYNTHETIC dataset/);
+  assert.match(res.stdout, /Image shape: \(256, 3, 32, 32\), Label shape: \(256\)/);
+  const labels = /Labels: (.*)/.exec(res.stdout)![1].split(', ');
+  assert.equal(labels.length, 6);
+  const meta = await sharp(out).metadata();
+  assert.equal(meta.format, 'png');
+  assert.ok(meta.width! >= 3 * 160 && meta.height! >= 2 * 160, `${meta.width}x${meta.height}`);
+  const bad = run('show-data', '--data', '/nonexistent/cifar');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^resnet-native: CIFAR-10 folder \/nonexistent\/cifar does not exist/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace without --verbose');
+  assert.match(run('show-data', '--data', '/nonexistent/cifar', '--verbose').stderr, /\n\s+at /);
 });

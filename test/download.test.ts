@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import * as tar from 'tar';
 import { downloadCifar10, loadCifar10, writeSyntheticCifar } from '../src/index';
@@ -105,4 +106,18 @@ test('a server without Range support restarts cleanly; a wrong md5 deletes the f
   );
   assert.deepEqual(fs.readdirSync(bad), []);
   await assert.rejects(downloadCifar10({ dir: bad, url: `${base}/missing/x.tar.gz`, md5 }), /x\.tar\.gz failed: HTTP 404/);
+});
+
+test('the download command shows progress and reports where the data is', async () => {
+  const dir = path.join(tmp, 'cli');
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const child = spawn(process.execPath, [cli, 'download', '--dir', dir, '--url', `${base}/cifar-10-binary.tar.gz`, '--md5', md5]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /CIFAR-10: 100%/);
+  assert.match(stdout, /CIFAR-10 ready in .*cifar-10-batches-bin/);
 });

@@ -9,3 +9,5 @@ export { CIFAR10_MEAN, CIFAR10_STD, trainTransforms, testTransforms } from './tr
 export type { BatchTransform, PipelineOptions } from './transforms';
 export { downloadCifar10, isCompleteCifarFolder, CIFAR10_URL, CIFAR10_MD5 } from './download';
 export type { DownloadOptions, DownloadResult } from './download';
+export { showData } from './show';
+export type { ShowDataOptions, ShowDataResult } from './show';

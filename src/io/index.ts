@@ -4,3 +4,5 @@ export { readTorchCheckpoint, CheckpointError } from './torch-pth';
 export { readSafetensors, saveSafetensors } from './safetensors';
 export { readMindsporeCheckpoint, mindsporeToTorchName } from './mindspore';
 export { writeFileAtomic } from './atomic';
+export { renderImageGrid } from './images';
+export type { GridOptions } from './images';

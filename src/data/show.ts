@@ -1,0 +1,59 @@
+// show-data: the first images of a training batch with their class names, as the tutorial's
+// figure, de-normalised (std * x + mean) for display.
+import * as fs from 'node:fs';
+import { noGrad } from '../autograd';
+import { writeFileAtomic } from '../io/atomic';
+import { renderImageGrid } from '../io/images';
+import { tensor } from '../tensor';
+import { loadCifar10, type ImageDataset } from './cifar10';
+import { DataLoader } from './loader';
+import { syntheticDataset } from './synthetic';
+import { CIFAR10_MEAN, CIFAR10_STD, trainTransforms } from './transforms';
+
+export interface ShowDataOptions {
+  /** CIFAR-10 folder; default: the built-in synthetic set. */
+  data?: string;
+  /** Output PNG; default 'samples.png'. */
+  out?: string;
+  /** How many images; default 6. */
+  count?: number;
+  /** Loader seed; default 0. */
+  seed?: number;
+}
+
+export interface ShowDataResult {
+  out: string;
+  labels: string[];
+  /** The shapes the tutorial prints: images [256, 3, 32, 32], labels [256]. */
+  imageShape: number[];
+  labelShape: number[];
+  synthetic: boolean;
+}
+
+export async function showData(options: ShowDataOptions = {}): Promise<ShowDataResult> {
+  const dataset: ImageDataset = options.data ? loadCifar10(options.data, 'train') : syntheticDataset('train', { size: 1024 });
+  const loader = new DataLoader(dataset, { batchSize: 256, seed: options.seed ?? 0, transform: trainTransforms() });
+  const batch = loader.batch(0, 0);
+  const count = Math.min(options.count ?? 6, batch.images.shape[0]);
+  const shown = noGrad(() => {
+    const std = tensor(CIFAR10_STD, [1, 3, 1, 1], { device: batch.images.device });
+    const mean = tensor(CIFAR10_MEAN, [1, 3, 1, 1], { device: batch.images.device });
+    return batch.images.narrow(0, 0, count).mul(std).add(mean).to('cpu');
+  });
+  const labelIds = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
+  const labels = labelIds.map((l) => dataset.classNames[l]);
+  const png = await renderImageGrid(shown, labels);
+  const out = options.out ?? 'samples.png';
+  writeFileAtomic(out, [png]);
+  const result = {
+    out: fs.realpathSync(out),
+    labels,
+    imageShape: batch.images.shape,
+    labelShape: batch.labels.shape,
+    synthetic: !options.data,
+  };
+  shown.dispose();
+  batch.images.dispose();
+  batch.labels.dispose();
+  return result;
+}
