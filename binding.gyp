@@ -23,6 +23,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "<!@(node scripts/libtorch.js --gyp-defines)"
       ],
       "cflags!": ["-fno-exceptions"],

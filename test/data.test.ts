@@ -177,3 +177,37 @@ test('the synthetic set: same format, ten balanced classes, deterministic, writa
   assert.equal(back.size, 250);
   assert.equal(back.classNames[0], 'synthetic-red');
 });
+
+test('prefetch yields the same batches as epoch(), prepared on another thread while the caller works', async () => {
+  const ds = syntheticDataset('train', { size: 1500, seed: 2 });
+  const loader = new DataLoader(ds, { batchSize: 256, seed: 4, transform: trainTransforms() });
+  const expected = [...loader.epoch(1)];
+  const got: { images: Uint8Array; labels: BigInt64Array; index: number }[] = [];
+  let waitedForSecond = Infinity;
+  let t = 0;
+  for await (const batch of loader.prefetch(1, { depth: 2 })) {
+    if (batch.index === 1) waitedForSecond = performance.now() - t;
+    got.push({ images: new Uint8Array((batch.images.toArray() as Float32Array).buffer), labels: batch.labels.toArray() as BigInt64Array, index: batch.index });
+    if (batch.index === 0) {
+      // "train" synchronously on this thread for a while; the next batch is made meanwhile
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      t = performance.now();
+    }
+  }
+  assert.deepEqual(got.map((g) => g.index), [0, 1, 2, 3, 4, 5]);
+  got.forEach((g, i) => {
+    assert.deepEqual(g.images, new Uint8Array((expected[i].images.toArray() as Float32Array).buffer), `batch ${i} images`);
+    assert.deepEqual(g.labels, expected[i].labels.toArray(), `batch ${i} labels`);
+  });
+  assert.ok(waitedForSecond < 30, `the second batch was ready when asked for (waited ${waitedForSecond.toFixed(1)} ms)`);
+  // leaving early ends the worker; a transform without a spec falls back to batches made here
+  for await (const batch of loader.prefetch(0, { start: 4 })) {
+    assert.equal(batch.index, 4);
+    break;
+  }
+  const custom = new DataLoader(ds, { batchSize: 500, shuffle: false, transform: transforms.rescale() });
+  const indexes: number[] = [];
+  for await (const batch of custom.prefetch(0)) indexes.push(batch.index);
+  assert.deepEqual(indexes, [0, 1, 2]);
+});

@@ -57,3 +57,19 @@ test('loads and trains in worker threads, concurrently, with per-thread grad mod
   // and the main thread still works after the workers are gone
   assert.deepEqual(tensor([1, 2], [2], { device: 'cpu' }).add(1).toList(), [2, 3]);
 });
+
+test('terminating a worker in the middle of native calls does not abort the process', async () => {
+  const busy = `
+    const { parentPort } = require('node:worker_threads');
+    const { randn } = require(${JSON.stringify(distIndex)});
+    parentPort.postMessage('running');
+    for (;;) randn([64, 64], { device: 'cpu' }).matmul(randn([64, 64], { device: 'cpu' }));
+  `;
+  for (let i = 0; i < 5; i++) {
+    const w = new Worker(busy, { eval: true });
+    await new Promise((resolve) => w.once('message', resolve));
+    await new Promise((r) => setTimeout(r, 5 + i * 7));
+    await w.terminate();
+  }
+  assert.deepEqual(tensor([1, 2], [2], { device: 'cpu' }).mul(3).toList(), [3, 6]);
+});

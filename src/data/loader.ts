@@ -1,12 +1,17 @@
 // Batches for training and evaluation: seeded shuffling (same seed and epoch, same batches and
 // same augmentation), last partial batch kept unless dropLast, optional device residency (the
 // whole uint8 set moved once, augmented where it lives).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { checkDevice, type Device } from '../device';
 import { checkBoolean, checkInteger } from '../errors';
+import { native } from '../native';
 import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
-import type { BatchTransform } from './transforms';
+import type { PrefetchWorkerData } from './prefetch-worker';
+import type { BatchTransform, SpecifiedTransform } from './transforms';
 
 export interface DataLoaderOptions {
   /** Default 256 (the tutorial's). */
@@ -85,9 +90,92 @@ export class DataLoader {
     });
   }
 
-  /** The batches of `epoch` in order; dispose each batch's tensors when done with them. */
-  *epoch(epoch = 0): Generator<Batch> {
+  /** The batches of `epoch` in order from `start`; dispose each batch's tensors when done with them. */
+  *epoch(epoch = 0, start = 0): Generator<Batch> {
     const order = this.order(epoch);
-    for (let i = 0; i < this.length; i++) yield this.batch(epoch, i, order);
+    for (let i = start; i < this.length; i++) yield this.batch(epoch, i, order);
   }
+
+  #shared: { images: SharedArrayBuffer; labels: SharedArrayBuffer } | undefined;
+
+  /**
+   * The same batches as epoch(), prepared `depth` ahead on a separate thread while the caller
+   * works on the current one. Needs a transform from trainTransforms() / testTransforms() and a
+   * CPU loader; otherwise it yields epoch()'s batches as they are made.
+   */
+  async *prefetch(epoch = 0, options: { depth?: number; start?: number; threads?: number } = {}): AsyncGenerator<Batch> {
+    const start = options.start ?? 0;
+    const spec = (this.#transform as Partial<SpecifiedTransform> | undefined)?.spec;
+    if (!spec || this.device !== 'cpu') {
+      yield* this.epoch(epoch, start);
+      return;
+    }
+    this.#shared ??= {
+      images: copyToShared(native.toBytes(this.#images.handle)),
+      labels: copyToShared(this.dataset.labelArray),
+    };
+    const workerData: PrefetchWorkerData = {
+      ...this.#shared,
+      shape: this.#images.shape,
+      classNames: this.dataset.classNames,
+      batchSize: this.batchSize,
+      shuffle: this.shuffle,
+      seed: this.seed,
+      dropLast: this.dropLast,
+      spec,
+      epoch,
+      start,
+      depth: options.depth ?? 2,
+      threads: options.threads ?? 1,
+    };
+    const worker = new Worker(prefetchWorkerFile(), { workerData });
+    const inbox: PrefetchedBatch[] = [];
+    let waiting: ((b: PrefetchedBatch) => void) | null = null;
+    let failure: Error | null = null;
+    let fail: (err: Error) => void = () => {};
+    worker.on('message', (m: PrefetchedBatch) => (waiting ? (waiting(m), (waiting = null)) : inbox.push(m)));
+    worker.on('error', (err) => {
+      failure = err;
+      fail(err);
+    });
+    try {
+      for (let i = start; i < this.length; i++) {
+        const m =
+          inbox.shift() ??
+          (await new Promise<PrefetchedBatch>((resolve, reject) => {
+            if (failure) return reject(failure);
+            waiting = resolve;
+            fail = reject;
+          }));
+        const images = tensor(m.images, m.shape, { device: 'cpu' });
+        const labels = tensor(m.labels, [m.labels.length], { device: 'cpu' });
+        worker.postMessage('ack');
+        yield { images, labels, index: m.index, indices: m.indices };
+      }
+    } finally {
+      await worker.terminate();
+    }
+  }
+}
+
+interface PrefetchedBatch {
+  index: number;
+  shape: number[];
+  images: Float32Array;
+  labels: BigInt64Array;
+  indices: Int32Array;
+}
+
+function copyToShared(bytes: Uint8Array): SharedArrayBuffer {
+  const shared = new SharedArrayBuffer(bytes.length);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}
+
+/** The compiled worker (dist/data); from the TypeScript sources, the built copy next to them. */
+function prefetchWorkerFile(): string {
+  const candidates = [path.join(__dirname, 'prefetch-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'data', 'prefetch-worker.js')];
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found) throw new Error(`prefetch worker not found (looked for ${candidates.join(', ')}); run \`npm run build\``);
+  return found;
 }

@@ -105,12 +105,30 @@ export interface PipelineOptions {
   std?: number[];
 }
 
+/** A declarative description of a standard pipeline, so another thread can rebuild it. */
+export interface PipelineSpec extends PipelineOptions {
+  kind: 'train' | 'test';
+}
+
+/** A transform that carries its PipelineSpec (made by trainTransforms / testTransforms). */
+export type SpecifiedTransform = BatchTransform & { spec: PipelineSpec };
+
+/** Builds the standard pipeline a spec describes. */
+export function fromSpec(spec: PipelineSpec): SpecifiedTransform {
+  const { kind, ...options } = spec;
+  const steps =
+    kind === 'train'
+      ? [randomCrop(32, 4), randomHorizontalFlip(0.5), resize(options.imageSize ?? 32), rescale(), normalize(options.mean, options.std)]
+      : [resize(options.imageSize ?? 32), rescale(), normalize(options.mean, options.std)];
+  return Object.assign(compose(...steps), { spec });
+}
+
 /** The tutorial's training transforms: RandomCrop 32 pad 4, flip 0.5, Resize, Rescale, Normalize. */
-export function trainTransforms(options: PipelineOptions = {}): BatchTransform {
-  return compose(randomCrop(32, 4), randomHorizontalFlip(0.5), resize(options.imageSize ?? 32), rescale(), normalize(options.mean, options.std));
+export function trainTransforms(options: PipelineOptions = {}): SpecifiedTransform {
+  return fromSpec({ kind: 'train', ...options });
 }
 
 /** The tutorial's test transforms: Resize, Rescale, Normalize. */
-export function testTransforms(options: PipelineOptions = {}): BatchTransform {
-  return compose(resize(options.imageSize ?? 32), rescale(), normalize(options.mean, options.std));
+export function testTransforms(options: PipelineOptions = {}): SpecifiedTransform {
+  return fromSpec({ kind: 'test', ...options });
 }
