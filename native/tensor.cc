@@ -174,6 +174,22 @@ RN_BINDING(FromBytes) {
   return WrapTensor(env, t);
 }
 
+// mapFile(path, bytes): the file's first `bytes` bytes as a uint8 tensor backed by a private
+// (copy-on-write) memory map: no read, no copy; writes never reach the file.
+RN_BINDING(MapFile) {
+  std::string path = StringArg(info, 0, "path");
+  int64_t bytes = IntArg(info, 1, "bytes");
+  return WrapTensor(info.Env(), torch::from_file(path, false, bytes, torch::TensorOptions().dtype(torch::kUInt8)));
+}
+
+// viewAs(t, dtype, shape): reinterprets a contiguous uint8 tensor's bytes as `dtype` [shape]
+// without copying (the byte offset must be a multiple of the element size).
+RN_BINDING(ViewAs) {
+  torch::Tensor& t = TensorArg(info, 0, "tensor");
+  torch::Dtype dtype = DtypeFromName(info.Env(), StringArg(info, 1, "dtype"));
+  return WrapTensor(info.Env(), t.view(dtype).view(IntListArg(info, 2, "shape")));
+}
+
 // toBytes(t): the elements' raw little-endian bytes in C order (a copy).
 RN_BINDING(ToBytes) {
   torch::Tensor t = TensorArg(info, 0, "tensor").detach().to(torch::kCPU).contiguous();
@@ -315,6 +331,8 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("toArray", Napi::Function::New<ToArray>(env, "toArray"));
   exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
   exports.Set("toBytes", Napi::Function::New<ToBytes>(env, "toBytes"));
+  exports.Set("mapFile", Napi::Function::New<MapFile>(env, "mapFile"));
+  exports.Set("viewAs", Napi::Function::New<ViewAs>(env, "viewAs"));
   exports.Set("item", Napi::Function::New<Item>(env, "item"));
   exports.Set("zeros", Napi::Function::New<Zeros>(env, "zeros"));
   exports.Set("ones", Napi::Function::New<Ones>(env, "ones"));

@@ -15,7 +15,9 @@ import {
   nn,
   noGrad,
   randn,
+  memory,
   readSafetensors,
+  readSafetensorsFile,
   readWeights,
   resnet18,
   saveWeights,
@@ -182,4 +184,19 @@ test('resnet18({ weights, numClasses: 10 }) starts from the weights with a fresh
   const wrongDtype = path.join(tmp, 'int.safetensors');
   saveWeights({ ...source.stateDict(), 'fc.bias': zeros([1000], { ...cpu, dtype: 'int32' }) }, wrongDtype);
   assert.throws(() => resnet18({ weights: wrongDtype, ...cpu }), /unsupported dtype for fc\.bias: checkpoint int32, model float32/);
+});
+
+test('safetensors files are memory-mapped: no copy, and writes never reach the file', () => {
+  const file = path.join(tmp, 'mapped.safetensors');
+  // a uint8 entry first makes the float16 one unaligned: that one is copied, the rest are views
+  saveWeights({ odd: tensor(new Uint8Array([1, 2, 3]), [3], cpu), half: randn([4], cpu).to('float16'), w: randn([64, 64], cpu) }, file);
+  const before = fs.readFileSync(file);
+  const m0 = memory();
+  const { tensors } = readSafetensorsFile(file);
+  assert.deepEqual(tensors.w.toArray(), readSafetensors(before).tensors.w.toArray());
+  assert.deepEqual(tensors.half.to('float32').toArray(), readSafetensors(before).tensors.half.to('float32').toArray());
+  assert.ok(memory().bytes - m0.bytes >= before.length, 'the tensors share one mapping of the file');
+  noGrad(() => tensors.w.zero_());
+  assert.deepEqual(fs.readFileSync(file), before, 'the file is unchanged');
+  assert.throws(() => readSafetensorsFile(path.join(tmp, 'absent.safetensors')), /ENOENT|no such file/i);
 });

@@ -1,6 +1,8 @@
 // safetensors (the Hugging Face format): 8-byte little-endian header length, a JSON header with
 // dtype / shape / data_offsets per tensor, then the raw little-endian data. Reading copies each
-// tensor's bytes straight from the file buffer into libtorch (no intermediate JavaScript copy).
+// tensor's bytes straight from the file buffer into libtorch; reading a file maps it instead and
+// copies nothing (readSafetensorsFile).
+import * as fs from 'node:fs';
 import { native } from '../native';
 import { Tensor, type Dtype } from '../tensor';
 import { writeFileAtomic } from './atomic';
@@ -27,11 +29,11 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-/** True when the bytes start like a safetensors file (a sane header length, then '{'). */
-export function looksLikeSafetensors(bytes: Uint8Array): boolean {
-  if (bytes.length < 10) return false;
-  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
-  return n > 1n && n <= BigInt(bytes.length - 8) && bytes[8] === 0x7b;
+/** True when the bytes start like a safetensors file of `total` bytes (a sane header length, then '{'). */
+export function looksLikeSafetensors(head: Uint8Array, total = head.length): boolean {
+  if (head.length < 9 || total < 10) return false;
+  const n = new DataView(head.buffer, head.byteOffset, head.byteLength).getBigUint64(0, true);
+  return n > 1n && n <= BigInt(total - 8) && head[8] === 0x7b;
 }
 
 export interface SafetensorsContent {
@@ -39,42 +41,107 @@ export interface SafetensorsContent {
   metadata: Record<string, string>;
 }
 
-export function readSafetensors(bytes: Uint8Array, source = 'safetensors file'): SafetensorsContent {
-  if (bytes.length < 8) throw new CheckpointError(`${source} is truncated: ${bytes.length} bytes`);
-  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
-  if (headerLength > bytes.length - 8) {
-    throw new CheckpointError(`${source} is truncated or not safetensors: header of ${headerLength} bytes in a ${bytes.length}-byte file`);
-  }
+interface Entry {
+  key: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Parses and validates the header: every entry's dtype and byte range inside the data. */
+function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string): { entries: Entry[]; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+    header = JSON.parse(Buffer.from(headerBytes).toString('utf8'));
   } catch (err) {
     throw new CheckpointError(`${source} has a corrupt header: ${(err as Error).message}`);
   }
-  const data = bytes.subarray(8 + headerLength);
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const entries: Entry[] = [];
+  for (const [key, value] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const entry = value as HeaderEntry;
+    const dtype = CODES[entry?.dtype];
+    if (!dtype) throw new CheckpointError(`${source}: tensor '${key}' has unsupported dtype ${JSON.stringify(entry?.dtype)}`);
+    const [begin, end] = entry.data_offsets ?? [];
+    const shape = entry.shape ?? [];
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > dataLength || end - begin !== numel * SIZES[dtype]) {
+      throw new CheckpointError(
+        `${source}: tensor '${key}' [${shape}] ${dtype} needs ${numel * SIZES[dtype]} bytes but its offsets are ` +
+          `${JSON.stringify(entry.data_offsets)} in ${dataLength} bytes of data (truncated or corrupt)`,
+      );
+    }
+    entries.push({ key, dtype, shape, begin, end });
+  }
+  return { entries, metadata: (header.__metadata__ ?? {}) as Record<string, string> };
+}
+
+function headerLengthOf(prefix: Uint8Array, total: number, source: string): number {
+  if (total < 8) throw new CheckpointError(`${source} is truncated: ${total} bytes`);
+  const n = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
+  if (n > total - 8) throw new CheckpointError(`${source} is truncated or not safetensors: header of ${n} bytes in a ${total}-byte file`);
+  return n;
+}
+
+/** Builds tensors entry by entry, disposing what was made if one fails. */
+function buildAll(entries: Entry[], make: (e: Entry) => Tensor): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = {};
   try {
-    for (const [key, value] of Object.entries(header)) {
-      if (key === '__metadata__') continue;
-      const entry = value as HeaderEntry;
-      const dtype = CODES[entry?.dtype];
-      if (!dtype) throw new CheckpointError(`${source}: tensor '${key}' has unsupported dtype ${JSON.stringify(entry?.dtype)}`);
-      const [begin, end] = entry.data_offsets ?? [];
-      const numel = (entry.shape ?? []).reduce((a, b) => a * b, 1);
-      if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > data.length || end - begin !== numel * SIZES[dtype]) {
-        throw new CheckpointError(
-          `${source}: tensor '${key}' [${entry.shape}] ${dtype} needs ${numel * SIZES[dtype]} bytes but its offsets are ` +
-            `${JSON.stringify(entry.data_offsets)} in ${data.length} bytes of data (truncated or corrupt)`,
-        );
-      }
-      tensors[key] = new Tensor(native.fromBytes(data.subarray(begin, end), entry.shape, dtype, 'cpu'));
-    }
+    for (const e of entries) tensors[e.key] = make(e);
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose();
     throw err;
   }
+  return tensors;
+}
+
+/** Reads safetensors from bytes in memory (each tensor copied once, straight into libtorch). */
+export function readSafetensors(bytes: Uint8Array, source = 'safetensors file'): SafetensorsContent {
+  const headerLength = headerLengthOf(bytes, bytes.length, source);
+  const data = bytes.subarray(8 + headerLength);
+  const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + headerLength), data.length, source);
+  const tensors = buildAll(entries, (e) => new Tensor(native.fromBytes(data.subarray(e.begin, e.end), e.shape, e.dtype, 'cpu')));
   return { tensors, metadata };
+}
+
+/**
+ * Reads a safetensors file without copying: the file is memory-mapped (privately: writes to the
+ * tensors never reach the file) and each tensor is a view of the mapping. A tensor whose bytes
+ * are not aligned to its element size is copied instead.
+ */
+export function readSafetensorsFile(file: string): SafetensorsContent {
+  const total = fs.statSync(file).size;
+  const fd = fs.openSync(file, 'r');
+  let headerBytes: Buffer;
+  let headerLength: number;
+  try {
+    const prefix = Buffer.alloc(8);
+    fs.readSync(fd, prefix, 0, 8, 0);
+    headerLength = headerLengthOf(prefix, total, file);
+    headerBytes = Buffer.alloc(headerLength);
+    fs.readSync(fd, headerBytes, 0, headerLength, 8);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const dataStart = 8 + headerLength;
+  const { entries, metadata } = parseHeader(headerBytes, total - dataStart, file);
+  const mapped = new Tensor(native.mapFile(file, total));
+  try {
+    const tensors = buildAll(entries, (e) => {
+      const start = dataStart + e.begin;
+      const bytes = mapped.narrow(0, start, e.end - e.begin);
+      const aligned = start % SIZES[e.dtype] === 0;
+      const source = aligned ? bytes : bytes.clone();
+      const t = new Tensor(native.viewAs(source.handle, e.dtype, e.shape));
+      if (source !== bytes) source.dispose();
+      bytes.dispose();
+      return t;
+    });
+    return { tensors, metadata };
+  } finally {
+    mapped.dispose();
+  }
 }
 
 /** Serialises tensors (moved to the CPU, made contiguous) to safetensors bytes. */

@@ -4,21 +4,38 @@ import * as fs from 'node:fs';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module';
 import { dispose, type Tensor } from '../tensor';
 import { looksLikeMindspore, readMindsporeCheckpoint } from './mindspore';
-import { looksLikeSafetensors, readSafetensors, saveSafetensors } from './safetensors';
+import { looksLikeSafetensors, readSafetensorsFile, saveSafetensors } from './safetensors';
 import { CheckpointError, looksLikeTorchCheckpoint, torchStateDict } from './torch-pth';
 
 export type WeightsFormat = 'pytorch' | 'safetensors' | 'mindspore';
 
-export function detectWeightsFormat(bytes: Uint8Array): WeightsFormat | null {
-  if (looksLikeTorchCheckpoint(bytes)) return 'pytorch';
-  if (looksLikeSafetensors(bytes)) return 'safetensors';
-  if (looksLikeMindspore(bytes)) return 'mindspore';
+/** The format of a file from its first bytes (`head`) and its size; null when unknown. */
+export function detectWeightsFormat(head: Uint8Array, total = head.length): WeightsFormat | null {
+  if (looksLikeTorchCheckpoint(head)) return 'pytorch';
+  if (looksLikeSafetensors(head, total)) return 'safetensors';
+  if (head.length === total && looksLikeMindspore(head)) return 'mindspore';
   return null;
 }
 
 function readFile(file: string): Buffer {
   try {
     return fs.readFileSync(file);
+  } catch (err) {
+    throw new CheckpointError(`Cannot read weights file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function readHead(file: string): { head: Buffer; total: number } {
+  try {
+    const total = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(Math.min(total, 16));
+      fs.readSync(fd, head, 0, head.length, 0);
+      return { head, total };
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw new CheckpointError(`Cannot read weights file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -31,15 +48,14 @@ export function loadTorchvisionStateDict(file: string): Record<string, Tensor> {
 
 /** The state dict in `file` (torchvision key names), whatever its format. */
 export function readWeights(file: string): { format: WeightsFormat; tensors: Record<string, Tensor> } {
+  const { head, total } = readHead(file);
+  if (detectWeightsFormat(head, total) === 'safetensors') return { format: 'safetensors', tensors: readSafetensorsFile(file).tensors };
   const bytes = readFile(file);
-  const format = detectWeightsFormat(bytes);
-  switch (format) {
+  switch (detectWeightsFormat(bytes)) {
     case 'pytorch':
-      return { format, tensors: torchStateDict(bytes, file) };
-    case 'safetensors':
-      return { format, tensors: readSafetensors(bytes, file).tensors };
+      return { format: 'pytorch', tensors: torchStateDict(bytes, file) };
     case 'mindspore':
-      return { format, tensors: readMindsporeCheckpoint(bytes, file) };
+      return { format: 'mindspore', tensors: readMindsporeCheckpoint(bytes, file) };
     default:
       throw new CheckpointError(
         `${file} is not a recognised weights file (expected a PyTorch .pth/.pt, a safetensors or a MindSpore .ckpt file)`,
