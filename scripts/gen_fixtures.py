@@ -292,6 +292,56 @@ def resnet_fixture(name, arch, padding="torch"):
     )
 
 
+def cosine_decay_lr(min_lr, max_lr, total_step, step_per_epoch, decay_epoch):
+    """The tutorial's schedule (MindSpore nn.cosine_decay_lr), written out."""
+    return [
+        min_lr + 0.5 * (max_lr - min_lr) * (1 + math.cos(math.pi * min(i // step_per_epoch, decay_epoch) / decay_epoch))
+        for i in range(total_step)
+    ]
+
+
+def sgd_trajectories():
+    """N steps of torch.optim.SGD on SmallNet from the small_net.json weights and fixed batches."""
+
+    def run(steps, lrs, **sgd):
+        torch.manual_seed(1234)
+        net = SmallNet()
+        with torch.no_grad():
+            net.bn.weight.copy_(torch.rand(6) + 0.5)
+            net.bn.bias.copy_(torch.randn(6) * 0.1)
+        net.train()
+        opt = torch.optim.SGD(net.parameters(), lr=lrs[0], **sgd)
+        losses = []
+        for i in range(steps):
+            x = synthetic_value(f"batch{i}", (4, 3, 8, 8)) * 2.0
+            y = torch.tensor([(i + k) % 5 for k in range(4)])
+            for group in opt.param_groups:
+                group["lr"] = lrs[i]
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return {
+            "sgd": sgd,
+            "lrs": lrs,
+            "losses": losses,
+            "final": {k: tensor_json(v) for k, v in net.state_dict().items()},
+            "momentumBuffers": {k: tensor_json(opt.state[p]["momentum_buffer"]) for k, p in net.named_parameters()},
+        }
+
+    lrs = cosine_decay_lr(0.01, 0.1, 6, 2, 3)
+    write(
+        "sgd_trajectory.json",
+        {
+            "description": "torch.optim.SGD on SmallNet (small_net.json weights), batches synthetic_value('batch{i}') * 2, targets (i + k) % 5",
+            "tutorial": run(6, lrs, momentum=0.9),
+            "nesterovWeightDecay": run(4, [0.05] * 4, momentum=0.9, nesterov=True, weight_decay=1e-3),
+            "dampening": run(3, [0.05] * 3, momentum=0.8, dampening=0.3),
+        },
+    )
+
+
 def mindspore_checkpoint_class():
     """The published MindSpore checkpoint schema, built with Python protobuf's own descriptors."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -381,6 +431,7 @@ if __name__ == "__main__":
     ops()
     pth_files()
     mindspore_fixture()
+    sgd_trajectories()
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")

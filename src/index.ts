@@ -12,3 +12,4 @@ export * from './io';
 export { StateDictError } from './nn/module';
 export type { LoadStateDictOptions, LoadStateDictResult } from './nn/module';
 export * from './data';
+export * from './optim';

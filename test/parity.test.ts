@@ -4,8 +4,9 @@
 // Tolerance: float32 throughout; rtol 1e-4 and atol 1e-5 (gradients atol 1e-5, loss 1e-5 relative).
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nn, noGrad, type Tensor } from '../src/index';
+import { nn, noGrad } from '../src/index';
 import { assertClose, fromFixture, loadFixture, type FixtureTensor } from './helpers';
+import { loadedSmallNet } from './small-net';
 
 const F = nn.functional;
 
@@ -22,32 +23,8 @@ interface SmallNetFixture {
   evalLogits: FixtureTensor;
 }
 
-class SmallNet extends nn.Module {
-  conv = this.registerModule('conv', new nn.Conv2d({ inChannels: 3, outChannels: 6, kernelSize: 3, padding: 1, device: 'cpu' }));
-  bn = this.registerModule('bn', new nn.BatchNorm2d({ numFeatures: 6, device: 'cpu' }));
-  fc = this.registerModule('fc', new nn.Linear({ inFeatures: 96, outFeatures: 5, device: 'cpu' }));
-
-  forward(x: Tensor): Tensor {
-    const h = F.maxPool2d(this.bn.forward(this.conv.forward(x)).relu(), 2);
-    return this.fc.forward(h.flatten(1));
-  }
-}
-
 const fx = loadFixture<SmallNetFixture>('small_net.json');
-
-function loadedNet(): SmallNet {
-  const net = new SmallNet();
-  const state = net.stateDict();
-  assert.deepEqual(Object.keys(state).sort(), Object.keys(fx.state).sort(), 'state-dict keys match PyTorch');
-  noGrad(() => {
-    for (const [key, value] of Object.entries(fx.state)) {
-      const src = fromFixture(value);
-      state[key].copy_(src);
-      src.dispose();
-    }
-  });
-  return net;
-}
+const loadedNet = loadedSmallNet;
 
 test('train-mode forward, loss and every gradient match PyTorch', () => {
   const net = loadedNet().train();

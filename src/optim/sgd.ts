@@ -1,0 +1,94 @@
+// Momentum SGD, the algorithm of torch.optim.SGD (and MindSpore's Momentum with the tutorial's
+// settings): g = grad + weightDecay * p; v = momentum * v + (1 - dampening) * g (v = g on the
+// first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
+import { noGrad } from '../autograd';
+import { checkBoolean, checkNumber } from '../errors';
+import { keep, tidy, type Tensor } from '../tensor';
+
+export interface SGDOptions {
+  /** Learning rate; default 0.001 (the tutorial's starting rate). */
+  lr?: number;
+  /** Default 0.9. */
+  momentum?: number;
+  /** Default 0. */
+  dampening?: number;
+  /** Default false. */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient; default 0. */
+  weightDecay?: number;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  readonly #params: [string, Tensor][];
+  readonly #buffers = new Map<string, Tensor>();
+
+  /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
+  constructor(params: [string, Tensor][], options: SGDOptions = {}) {
+    this.#params = params;
+    this.lr = checkNumber('lr', options.lr ?? 1e-3, 0);
+    this.momentum = checkNumber('momentum', options.momentum ?? 0.9, 0);
+    this.dampening = checkNumber('dampening', options.dampening ?? 0, 0);
+    this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
+    this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0);
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RangeError('Nesterov momentum needs momentum > 0 and dampening 0');
+    }
+  }
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    noGrad(() =>
+      tidy(() => {
+        for (const [name, p] of this.#params) {
+          const grad = p.grad;
+          if (!grad) continue;
+          let g = this.weightDecay !== 0 ? grad.add(p, this.weightDecay) : grad;
+          if (this.momentum !== 0) {
+            let v = this.#buffers.get(name);
+            if (!v) {
+              v = keep(g.clone());
+              this.#buffers.set(name, v);
+            } else {
+              v.mul_(this.momentum).add_(g, 1 - this.dampening);
+            }
+            g = this.nesterov ? g.add(v, this.momentum) : v;
+          }
+          p.add_(g, -this.lr);
+        }
+      }),
+    );
+  }
+
+  /** Drops the gradients of the optimised parameters. */
+  zeroGrad(): void {
+    for (const [, p] of this.#params) p.clearGrad();
+  }
+
+  /** The momentum buffers by parameter name (the state a resumed run needs). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries(this.#buffers);
+  }
+
+  /** Restores momentum buffers saved by stateDict(); names and shapes must match. */
+  loadStateDict(state: Record<string, Tensor>): void {
+    const params = new Map(this.#params);
+    for (const [name, t] of Object.entries(state)) {
+      const p = params.get(name);
+      if (!p) throw new Error(`optimizer state has a buffer for '${name}', which is not an optimised parameter`);
+      if (p.shape.join(',') !== t.shape.join(',')) {
+        throw new Error(`optimizer buffer '${name}' has shape [${t.shape.join(', ')}], parameter [${p.shape.join(', ')}]`);
+      }
+    }
+    for (const v of this.#buffers.values()) v.dispose();
+    this.#buffers.clear();
+    for (const [name, t] of Object.entries(state)) {
+      const p = params.get(name)!;
+      this.#buffers.set(name, keep(noGrad(() => t.to({ device: p.device, dtype: p.dtype }).clone())));
+    }
+  }
+}
