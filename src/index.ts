@@ -13,3 +13,4 @@ export { StateDictError } from './nn/module';
 export type { LoadStateDictOptions, LoadStateDictResult } from './nn/module';
 export * from './data';
 export * from './optim';
+export * from './train';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `resnet-native` command. Errors print as one line (stack with --verbose); exit codes:
 // 0 success, 1 failure, 2 bad usage.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 const program = new Command();
 program
@@ -54,6 +54,109 @@ program
     console.log(`Saved ${result.out}`);
   });
 
+const integer = (min: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
+  return n;
+};
+const number = (min: number) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got '${value}'`);
+  return n;
+};
+
+program
+  .command('train')
+  .description("train a ResNet as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set")
+  .option('--data <dir>', 'CIFAR-10 folder (binary version); default: the built-in synthetic set')
+  .addOption(new Option('--arch <name>', 'architecture').choices(['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']).default('resnet50'))
+  .option('--epochs <n>', 'epochs', integer(1), 5)
+  .option('--batch-size <n>', 'batch size', integer(1), 256)
+  .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
+  .option('--min-lr <x>', 'final learning rate', number(0), 1e-5)
+  .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['tutorial', 'warmup-cosine', 'step']).default('tutorial'))
+  .option('--momentum <x>', 'SGD momentum', number(0), 0.9)
+  .option('--weight-decay <x>', 'L2 weight decay', number(0), 0)
+  .option('--nesterov', 'Nesterov momentum', false)
+  .option('--label-smoothing <x>', 'label smoothing', number(0), 0)
+  .option('--num-classes <n>', 'classes', integer(1), 10)
+  .option('--image-size <n>', 'input size (Resize)', integer(8), 32)
+  .addOption(new Option('--stem <kind>', "stem: 'imagenet' 7x7/2 + max-pool, 'cifar' 3x3/1").choices(['imagenet', 'cifar']).default('imagenet'))
+  .addOption(new Option('--padding <mode>', "'torch' symmetric or MindSpore 'same'").choices(['torch', 'same']).default('torch'))
+  .addOption(new Option('--init <kind>', 'weight initialisation').choices(['torchvision', 'tutorial']).default('torchvision'))
+  .option('--weights <file>', 'start from pretrained weights (.pth, .safetensors, MindSpore .ckpt); the head is replaced')
+  .option('--seed <n>', 'seed for weights, order and augmentation', integer(0), 0)
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N' (default: CUDA when available)")
+  .option('--threads <n>', 'libtorch intra-op threads', integer(1))
+  .option('--checkpoint-dir <dir>', 'where the best and last checkpoints go', './BestCheckpoint')
+  .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
+  .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
+  .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
+  .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
+  .action(async (opts: Record<string, unknown>) => {
+    const { runTraining } = await import('../train/loop.js');
+    const { trainReporter } = await import('./progress.js');
+    const reporter = trainReporter(Boolean(opts.json));
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      await runTraining(
+        {
+          arch: opts.arch as never,
+          data: opts.data as string | undefined,
+          epochs: opts.epochs as number,
+          batchSize: opts.batchSize as number,
+          lr: opts.lr as number,
+          minLr: opts.minLr as number,
+          schedule: opts.schedule as never,
+          momentum: opts.momentum as number,
+          weightDecay: opts.weightDecay as number,
+          nesterov: opts.nesterov as boolean,
+          labelSmoothing: opts.labelSmoothing as number,
+          numClasses: opts.numClasses as number,
+          imageSize: opts.imageSize as number,
+          stem: opts.stem as never,
+          padding: opts.padding as never,
+          init: opts.init as never,
+          weights: opts.weights as string | undefined,
+          seed: opts.seed as number,
+          device: opts.device as never,
+          threads: opts.threads as number | undefined,
+          checkpointDir: opts.checkpointDir as string,
+          resume: opts.resume as string | undefined,
+          maxStepsPerEpoch: opts.maxStepsPerEpoch as number | undefined,
+          logEvery: opts.logEvery as number,
+        },
+        { onLine: reporter.line, onEvent: reporter.event, signal: controller.signal },
+      );
+    } finally {
+      reporter.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+  });
+
+program
+  .command('eval')
+  .description('accuracy (and per-class accuracy) of a checkpoint on the test split')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
+  .option('--data <dir>', 'CIFAR-10 folder; default: the built-in synthetic set')
+  .option('--batch-size <n>', 'batch size', integer(1), 256)
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { checkpoint: string; data?: string; batchSize: number; device?: string; json?: boolean }) => {
+    const { evaluateCheckpoint } = await import('../train/evaluate-checkpoint.js');
+    const result = await evaluateCheckpoint(opts.checkpoint, { data: opts.data, batchSize: opts.batchSize, device: opts.device as never });
+    if (opts.json) {
+      console.log(JSON.stringify(result));
+      return;
+    }
+    if (result.synthetic) console.log('Evaluating on the built-in SYNTHETIC test set (no --data given).');
+    console.log(`Accuracy: [${result.accuracy.toFixed(3)}] on ${result.count} images, loss ${result.loss.toFixed(3)}`);
+    const width = Math.max(...result.classNames.map((n) => n.length));
+    result.classNames.forEach((name, i) => console.log(`  ${name.padEnd(width)}  ${result.perClass[i].toFixed(3)}`));
+  });
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
@@ -68,6 +171,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// A closed pipe (`resnet-native train --json | head`) ends the program quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -1,5 +1,6 @@
 // Download progress: a bar (cli-progress) on a terminal, a line every 10% otherwise.
 import { SingleBar, Presets } from 'cli-progress';
+import type { TrainEvent } from '../train/loop';
 
 export interface ProgressReporter {
   update(received: number, total: number | null): void;
@@ -40,5 +41,61 @@ export function progressReporter(label: string): ProgressReporter {
     },
     log: (message) => process.stderr.write(`${message}\n`),
     stop: () => {},
+  };
+}
+
+export interface TrainReporter {
+  line(line: string): void;
+  event(event: TrainEvent): void;
+  stop(): void;
+}
+
+/**
+ * Training output: the tutorial's lines on stdout (with a progress bar showing images/s and ETA on
+ * a terminal), or with --json one JSON object a line and nothing else.
+ */
+export function trainReporter(json: boolean): TrainReporter {
+  if (json) {
+    return {
+      line: () => {},
+      event(e) {
+        const out =
+          e.type === 'step'
+            ? { type: e.type, epoch: e.epoch, step: e.step, globalStep: e.globalStep, loss: e.loss, lr: e.lr, imagesPerSecond: e.imagesPerSecond }
+            : e.type === 'epoch'
+              ? { type: e.type, epoch: e.epoch, loss: e.averageLoss, accuracy: e.accuracy, lr: e.lr }
+              : e.type === 'start'
+                ? { type: e.type, stepsPerEpoch: e.stepsPerEpoch, synthetic: e.synthetic, startEpoch: e.startEpoch }
+                : e;
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      },
+      stop: () => {},
+    };
+  }
+  const tty = Boolean(process.stdout.isTTY);
+  const bar = tty
+    ? new SingleBar({ format: 'epoch {epoch} [{bar}] {value}/{total} | {ips} images/s | ETA {eta_formatted}', stream: process.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic)
+    : null;
+  let active = false;
+  return {
+    line(text) {
+      if (active) {
+        bar!.stop();
+        active = false;
+      }
+      process.stdout.write(`${text}\n`);
+    },
+    event(e) {
+      if (!bar || e.type !== 'step') return;
+      if (!active) {
+        bar.start(e.stepsPerEpoch, e.step, { epoch: e.epoch, ips: Math.round(e.imagesPerSecond) });
+        active = true;
+      }
+      bar.update(e.step, { epoch: e.epoch, ips: Math.round(e.imagesPerSecond) });
+    },
+    stop() {
+      if (active) bar!.stop();
+      active = false;
+    },
   };
 }

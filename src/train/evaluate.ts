@@ -1,0 +1,49 @@
+// Accuracy on a dataset with BatchNorm in eval mode (running statistics), no gradients.
+import { noGrad } from '../autograd';
+import type { DataLoader } from '../data/loader';
+import type { Module } from '../nn/module';
+import { crossEntropy } from '../nn/functional';
+import { tidy } from '../tensor';
+
+export interface EvaluationResult {
+  accuracy: number;
+  /** Accuracy per class (NaN for a class with no images). */
+  perClass: number[];
+  /** Mean cross-entropy. */
+  loss: number;
+  count: number;
+}
+
+export async function evaluate(model: Module, loader: DataLoader, options: { epoch?: number } = {}): Promise<EvaluationResult> {
+  const wasTraining = model.training;
+  model.eval();
+  const classes = loader.dataset.classNames.length;
+  const correct = new Array<number>(classes).fill(0);
+  const seen = new Array<number>(classes).fill(0);
+  let lossSum = 0;
+  let count = 0;
+  try {
+    for await (const batch of loader.prefetch(options.epoch ?? 0)) {
+      const [predicted, batchLoss] = noGrad(() =>
+        tidy(() => {
+          const logits = model.forward(batch.images);
+          return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, batch.labels, { reduction: 'sum' }).item()] as const;
+        }),
+      );
+      const labels = batch.labels.toArray() as BigInt64Array;
+      for (let i = 0; i < labels.length; i++) {
+        const label = Number(labels[i]);
+        seen[label] += 1;
+        if (predicted[i] === labels[i]) correct[label] += 1;
+      }
+      lossSum += batchLoss;
+      count += labels.length;
+      batch.images.dispose();
+      batch.labels.dispose();
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  const total = correct.reduce((a, b) => a + b, 0);
+  return { accuracy: count ? total / count : NaN, perClass: correct.map((c, i) => c / seen[i]), loss: lossSum / count, count };
+}

@@ -1,0 +1,6 @@
+export { runTraining, stepLine, epochLine, finalLine, TrainingError } from './loop';
+export type { TrainOptions, TrainEvent, TrainHooks, TrainResult } from './loop';
+export { evaluate } from './evaluate';
+export type { EvaluationResult } from './evaluate';
+export { saveCheckpoint, readCheckpoint, modelFromCheckpoint, ARCHITECTURES, CHECKPOINT_FORMAT } from './checkpoint';
+export type { CheckpointMeta, LoadedCheckpoint, Arch } from './checkpoint';

@@ -1,0 +1,321 @@
+// The tutorial's training run: each epoch trains with momentum SGD and the cosine schedule,
+// evaluates on the test split, prints the tutorial's lines, and keeps the best model.
+import * as path from 'node:path';
+import { checkDevice, defaultDevice, manualSeed, setNumThreads, type Device } from '../device';
+import { checkBoolean, checkInteger, checkNumber, invalidArgument } from '../errors';
+import { loadCifar10, type ImageDataset } from '../data/cifar10';
+import { DataLoader } from '../data/loader';
+import { syntheticDataset } from '../data/synthetic';
+import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../data/transforms';
+import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
+import { crossEntropy } from '../nn/functional';
+import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
+import { SGD } from '../optim/sgd';
+import { dispose, tidy } from '../tensor';
+import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
+import { evaluate } from './evaluate';
+
+export interface TrainOptions {
+  /** Default 'resnet50'. */
+  arch?: Arch;
+  /** CIFAR-10 folder; default: the built-in synthetic set (and the run says so). */
+  data?: string;
+  /** Images in the synthetic splits; default 10,000 / 2,000. */
+  syntheticSize?: { train?: number; test?: number };
+  /** Default 5. */
+  epochs?: number;
+  /** Default 256. */
+  batchSize?: number;
+  /** Peak learning rate; default 1e-3. */
+  lr?: number;
+  /** Final learning rate; default 1e-5. */
+  minLr?: number;
+  /** 'tutorial' (cosine, constant per epoch; default), 'warmup-cosine' (per step), 'step' (x0.1 every epochs/3). */
+  schedule?: 'tutorial' | 'warmup-cosine' | 'step';
+  /** Warm-up steps for 'warmup-cosine'; default one epoch. */
+  warmupSteps?: number;
+  /** Default 0.9. */
+  momentum?: number;
+  /** Default 0. */
+  weightDecay?: number;
+  /** Default false. */
+  nesterov?: boolean;
+  /** Default 0. */
+  labelSmoothing?: number;
+  /** Default 10. */
+  numClasses?: number;
+  /** Default 32. */
+  imageSize?: number;
+  /** Default 'imagenet' (the tutorial's and torchvision's). */
+  stem?: StemKind;
+  /** Default 'torch'. */
+  padding?: PaddingMode;
+  /** Default 'torchvision'. */
+  init?: InitKind;
+  /** Pretrained weights to start from (the head is replaced when its size differs). */
+  weights?: string;
+  /** Seeds weights, data order and augmentation; default 0. */
+  seed?: number;
+  /** Default: defaultDevice(). */
+  device?: Device;
+  /** libtorch intra-op threads; default: libtorch's. */
+  threads?: number;
+  /** Default './BestCheckpoint'. */
+  checkpointDir?: string;
+  /** Resume from this checkpoint (written by a previous run: '<arch>-last.safetensors'). */
+  resume?: string;
+  /** Stop each epoch after this many steps (quick runs and tests); default: the whole epoch. */
+  maxStepsPerEpoch?: number;
+  /** Print a step line every this many steps; default 100. */
+  logEvery?: number;
+}
+
+export type TrainEvent =
+  | { type: 'start'; config: Record<string, unknown>; stepsPerEpoch: number; synthetic: boolean; startEpoch: number }
+  | { type: 'step'; epoch: number; epochs: number; step: number; stepsPerEpoch: number; globalStep: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
+  | { type: 'epoch'; epoch: number; epochs: number; averageLoss: number; accuracy: number; perClassAccuracy: number[]; lr: number }
+  | { type: 'checkpoint'; kind: 'best' | 'last'; file: string; epoch: number; accuracy: number }
+  | { type: 'done'; bestAccuracy: number; bestCheckpoint: string; epochs: number; steps: number };
+
+export interface TrainHooks {
+  /** The tutorial's log lines. */
+  onLine?: (line: string) => void;
+  onEvent?: (event: TrainEvent) => void;
+  /** Checked at step boundaries: when aborted, the run stops (its last checkpoint is kept). */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  bestAccuracy: number;
+  bestCheckpoint: string;
+  lastCheckpoint: string;
+  epochs: number;
+  steps: number;
+  losses: number[];
+  accuracies: number[];
+}
+
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+const pad3 = (n: number) => String(n).padStart(3, ' ');
+
+/** The tutorial's step line. */
+export function stepLine(epoch: number, epochs: number, step: number, steps: number, loss: number): string {
+  return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Steps: [${pad3(step)}/${pad3(steps)}], Train Loss: [${loss.toFixed(3)}]`;
+}
+
+/** The tutorial's epoch summary line. */
+export function epochLine(epoch: number, epochs: number, averageLoss: number, accuracy: number): string {
+  return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Average Train Loss: [${averageLoss.toFixed(3)}], Accuracy: [${accuracy.toFixed(3)}]`;
+}
+
+/** The tutorial's closing line. */
+export function finalLine(bestAccuracy: number, file: string): string {
+  return `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)}, save the best ckpt file in ${file}`;
+}
+
+function normalize(options: TrainOptions) {
+  const pick = <V extends string>(name: string, value: V | undefined, allowed: readonly V[], fallback: V): V => {
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value)) throw invalidArgument(allowed.map((a) => `'${a}'`).join(', '), name, value);
+    return value;
+  };
+  const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
+  return {
+    arch: pick('arch', options.arch, Object.keys(ARCHITECTURES) as Arch[], 'resnet50'),
+    data: options.data,
+    syntheticSize: { train: options.syntheticSize?.train ?? 10_000, test: options.syntheticSize?.test ?? 2_000 },
+    epochs,
+    batchSize: checkInteger('batchSize', options.batchSize ?? 256, 1),
+    lr: checkNumber('lr', options.lr ?? 1e-3, 0),
+    minLr: checkNumber('minLr', options.minLr ?? 1e-5, 0),
+    schedule: pick('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
+    warmupSteps: options.warmupSteps,
+    momentum: checkNumber('momentum', options.momentum ?? 0.9, 0),
+    weightDecay: checkNumber('weightDecay', options.weightDecay ?? 0, 0),
+    nesterov: checkBoolean('nesterov', options.nesterov ?? false),
+    labelSmoothing: checkNumber('labelSmoothing', options.labelSmoothing ?? 0, 0),
+    numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1),
+    imageSize: checkInteger('imageSize', options.imageSize ?? 32, 1),
+    stem: pick('stem', options.stem, ['imagenet', 'cifar'] as const, 'imagenet'),
+    padding: pick('padding', options.padding, ['torch', 'same'] as const, 'torch'),
+    init: pick('init', options.init, ['torchvision', 'tutorial'] as const, 'torchvision'),
+    weights: options.weights,
+    seed: checkInteger('seed', options.seed ?? 0, 0),
+    device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
+    threads: options.threads === undefined ? undefined : checkInteger('threads', options.threads, 1),
+    checkpointDir: options.checkpointDir ?? './BestCheckpoint',
+    resume: options.resume,
+    maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
+    logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
+  };
+}
+
+function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): number[] {
+  const total = stepsPerEpoch * c.epochs;
+  if (c.schedule === 'warmup-cosine') return warmupCosineLr(c.minLr, c.lr, total, c.warmupSteps ?? stepsPerEpoch);
+  if (c.schedule === 'step') return stepDecayLr(c.lr, 0.1, Math.max(1, Math.round(c.epochs / 3)), total, stepsPerEpoch);
+  return cosineDecayLr(c.minLr, c.lr, total, stepsPerEpoch, c.epochs);
+}
+
+/** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
+export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const c = normalize(options);
+  const line = hooks.onLine ?? ((l: string) => console.log(l));
+  const emit = hooks.onEvent ?? (() => {});
+  if (c.threads) setNumThreads(c.threads);
+  manualSeed(c.seed);
+
+  const synthetic = c.data === undefined;
+  const load = (split: 'train' | 'test'): ImageDataset =>
+    synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
+  const trainSet = load('train');
+  const testSet = load('test');
+  const pipeline = { imageSize: c.imageSize };
+  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline) });
+  const testLoader = new DataLoader(testSet, { batchSize: c.batchSize, seed: c.seed + 1, transform: testTransforms(pipeline) });
+  const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
+  const lrs = schedule(c, stepsPerEpoch);
+
+  const model: ResNet = ARCHITECTURES[c.arch]({
+    numClasses: c.numClasses,
+    stem: c.stem,
+    padding: c.padding,
+    init: c.init,
+    weights: c.weights,
+    device: c.device,
+  });
+  const optimizer = new SGD(model.namedParameters(), { lr: lrs[0], momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
+
+  let startEpoch = 0;
+  let globalStep = 0;
+  let bestAccuracy = -1;
+  if (c.resume) {
+    const saved = readCheckpoint(c.resume);
+    try {
+      model.loadStateDict(saved.model);
+      optimizer.loadStateDict(saved.optimizer);
+    } catch (err) {
+      throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);
+    } finally {
+      dispose(saved.model);
+      dispose(saved.optimizer);
+    }
+    startEpoch = saved.meta.epoch;
+    globalStep = saved.meta.step;
+    bestAccuracy = saved.meta.bestAccuracy ?? -1;
+  }
+
+  const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
+  const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
+  const meta = (epoch: number, accuracy: number | null): CheckpointMeta => ({
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    arch: c.arch,
+    numClasses: c.numClasses,
+    stem: c.stem,
+    padding: c.padding,
+    imageSize: c.imageSize,
+    mean: [...CIFAR10_MEAN],
+    std: [...CIFAR10_STD],
+    classNames: trainSet.classNames,
+    epoch,
+    step: globalStep,
+    accuracy,
+    bestAccuracy: Math.max(bestAccuracy, accuracy ?? -1),
+    config: { ...c, resume: undefined },
+  });
+
+  emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
+  if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
+  const losses: number[] = [];
+  const accuracies: number[] = [];
+  model.train();
+  for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
+    let lossSum = 0;
+    let steps = 0;
+    const t0 = performance.now();
+    let images = 0;
+    for await (const batch of trainLoader.prefetch(epoch)) {
+      if (batch.index >= stepsPerEpoch) {
+        dispose(batch);
+        break;
+      }
+      if (hooks.signal?.aborted) {
+        dispose(batch);
+        throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; the last checkpoint is ${lastFile}`);
+      }
+      const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
+      optimizer.lr = lr;
+      const x = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
+      const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
+      const loss = tidy(() => {
+        const value = crossEntropy(model.forward(x), y, { labelSmoothing: c.labelSmoothing });
+        const item = value.item();
+        if (!Number.isFinite(item)) return item; // checked below, before any update
+        value.backward();
+        optimizer.step();
+        optimizer.zeroGrad();
+        return item;
+      });
+      images += batch.images.shape[0];
+      dispose([batch, x, y]);
+      const step = batch.index + 1;
+      if (!Number.isFinite(loss)) {
+        throw new TrainingError(
+          `loss became ${loss} at epoch ${epoch + 1}, step ${step}: training stopped before the update; the last good checkpoint is ${lastFile}`,
+        );
+      }
+      globalStep += 1;
+      lossSum += loss;
+      steps += 1;
+      const seconds = (performance.now() - t0) / 1000;
+      const imagesPerSecond = images / seconds;
+      emit({
+        type: 'step',
+        epoch: epoch + 1,
+        epochs: c.epochs,
+        step,
+        stepsPerEpoch,
+        globalStep,
+        loss,
+        lr,
+        imagesPerSecond,
+        etaSeconds: ((stepsPerEpoch - step) * seconds) / step,
+      });
+      if (step === 1 || step % c.logEvery === 0 || step === stepsPerEpoch) line(stepLine(epoch + 1, c.epochs, step, stepsPerEpoch, loss));
+    }
+    const evaluation = await evaluate(model, testLoader);
+    const averageLoss = lossSum / Math.max(steps, 1);
+    losses.push(averageLoss);
+    accuracies.push(evaluation.accuracy);
+    line('-'.repeat(50));
+    line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
+    line('-'.repeat(50));
+    emit({
+      type: 'epoch',
+      epoch: epoch + 1,
+      epochs: c.epochs,
+      averageLoss,
+      accuracy: evaluation.accuracy,
+      perClassAccuracy: evaluation.perClass,
+      lr: optimizer.lr,
+    });
+    if (evaluation.accuracy > bestAccuracy) {
+      saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
+      bestAccuracy = evaluation.accuracy;
+      emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
+    }
+    saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
+    emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
+  }
+  line('='.repeat(80));
+  line(finalLine(bestAccuracy, bestFile));
+  emit({ type: 'done', bestAccuracy, bestCheckpoint: bestFile, epochs: c.epochs, steps: globalStep });
+  return { bestAccuracy, bestCheckpoint: bestFile, lastCheckpoint: lastFile, epochs: c.epochs, steps: globalStep, losses, accuracies };
+}

@@ -1,0 +1,147 @@
+// The training run end to end on the synthetic set: accuracy well above chance, the tutorial's
+// log formats, checkpoints, resume equivalence, NaN stop, cancellation, kill-during-save, CLI.
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { TrainingError, evaluate, modelFromCheckpoint, readCheckpoint, runTraining, type TrainEvent, type TrainOptions } from '../src/index';
+import { DataLoader, syntheticDataset, testTransforms } from '../src/index';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-train-'));
+const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+const small: TrainOptions = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, device: 'cpu', syntheticSize: { train: 1600, test: 400 } };
+
+const STEP = /^Epoch: \[ {0,2}\d+\/ {0,2}\d+\], Steps: \[ {0,2}\d+\/ {0,2}\d+\], Train Loss: \[\d+\.\d{3}\]$/;
+const EPOCH = /^Epoch: \[ {0,2}\d+\/ {0,2}\d+\], Average Train Loss: \[\d+\.\d{3}\], Accuracy: \[\d\.\d{3}\]$/;
+const FINAL = /^End of validation the best Accuracy is: {2}\d\.\d{3}, save the best ckpt file in .+resnet18-best\.safetensors$/;
+
+test('a small ResNet trains on the synthetic set well above chance, logging as the tutorial', async () => {
+  const lines: string[] = [];
+  const events: TrainEvent[] = [];
+  const dir = path.join(tmp, 'e2e');
+  const result = await runTraining({ ...small, epochs: 2, checkpointDir: dir }, { onLine: (l) => lines.push(l), onEvent: (e) => events.push(e) });
+  assert.equal(result.steps, 200, 'two epochs of 100 steps');
+  assert.ok(result.bestAccuracy > 0.6, `best accuracy ${result.bestAccuracy} (chance is 0.1)`);
+  assert.ok(result.losses[1] < result.losses[0]);
+  assert.match(lines[0], /built-in SYNTHETIC dataset/);
+  const steps = lines.filter((l) => l.includes('Steps:'));
+  assert.ok(steps.every((l) => STEP.test(l)), steps.join('\n'));
+  assert.deepEqual(steps.map((l) => /Steps: \[\s*(\d+)/.exec(l)![1]), ['1', '100', '1', '100'], 'step 1, every 100 and the last');
+  assert.equal(lines.filter((l) => l === '-'.repeat(50)).length, 4);
+  assert.equal(lines.filter((l) => EPOCH.test(l)).length, 2);
+  assert.equal(lines.at(-2), '='.repeat(80));
+  assert.match(lines.at(-1)!, FINAL);
+  assert.deepEqual([...new Set(events.map((e) => e.type))], ['start', 'step', 'epoch', 'checkpoint', 'done']);
+  // the best checkpoint rebuilds the model and reproduces the reported accuracy
+  const { model, meta } = modelFromCheckpoint(result.bestCheckpoint, 'cpu');
+  assert.equal(meta.arch, 'resnet18');
+  assert.equal(meta.accuracy, result.bestAccuracy);
+  const loader = new DataLoader(syntheticDataset('test', { size: 400 }), { batchSize: 16, seed: 1, transform: testTransforms() });
+  assert.equal((await evaluate(model, loader)).accuracy, result.bestAccuracy);
+});
+
+test('a run stopped after epoch 1 and resumed ends with the same weights as an uninterrupted run', async () => {
+  const options: TrainOptions = { ...small, epochs: 2, maxStepsPerEpoch: 4, syntheticSize: { train: 320, test: 64 } };
+  const whole = await runTraining({ ...options, checkpointDir: path.join(tmp, 'whole') }, { onLine: () => {} });
+
+  const dir = path.join(tmp, 'resumed');
+  const controller = new AbortController();
+  await assert.rejects(
+    runTraining(
+      { ...options, checkpointDir: dir },
+      { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && controller.abort() },
+    ),
+    (e: Error) => e instanceof TrainingError && /cancelled at epoch 2, step 1; the last checkpoint is .*resnet18-last\.safetensors/.test(e.message),
+  );
+  const resumedResult = await runTraining({ ...options, checkpointDir: dir, resume: path.join(dir, 'resnet18-last.safetensors') }, { onLine: () => {} });
+  assert.equal(resumedResult.steps, whole.steps);
+  const a = readCheckpoint(whole.lastCheckpoint);
+  const b = readCheckpoint(resumedResult.lastCheckpoint);
+  assert.equal(b.meta.epoch, 2);
+  for (const key of Object.keys(a.model)) {
+    assert.deepEqual(b.model[key].toArray(), a.model[key].toArray(), `${key} equal`);
+  }
+  for (const key of Object.keys(a.optimizer)) assert.deepEqual(b.optimizer[key].toArray(), a.optimizer[key].toArray(), `momentum ${key}`);
+});
+
+test('a NaN loss stops the run naming the step, and the last good checkpoint stays readable', async () => {
+  const dir = path.join(tmp, 'nan');
+  const options: TrainOptions = { ...small, epochs: 2, maxStepsPerEpoch: 3, syntheticSize: { train: 160, test: 32 }, checkpointDir: dir };
+  const controller = new AbortController();
+  await assert.rejects(
+    runTraining(options, { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && controller.abort() }),
+  );
+  const last = path.join(dir, 'resnet18-last.safetensors');
+  const before = fs.readFileSync(last);
+  await assert.rejects(
+    runTraining({ ...options, lr: 1e30, minLr: 1e30, resume: last }, { onLine: () => {} }),
+    (e: Error) => /loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+: training stopped before the update; the last good checkpoint is/.test(e.message),
+  );
+  assert.deepEqual(fs.readFileSync(last), before, 'the last good checkpoint is untouched');
+  assert.equal(readCheckpoint(last).meta.epoch, 1);
+});
+
+test('killing the training process at any moment leaves the last checkpoint readable', async () => {
+  const dir = path.join(tmp, 'killed');
+  const script = `
+    const { runTraining } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'index.js'))});
+    runTraining(
+      { arch: 'resnet18', batchSize: 8, epochs: 1000, maxStepsPerEpoch: 1, device: 'cpu', syntheticSize: { train: 64, test: 16 }, checkpointDir: ${JSON.stringify(dir)} },
+      { onLine: () => {}, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && console.log(JSON.stringify(e)) },
+    );
+  `;
+  for (const delay of [0, 15, 35, 60, 90]) {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let checkpoints = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        checkpoints += (d.toString().match(/"kind":"last"/g) ?? []).length;
+        if (checkpoints >= 2) resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const { meta, model } = readCheckpoint(path.join(dir, 'resnet18-last.safetensors'));
+    assert.ok(meta.epoch >= 2, `epoch ${meta.epoch}`);
+    assert.equal(Object.keys(model).length, 122);
+  }
+});
+
+test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear line', () => {
+  const dir = path.join(tmp, 'cli');
+  const res = spawnSync(process.execPath, [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '16', '--max-steps-per-epoch', '2', '--device', 'cpu', '--checkpoint-dir', dir], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  const lines = res.stdout.trim().split('\n');
+  assert.match(lines[0], /SYNTHETIC/);
+  assert.ok(lines.some((l) => STEP.test(l)));
+  assert.ok(lines.some((l) => EPOCH.test(l)));
+  assert.match(lines.at(-1)!, FINAL);
+  const json = spawnSync(process.execPath, [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '16', '--max-steps-per-epoch', '2', '--device', 'cpu', '--checkpoint-dir', dir, '--json'], { encoding: 'utf8' });
+  assert.equal(json.status, 0, json.stderr);
+  const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const step = events.find((e) => e.type === 'step');
+  for (const key of ['epoch', 'step', 'loss', 'lr', 'imagesPerSecond']) assert.ok(key in step, key);
+  assert.ok(typeof events.find((e) => e.type === 'epoch').accuracy === 'number');
+  const evalRes = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(dir, 'resnet18-best.safetensors'), '--json'], { encoding: 'utf8' });
+  assert.equal(evalRes.status, 0, evalRes.stderr);
+  assert.equal(JSON.parse(evalRes.stdout).perClass.length, 10);
+  for (const bad of [
+    ['--epochs', '0'],
+    ['--lr', 'fast'],
+    ['--arch', 'resnet7'],
+    ['--stem', 'tiny'],
+  ]) {
+    const r = spawnSync(process.execPath, [cli, 'train', ...bad], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error: option .* (argument .* is invalid|invalid)/);
+  }
+  const missing = spawnSync(process.execPath, [cli, 'train', '--data', path.join(tmp, 'no-such-dir'), '--device', 'cpu'], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^resnet-native: CIFAR-10 folder .*no-such-dir does not exist/);
+  const notCkpt = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(__dirname, 'fixtures', 'small_net.safetensors')], { encoding: 'utf8' });
+  assert.equal(notCkpt.status, 1);
+  assert.match(notCkpt.stderr, /is not a resnet-native checkpoint/);
+});
