@@ -145,3 +145,19 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   assert.equal(notCkpt.status, 1);
   assert.match(notCkpt.stderr, /is not a resnet-native checkpoint/);
 });
+
+test('Ctrl-C stops CLI training at the next step with exit code 130', async () => {
+  const dir = path.join(tmp, 'sigint');
+  const child = spawn(process.execPath, [cli, 'train', '--arch', 'resnet18', '--batch-size', '8', '--epochs', '5', '--device', 'cpu', '--checkpoint-dir', dir, '--log-every', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => /Steps: \[\s*2\//.test(d.toString()) && resolve()));
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 130, stderr);
+  assert.ok(Date.now() - t0 < 5000, 'stopped promptly');
+  assert.match(stderr, /training cancelled at epoch 1, step \d+/);
+});

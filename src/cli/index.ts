@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `resnet-native` command. Errors print as one line (stack with --verbose); exit codes:
-// 0 success, 1 failure, 2 bad usage.
+// 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 const program = new Command();
@@ -94,42 +94,56 @@ program
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {
-    const { runTraining } = await import('../train/loop.js');
+    const { train } = await import('../train/api.js');
     const { trainReporter } = await import('./progress.js');
     const reporter = trainReporter(Boolean(opts.json));
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
+    // Training runs on a worker thread: this one stays free for Ctrl-C, which stops the run at
+    // the next step boundary (a second Ctrl-C ends the process at once).
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      process.stderr.write('\nstopping at the next step (Ctrl-C again to quit now)\n');
+      handle.cancel();
+    };
+    const handle = train({
+      arch: opts.arch as never,
+      data: opts.data as string | undefined,
+      epochs: opts.epochs as number,
+      batchSize: opts.batchSize as number,
+      lr: opts.lr as number,
+      minLr: opts.minLr as number,
+      schedule: opts.schedule as never,
+      momentum: opts.momentum as number,
+      weightDecay: opts.weightDecay as number,
+      nesterov: opts.nesterov as boolean,
+      labelSmoothing: opts.labelSmoothing as number,
+      numClasses: opts.numClasses as number,
+      imageSize: opts.imageSize as number,
+      stem: opts.stem as never,
+      padding: opts.padding as never,
+      init: opts.init as never,
+      weights: opts.weights as string | undefined,
+      seed: opts.seed as number,
+      device: opts.device as never,
+      threads: opts.threads as number | undefined,
+      checkpointDir: opts.checkpointDir as string,
+      resume: opts.resume as string | undefined,
+      maxStepsPerEpoch: opts.maxStepsPerEpoch as number | undefined,
+      logEvery: opts.logEvery as number,
+      onLine: reporter.line,
+      onEvent: reporter.event,
+    });
+    process.on('SIGINT', onSigint);
     try {
-      await runTraining(
-        {
-          arch: opts.arch as never,
-          data: opts.data as string | undefined,
-          epochs: opts.epochs as number,
-          batchSize: opts.batchSize as number,
-          lr: opts.lr as number,
-          minLr: opts.minLr as number,
-          schedule: opts.schedule as never,
-          momentum: opts.momentum as number,
-          weightDecay: opts.weightDecay as number,
-          nesterov: opts.nesterov as boolean,
-          labelSmoothing: opts.labelSmoothing as number,
-          numClasses: opts.numClasses as number,
-          imageSize: opts.imageSize as number,
-          stem: opts.stem as never,
-          padding: opts.padding as never,
-          init: opts.init as never,
-          weights: opts.weights as string | undefined,
-          seed: opts.seed as number,
-          device: opts.device as never,
-          threads: opts.threads as number | undefined,
-          checkpointDir: opts.checkpointDir as string,
-          resume: opts.resume as string | undefined,
-          maxStepsPerEpoch: opts.maxStepsPerEpoch as number | undefined,
-          logEvery: opts.logEvery as number,
-        },
-        { onLine: reporter.line, onEvent: reporter.event, signal: controller.signal },
-      );
+      await handle.result;
+    } catch (err) {
+      if (interrupted) {
+        process.stderr.write(`resnet-native: ${(err as Error).message}\n`);
+        process.exitCode = 130;
+        return;
+      }
+      throw err;
     } finally {
       reporter.stop();
       process.removeListener('SIGINT', onSigint);
@@ -179,5 +193,5 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 main(process.argv).then((code) => {
-  process.exitCode = code;
+  if (!process.exitCode) process.exitCode = code;
 });

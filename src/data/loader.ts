@@ -1,12 +1,11 @@
 // Batches for training and evaluation: seeded shuffling (same seed and epoch, same batches and
 // same augmentation), last partial batch kept unless dropLast, optional device residency (the
 // whole uint8 set moved once, augmented where it lives).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { checkDevice, type Device } from '../device';
 import { checkBoolean, checkInteger } from '../errors';
 import { native } from '../native';
+import { workerFile } from '../worker-file';
 import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
@@ -128,7 +127,7 @@ export class DataLoader {
       depth: options.depth ?? 2,
       threads: options.threads ?? 1,
     };
-    const worker = new Worker(prefetchWorkerFile(), { workerData });
+    const worker = new Worker(workerFile('data/prefetch-worker.js'), { workerData });
     const inbox: PrefetchedBatch[] = [];
     let waiting: ((b: PrefetchedBatch) => void) | null = null;
     let failure: Error | null = null;
@@ -170,12 +169,4 @@ function copyToShared(bytes: Uint8Array): SharedArrayBuffer {
   const shared = new SharedArrayBuffer(bytes.length);
   new Uint8Array(shared).set(bytes);
   return shared;
-}
-
-/** The compiled worker (dist/data); from the TypeScript sources, the built copy next to them. */
-function prefetchWorkerFile(): string {
-  const candidates = [path.join(__dirname, 'prefetch-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'data', 'prefetch-worker.js')];
-  const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) throw new Error(`prefetch worker not found (looked for ${candidates.join(', ')}); run \`npm run build\``);
-  return found;
 }

@@ -4,3 +4,5 @@ export { evaluate } from './evaluate';
 export type { EvaluationResult } from './evaluate';
 export { saveCheckpoint, readCheckpoint, modelFromCheckpoint, ARCHITECTURES, CHECKPOINT_FORMAT } from './checkpoint';
 export type { CheckpointMeta, LoadedCheckpoint, Arch } from './checkpoint';
+export { train } from './api';
+export type { TrainHandle, TrainApiOptions } from './api';

@@ -82,7 +82,7 @@ export interface TrainHooks {
   onLine?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
   /** Checked at step boundaries: when aborted, the run stops (its last checkpoint is kept). */
-  signal?: AbortSignal;
+  signal?: Pick<AbortSignal, 'aborted'>;
 }
 
 export interface TrainResult {

@@ -1,0 +1,20 @@
+// The thread train() runs in: the training loop, with its lines and events posted back. The stop
+// request is a flag in shared memory, because the loop checks it between synchronous steps,
+// when no message could be delivered.
+import { parentPort, workerData } from 'node:worker_threads';
+import { runTraining, type TrainOptions } from './loop';
+
+const { config, stopFlag } = workerData as { config: TrainOptions; stopFlag: SharedArrayBuffer };
+const flag = new Int32Array(stopFlag);
+runTraining(config, {
+  signal: {
+    get aborted() {
+      return Atomics.load(flag, 0) === 1;
+    },
+  },
+  onLine: (line) => parentPort!.postMessage({ kind: 'line', line }),
+  onEvent: (event) => parentPort!.postMessage({ kind: 'event', event }),
+}).then(
+  (result) => parentPort!.postMessage({ kind: 'result', result }),
+  (err: Error) => parentPort!.postMessage({ kind: 'error', name: err.name, message: err.message, stack: err.stack }),
+);
