@@ -14,3 +14,4 @@ export type { LoadStateDictOptions, LoadStateDictResult } from './nn/module';
 export * from './data';
 export * from './optim';
 export * from './train';
+export * from './inference';

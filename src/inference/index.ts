@@ -1,0 +1,4 @@
+export { Classifier } from './classifier';
+export type { Prediction, ClassifierOptions } from './classifier';
+export { imageToChw, normalizeBatch } from './preprocess';
+export type { ImageInput } from './preprocess';

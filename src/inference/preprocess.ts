@@ -1,0 +1,48 @@
+// Turning user images into model input: any format sharp reads (or raw RGB/RGBA pixels), resized
+// (cover, centre) to the model's input size, as uint8 CHW, then rescaled and normalised.
+import sharp from 'sharp';
+import { noGrad } from '../autograd';
+import type { Device } from '../device';
+import { native } from '../native';
+import { Tensor, tensor } from '../tensor';
+
+/** An encoded image (JPEG, PNG, WebP, ...) or raw interleaved pixels. */
+export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height: number; channels?: 3 | 4 };
+
+/** Decodes and resizes one image to size x size RGB, returned as CHW bytes. */
+export async function imageToChw(input: ImageInput, size: number): Promise<Uint8Array> {
+  const image =
+    input instanceof Uint8Array
+      ? sharp(input)
+      : sharp(Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength), {
+          raw: { width: input.width, height: input.height, channels: input.channels ?? 3 },
+        });
+  let hwc: Buffer;
+  try {
+    hwc = await image.removeAlpha().resize(size, size, { fit: 'cover' }).raw().toBuffer();
+  } catch (err) {
+    throw new Error(`cannot read image: ${(err as Error).message}`);
+  }
+  const plane = size * size;
+  const chw = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    chw[p] = hwc[3 * p];
+    chw[plane + p] = hwc[3 * p + 1];
+    chw[2 * plane + p] = hwc[3 * p + 2];
+  }
+  return chw;
+}
+
+/** Stacks CHW images into a normalised float32 batch [N, 3, size, size]. */
+export function normalizeBatch(images: Uint8Array[], size: number, mean: number[], std: number[], device: Device): Tensor {
+  const all = new Uint8Array(images.length * 3 * size * size);
+  images.forEach((img, i) => all.set(img, i * img.length));
+  return noGrad(() => {
+    const raw = new Tensor(native.fromBytes(all, [images.length, 3, size, size], 'uint8', device));
+    const m = tensor(mean, [1, 3, 1, 1], { device });
+    const s = tensor(std, [1, 3, 1, 1], { device });
+    const out = raw.to('float32').mul(1 / 255).sub(m).div(s);
+    for (const t of [raw, m, s]) t.dispose();
+    return out;
+  });
+}
