@@ -171,6 +171,58 @@ program
     result.classNames.forEach((name, i) => console.log(`  ${name.padEnd(width)}  ${result.perClass[i].toFixed(3)}`));
   });
 
+program
+  .command('predict')
+  .description('classify image files (any format sharp reads) with a checkpoint: top-k classes with probabilities')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
+  .option('--top-k <n>', 'classes to list per image', integer(1), 3)
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
+  .option('--json', 'one JSON object per image')
+  .argument('<images...>', 'image files')
+  .action(async (files: string[], opts: { checkpoint: string; topK: number; device?: string; json?: boolean }) => {
+    const fs = await import('node:fs');
+    const { Classifier } = await import('../inference/classifier.js');
+    const inputs = files.map((file) => {
+      try {
+        return fs.readFileSync(file);
+      } catch (err) {
+        throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    });
+    const classifier = await Classifier.load(opts.checkpoint, { topK: opts.topK, device: opts.device as never });
+    try {
+      const predictions = await Promise.all(
+        inputs.map((input, i) =>
+          classifier.classify(input).catch((err: Error) => {
+            throw new Error(`${files[i]}: ${err.message}`);
+          }),
+        ),
+      );
+      predictions.forEach((p, i) => {
+        if (opts.json) console.log(JSON.stringify({ file: files[i], label: p.label, probability: p.probability, top: p.top }));
+        else console.log(`${files[i]}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
+      });
+    } finally {
+      await classifier.close();
+    }
+  });
+
+program
+  .command('visualize')
+  .description("save the tutorial's prediction figure: 6 test images titled predict:<class>, blue when right, red when wrong")
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
+  .option('--data <dir>', 'CIFAR-10 folder; default: the built-in synthetic set')
+  .option('--out <file>', 'output PNG', 'predictions.png')
+  .option('--seed <n>', 'shuffle seed of the test split', integer(0), 0)
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
+  .action(async (opts: { checkpoint: string; data?: string; out: string; seed: number; device?: string }) => {
+    const { visualizePredictions } = await import('../inference/visualize.js');
+    const result = await visualizePredictions(opts.checkpoint, { data: opts.data, out: opts.out, seed: opts.seed, device: opts.device as never });
+    if (result.synthetic) console.log('Using the built-in SYNTHETIC test set (no --data given).');
+    for (const it of result.items) console.log(`predict:${it.predicted} (actual ${it.actual}) ${it.correct ? 'right' : 'wrong'}`);
+    console.log(`Saved ${result.out}`);
+  });
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

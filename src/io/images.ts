@@ -28,7 +28,9 @@ export async function renderImageGrid(images: Tensor, titles: string[], options:
   const cellH = h * scale;
   const titleH = 28;
   const pad = 12;
-  const width = columns * (cellW + pad) + pad;
+  // Each slot is wide enough for its column's longest title (about 8.6 px a character at 15 px).
+  const slotW = Math.max(cellW, Math.ceil(Math.max(...titles.map((t) => t.length)) * 8.6));
+  const width = columns * (slotW + pad) + pad;
   const height = rows * (cellH + titleH + pad) + pad;
   const hwc = noGrad(() => images.clamp(0, 1).mul(255).add(0.5).to('uint8').permute([0, 2, 3, 1]).contiguous());
   const bytes = hwc.toArray() as Uint8Array;
@@ -39,16 +41,16 @@ export async function renderImageGrid(images: Tensor, titles: string[], options:
         .resize(cellW, cellH, { kernel: 'nearest' })
         .png()
         .toBuffer(),
-      left: pad + (i % columns) * (cellW + pad),
+      left: pad + (i % columns) * (slotW + pad) + Math.floor((slotW - cellW) / 2),
       top: pad + Math.floor(i / columns) * (cellH + titleH + pad) + titleH,
     })),
   );
   const text = titles
     .map((title, i) => {
-      const x = pad + (i % columns) * (cellW + pad) + cellW / 2;
+      const x = pad + (i % columns) * (slotW + pad) + slotW / 2;
       const y = pad + Math.floor(i / columns) * (cellH + titleH + pad) + titleH - 8;
       const fill = escapeXml(options.colors?.[i] ?? 'black');
-      return `<text x="${x}" y="${y}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="16" fill="${fill}">${escapeXml(title)}</text>`;
+      return `<text x="${x}" y="${y}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="15" fill="${fill}">${escapeXml(title)}</text>`;
     })
     .join('');
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${text}</svg>`);
