@@ -11,3 +11,8 @@ export { downloadCifar10, isCompleteCifarFolder, CIFAR10_URL, CIFAR10_MD5 } from
 export type { DownloadOptions, DownloadResult } from './download';
 export { showData } from './show';
 export type { ShowDataOptions, ShowDataResult } from './show';
+
+import { CIFAR10_CLASSES as CLASSES, loadCifar10 as load } from './cifar10';
+import { downloadCifar10 as download } from './download';
+/** CIFAR-10 in one place: Cifar10.load(dir, split), Cifar10.download({ dir }), Cifar10.classes. */
+export const Cifar10 = { load, download, classes: CLASSES } as const;
