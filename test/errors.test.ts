@@ -64,6 +64,22 @@ test('garbage arguments to the native layer are TypeErrors, never crashes', () =
   assert.throws(() => native.item(t.handle), /exactly one element, got shape \[2, 2\]/);
 });
 
+test('checkpoint and data entry points refuse bad input with a message', () => {
+  const bytes = new Uint8Array(10);
+  assert.throws(() => native.fromBytes(bytes, [3], 'float32'), /shape \[3\] of float32 needs 12 bytes but 10 were given/);
+  assert.throws(() => native.fromBytes(new Float32Array(2) as never, [2], 'float32'), /bytes must be a Uint8Array/);
+  assert.throws(() => native.fromBytes(bytes, [10], 'complex'), /Unknown dtype 'complex'/);
+  assert.throws(() => native.mapFile('/nonexistent/file', 10), /unable to open file/);
+  const u8 = native.fromBytes(new Uint8Array(16), [16], 'uint8');
+  assert.throws(() => native.viewAs(native.ops.narrow(u8, 0, 1, 8), 'float32', [2]), /storage_offset\(\) must be divisible by 4/);
+  assert.throws(() => native.viewAs(u8, 'float32', [5]), /shape '\[5\]' is invalid for input of size 4/);
+  assert.throws(() => native.ops.asStrided(u8, [4, 4], [4, 1], 8), /setStorage|out of bounds|storage/i);
+  assert.throws(() => native.ops.index(u8, [3 as never]), /Expected a Tensor or null at indices\[0\]/);
+  assert.throws(() => native.ops.index(u8, [native.fromArray(new Float32Array([0]), [1])]), /tensors used as indices must be long, int, byte or bool/);
+  assert.throws(() => native.ops.upsampleBilinear2d(u8, [4, 4], false), /Expected .*4D|input|dimension/i);
+  assert.throws(() => native.ops.normal_(native.zeros([2], 'int64', 'cpu'), 0, 1), /normal_ expects floating-point|not implemented for 'Long'/);
+});
+
 test('a child process that makes every bad call exits normally', () => {
   const script = `
     const { randn, nn } = require('./src/index');
