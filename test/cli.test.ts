@@ -55,3 +55,19 @@ test('show-data saves a PNG grid of 6 labelled images and prints the tutorial sh
   assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace without --verbose');
   assert.match(run('show-data', '--data', '/nonexistent/cifar', '--verbose').stderr, /\n\s+at /);
 });
+
+test('bench runs each case in its own process and reports images/s, peak RSS and the binding share', () => {
+  const res = run('bench', '--batch', '2', '--steps', '1', '--warmup', '0', '--repeats', '1', '--no-torch', '--json');
+  assert.equal(res.status, 0, res.stderr);
+  const result = JSON.parse(res.stdout);
+  assert.deepEqual(result.rows.map((r: { mode: string; batch: number }) => `${r.mode} ${r.batch}`), ['train 2', 'infer 2']);
+  for (const row of result.rows) {
+    assert.ok(row.ours.imagesPerSecond > 0);
+    assert.ok(row.ours.peakRssBytes > 50 * 2 ** 20);
+    assert.ok(row.ours.callsPerStep > 100, `${row.ours.callsPerStep} calls into the addon per step`);
+    assert.ok(row.ours.bindingShare > 0 && row.ours.bindingShare < 1);
+    assert.equal(row.pytorch, null);
+  }
+  assert.ok(result.dataImagesPerSecond > 0);
+  assert.equal(run('bench', '--batch', 'x').status, 2);
+});

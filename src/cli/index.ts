@@ -223,6 +223,32 @@ program
     console.log(`Saved ${result.out}`);
   });
 
+program
+  .command('bench')
+  .description('ResNet50 training-step and inference images/s (and peak RSS) against PyTorch eager in the same run, plus the data pipeline')
+  .option('--batch <sizes>', 'comma-separated batch sizes', '32,256')
+  .option('--steps <n>', 'timed steps per run', integer(1), 5)
+  .option('--warmup <n>', 'untimed steps first', integer(0), 2)
+  .option('--repeats <n>', 'runs of each case (fresh processes)', integer(1), 3)
+  .option('--threads <n>', 'intra-op threads for both', integer(1))
+  .option('--python <exe>', 'python with torch and torchvision (default: RESNET_NATIVE_BENCH_PYTHON or python3)')
+  .option('--no-torch', 'skip the PyTorch comparison')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean }) => {
+    const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
+    const batches = opts.batch.split(',').map((b) => integer(1)(b.trim()));
+    const result = runBenchmark({
+      batches,
+      steps: opts.steps,
+      warmup: opts.warmup,
+      repeats: opts.repeats,
+      threads: opts.threads,
+      python: opts.torch ? opts.python : null,
+      log: opts.json ? undefined : (l) => process.stderr.write(`${l}\n`),
+    });
+    console.log(opts.json ? JSON.stringify(result) : formatBenchmark(result));
+  });
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

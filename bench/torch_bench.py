@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""PyTorch eager reference for `resnet-native bench`: the same workload, printed as one JSON line.
+
+python3 bench/torch_bench.py --mode train|infer --batch 32 --steps 5 --warmup 2 --threads 2
+Needs torch and torchvision (pip install torch torchvision).
+"""
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--mode", choices=["train", "infer"], required=True)
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(num_classes=10)
+    x = torch.randn(a.batch, 3, 32, 32)
+    y = torch.randint(0, 10, (a.batch,))
+    times = []
+    if a.mode == "train":
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        for i in range(a.warmup + a.steps):
+            t0 = time.perf_counter()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss.item()
+            if i >= a.warmup:
+                times.append(time.perf_counter() - t0)
+    else:
+        model.eval()
+        with torch.inference_mode():
+            for i in range(a.warmup + a.steps):
+                t0 = time.perf_counter()
+                model(x).argmax(1).tolist()
+                if i >= a.warmup:
+                    times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    print(json.dumps({
+        "impl": "pytorch",
+        "version": torch.__version__,
+        "mode": a.mode,
+        "batch": a.batch,
+        "threads": torch.get_num_threads(),
+        "medianStepSeconds": median,
+        "imagesPerSecond": a.batch / median,
+        "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()

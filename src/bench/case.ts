@@ -1,0 +1,94 @@
+// One benchmark case in its own process (so its peak RSS is its own): ResNet50, 10 classes,
+// 32x32 input, a training step (forward + loss + backward + SGD) or an inference pass.
+// Prints one JSON line. Run by src/bench/run.ts.
+import { parseArgs } from 'node:util';
+import { noGrad } from '../autograd';
+import { getNumThreads, manualSeed, setNumThreads } from '../device';
+import { native } from '../native';
+import { crossEntropy } from '../nn/functional';
+import { Conv2d } from '../nn/layers';
+import { resnet50 } from '../models/resnet';
+import { SGD } from '../optim/sgd';
+import { randint, randn, tidy } from '../tensor';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    batch: { type: 'string' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '0' },
+  },
+});
+const batch = Number(values.batch);
+const threads = Number(values.threads);
+if (threads > 0) setNumThreads(threads);
+manualSeed(0);
+const model = resnet50({ numClasses: 10, device: 'cpu' });
+const x = randn([batch, 3, 32, 32], { device: 'cpu' });
+const y = randint(0, 10, [batch], { device: 'cpu' });
+const optimizer = new SGD(model.namedParameters(), { lr: 1e-3, momentum: 0.9 });
+
+// Count calls into the addon during one step: with the cost of a trivial call, an upper bound of
+// the time spent in the binding rather than in libtorch's kernels.
+let calls = 0;
+for (const group of [native.ops, native.autograd] as unknown as Record<string, (...a: unknown[]) => unknown>[]) {
+  for (const [name, fn] of Object.entries(group)) {
+    group[name] = (...args: unknown[]) => {
+      calls++;
+      return fn(...args);
+    };
+  }
+}
+
+// The native modules' forward (their methods are read-only): count at the TypeScript layer.
+{
+  const proto = Object.getPrototypeOf(Conv2d.prototype) as { forward: (...a: unknown[]) => unknown };
+  const forward = proto.forward;
+  proto.forward = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return forward.apply(this, args);
+  };
+}
+
+const trainStep = () =>
+  tidy(() => {
+    const loss = crossEntropy(model.forward(x), y);
+    loss.backward();
+    optimizer.step();
+    optimizer.zeroGrad();
+    return loss.item();
+  });
+const inferStep = () => noGrad(() => tidy(() => model.forward(x).argmax(1).toArray()));
+const step = values.mode === 'train' ? (model.train(), trainStep) : (model.eval(), inferStep);
+
+const times: number[] = [];
+const warmup = Number(values.warmup);
+let callsPerStep = 0;
+for (let i = 0; i < warmup + Number(values.steps); i++) {
+  const before = calls;
+  const t0 = performance.now();
+  step();
+  const dt = (performance.now() - t0) / 1000;
+  if (i >= warmup) times.push(dt);
+  callsPerStep = calls - before;
+}
+// The cost of one trivial call through the binding (dispatch of a 1-element op included).
+const one = randn([1], { device: 'cpu' });
+const t0 = performance.now();
+for (let i = 0; i < 20000; i++) one.add(1).dispose();
+const secondsPerCall = (performance.now() - t0) / 1000 / 20000;
+const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+console.log(
+  JSON.stringify({
+    impl: 'resnet-native',
+    mode: values.mode,
+    batch,
+    threads: getNumThreads(),
+    medianStepSeconds: median,
+    imagesPerSecond: batch / median,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    callsPerStep,
+    bindingShare: (callsPerStep * secondsPerCall) / median,
+  }),
+);
