@@ -14,6 +14,22 @@ RN_BINDING(SetGradEnabled) {
 }
 RN_BINDING(IsGradEnabled) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
 
+// Inference mode (c10::InferenceMode): no autograd bookkeeping at all (no version counters, no
+// view tracking), cheaper than no-grad. Guards are kept per thread and must be popped in the
+// order they were pushed, which the synchronous JavaScript scope guarantees.
+thread_local std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
+
+RN_BINDING(EnterInferenceMode) {
+  inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
+  return Napi::Number::New(info.Env(), double(inferenceGuards.size()));
+}
+RN_BINDING(ExitInferenceMode) {
+  if (inferenceGuards.empty()) throw Napi::Error::New(info.Env(), "exitInferenceMode() without enterInferenceMode()");
+  inferenceGuards.pop_back();
+  return info.Env().Undefined();
+}
+RN_BINDING(IsInferenceMode) { return Napi::Boolean::New(info.Env(), c10::InferenceMode::is_enabled()); }
+
 RN_BINDING(RequiresGrad) { return Napi::Boolean::New(info.Env(), TensorArg(info, 0, "tensor").requires_grad()); }
 RN_BINDING(SetRequiresGrad) {
   TensorArg(info, 0, "tensor").requires_grad_(BoolArg(info, 1, "requiresGrad"));
@@ -53,6 +69,9 @@ void InitAutograd(Napi::Env env, Napi::Object exports) {
   autograd.Set("clearGrad", Napi::Function::New<ClearGrad>(env, "clearGrad"));
   autograd.Set("detach", Napi::Function::New<Detach>(env, "detach"));
   autograd.Set("isLeaf", Napi::Function::New<IsLeaf>(env, "isLeaf"));
+  autograd.Set("enterInferenceMode", Napi::Function::New<EnterInferenceMode>(env, "enterInferenceMode"));
+  autograd.Set("exitInferenceMode", Napi::Function::New<ExitInferenceMode>(env, "exitInferenceMode"));
+  autograd.Set("isInferenceMode", Napi::Function::New<IsInferenceMode>(env, "isInferenceMode"));
   exports.Set("autograd", autograd);
 }
 

@@ -46,6 +46,10 @@ RN_BINDING(Eq) {
 RN_BINDING(Neg) { return Wrap(info, torch::neg(TensorArg(info, 0, "input"))); }
 RN_BINDING(Sqrt) { return Wrap(info, torch::sqrt(TensorArg(info, 0, "input"))); }
 RN_BINDING(Relu) { return Wrap(info, torch::relu(TensorArg(info, 0, "input"))); }
+RN_BINDING(ReluInPlace) {
+  TensorArg(info, 0, "input").relu_();
+  return info[0];
+}
 // clamp(x, min|null, max|null)
 RN_BINDING(Clamp) {
   auto lo = OptionalNumberArg(info, 1, "min");
@@ -248,6 +252,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("neg", Neg);
   RN_OP("sqrt", Sqrt);
   RN_OP("relu", Relu);
+  RN_OP("relu_", ReluInPlace);
   RN_OP("clamp", Clamp);
   RN_OP("mul_", MulInPlace);
   RN_OP("add_", AddInPlace);

@@ -3,7 +3,7 @@ export { Tensor, tensor, zeros, ones, full, rand, randn, randint, arange, cat, s
 export type { Dtype, TensorOptions, TypedArray, MemoryInfo } from './tensor';
 export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads } from './device';
 export type { Device } from './device';
-export { noGrad, enableGrad, isGradEnabled } from './autograd';
+export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode } from './autograd';
 export * as nn from './nn';
 export { doctorReport } from './doctor';
 export type { DoctorReport } from './doctor';

@@ -33,6 +33,7 @@ export interface NativeOps {
   neg(a: T): T;
   sqrt(a: T): T;
   relu(a: T): T;
+  relu_(a: T): T;
   clamp(a: T, min: Nullable<number>, max: Nullable<number>): T;
   mul_(a: T, b: Operand): T;
   add_(a: T, b: Operand, alpha?: number): T;
@@ -93,6 +94,9 @@ export interface NativeAutograd {
   clearGrad(t: T): void;
   detach(t: T): T;
   isLeaf(t: T): boolean;
+  enterInferenceMode(): number;
+  exitInferenceMode(): void;
+  isInferenceMode(): boolean;
 }
 
 export interface BuildInfo {

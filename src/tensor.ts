@@ -266,6 +266,10 @@ export class Tensor {
     native.ops.zero_(this.handle);
     return this;
   }
+  relu_(): this {
+    native.ops.relu_(this.handle);
+    return this;
+  }
   fill_(value: number): this {
     native.ops.fill_(this.handle, value);
     return this;

@@ -1,7 +1,7 @@
 // Autograd: requiresGrad, backward, grad accumulation, detach, noGrad/enableGrad scopes.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { enableGrad, isGradEnabled, noGrad, tensor } from '../src/index';
+import { enableGrad, inferenceMode, isGradEnabled, isInferenceMode, noGrad, tensor } from '../src/index';
 import { assertClose } from './helpers';
 
 const cpu = { device: 'cpu' } as const;
@@ -63,4 +63,24 @@ test('in-place updates of parameters are allowed under noGrad, refused outside',
   assert.throws(() => p.add_(1), /leaf Variable that requires grad is being used in an in-place operation/);
   noGrad(() => p.add_(1));
   assert.deepEqual(p.toList(), [2, 3]);
+});
+
+test('inferenceMode records nothing, nests, restores on throw; its tensors cannot join autograd later', () => {
+  const w = tensor([1, 2], [2], { ...cpu, requiresGrad: true });
+  assert.equal(isInferenceMode(), false);
+  const y = inferenceMode(() => {
+    assert.equal(isInferenceMode(), true);
+    assert.equal(isGradEnabled(), false);
+    return inferenceMode(() => w.mul(3));
+  });
+  assert.equal(isInferenceMode(), false);
+  assert.equal(isGradEnabled(), true);
+  assert.equal(y.requiresGrad, false);
+  assert.deepEqual(y.toList(), [3, 6]);
+  assert.throws(() => w.mul(y).sum().backward(), /Inference tensors cannot be saved for backward/);
+  assert.throws(() => inferenceMode(() => { throw new Error('boom'); }), /boom/);
+  assert.equal(isInferenceMode(), false);
+  const r = tensor([-1, 2], [2], cpu);
+  assert.equal(r.relu_(), r);
+  assert.deepEqual(r.toList(), [0, 2]);
 });

@@ -2,7 +2,7 @@
 // 32x32 input, a training step (forward + loss + backward + SGD) or an inference pass.
 // Prints one JSON line. Run by src/bench/run.ts.
 import { parseArgs } from 'node:util';
-import { noGrad } from '../autograd';
+import { inferenceMode } from '../autograd';
 import { getNumThreads, manualSeed, setNumThreads } from '../device';
 import { native } from '../native';
 import { crossEntropy } from '../nn/functional';
@@ -59,7 +59,7 @@ const trainStep = () =>
     optimizer.zeroGrad();
     return loss.item();
   });
-const inferStep = () => noGrad(() => tidy(() => model.forward(x).argmax(1).toArray()));
+const inferStep = () => inferenceMode(() => tidy(() => model.forward(x).argmax(1).toArray()));
 const step = values.mode === 'train' ? (model.train(), trainStep) : (model.eval(), inferStep);
 
 const times: number[] = [];

@@ -131,12 +131,9 @@ export abstract class ResidualBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    const branch = this.branch(x);
-    const sum = branch.add(identity);
-    branch.dispose();
+    // As torchvision: out += identity; relu(out) in place (the branch output is ours to reuse).
+    const out = this.branch(x).add_(identity).relu_();
     if (identity !== x) identity.dispose();
-    const out = sum.relu();
-    sum.dispose();
     return out;
   }
 }
@@ -203,14 +200,15 @@ export class Bottleneck extends ResidualBlock {
   }
 }
 
-const relu = new ReLU();
+// torchvision's ReLU(inplace=True): applied to BatchNorm outputs, which backward does not need.
+const relu = new ReLU({ inplace: true });
 
 /** Runs `x` through `layers`, disposing each intermediate (not `x`, not the result). */
 function chain(x: Tensor, layers: Module[]): Tensor {
   let h = x;
   for (const layer of layers) {
     const next = layer.forward(h);
-    if (h !== x) h.dispose();
+    if (h !== x && next !== h) h.dispose();
     h = next;
   }
   return h;

@@ -154,8 +154,12 @@ export class Linear extends NativeLayer {
 }
 
 export class ReLU extends Module {
+  /** inplace: overwrite the input (as torch.nn.ReLU(inplace=True)); default false. */
+  constructor(readonly options: { inplace?: boolean } = {}) {
+    super();
+  }
   forward(input: Tensor): Tensor {
-    return input.relu();
+    return this.options.inplace ? input.relu_() : input.relu();
   }
 }
 
