@@ -1,7 +1,7 @@
 // The Classifier's thread: holds the model, decodes images, and answers every request that
 // arrived while it was busy with one batched forward pass.
 import { parentPort, workerData } from 'node:worker_threads';
-import { noGrad } from '../autograd';
+import { inferenceMode } from '../autograd';
 import type { Device } from '../device';
 import { tidy } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
@@ -51,7 +51,7 @@ async function drain(): Promise<void> {
     if (ok.length === 0) continue;
     const flat = ok.flatMap((d) => d.images);
     const { meta, model } = ready;
-    const probabilities = noGrad(() =>
+    const probabilities = inferenceMode(() =>
       tidy(() => model.forward(normalizeBatch(flat, meta.imageSize, meta.mean, meta.std, model.options.device)).softmax(1).to('cpu').toArray() as Float32Array),
     );
     batches += 1;

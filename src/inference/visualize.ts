@@ -1,7 +1,7 @@
 // visualize: the tutorial's prediction figure. The first test batch goes through the model in
 // inference mode; 6 images in a 2x3 grid titled predict:<class>, blue when right, red when wrong,
 // de-normalised (std * x + mean, clipped) for display.
-import { noGrad } from '../autograd';
+import { inferenceMode } from '../autograd';
 import type { Device } from '../device';
 import { loadCifar10 } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
@@ -38,7 +38,7 @@ export async function visualizePredictions(checkpoint: string, options: Visualiz
   });
   const batch = loader.batch(0, 0);
   const count = Math.min(6, batch.images.shape[0]);
-  const [predicted, shown] = noGrad(() =>
+  const [predicted, shown] = inferenceMode(() =>
     tidy(() => {
       const images = batch.images.narrow(0, 0, count).to(model.options.device);
       const classes = Array.from(model.forward(images).argmax(1).toArray() as BigInt64Array, Number);

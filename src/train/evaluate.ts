@@ -1,5 +1,5 @@
 // Accuracy on a dataset with BatchNorm in eval mode (running statistics), no gradients.
-import { noGrad } from '../autograd';
+import { inferenceMode } from '../autograd';
 import type { DataLoader } from '../data/loader';
 import type { Module } from '../nn/module';
 import { crossEntropy } from '../nn/functional';
@@ -24,7 +24,7 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
   let count = 0;
   try {
     for await (const batch of loader.prefetch(options.epoch ?? 0)) {
-      const [predicted, batchLoss] = noGrad(() =>
+      const [predicted, batchLoss] = inferenceMode(() =>
         tidy(() => {
           const logits = model.forward(batch.images);
           return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, batch.labels, { reduction: 'sum' }).item()] as const;
