@@ -83,6 +83,23 @@ RN_BINDING(ZeroInPlace) {
   return info[0];
 }
 
+// ---- multi-tensor ("foreach") forms: one call updates a whole list of tensors ----
+// foreachAdd_(tensors, others, alpha): tensors[i] += alpha * others[i]
+RN_BINDING(ForeachAddInPlace) {
+  at::_foreach_add_(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "others"), NumberArg(info, 2, "alpha"));
+  return info.Env().Undefined();
+}
+// foreachAdd(tensors, others, alpha) -> new list
+RN_BINDING(ForeachAdd) {
+  return WrapTensors(info.Env(), at::_foreach_add(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "others"),
+                                                  NumberArg(info, 2, "alpha")));
+}
+// foreachMul_(tensors, scalar)
+RN_BINDING(ForeachMulInPlace) {
+  at::_foreach_mul_(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "scalar"));
+  return info.Env().Undefined();
+}
+
 // ---- in-place initialisation (the random ones draw from libtorch's seeded generator) ----
 RN_BINDING(NormalInPlace) {
   TensorArg(info, 0, "input").normal_(NumberArg(info, 1, "mean"), NumberArg(info, 2, "std"));
@@ -259,6 +276,9 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("copy_", CopyInPlace);
   RN_OP("zero_", ZeroInPlace);
   RN_OP("normal_", NormalInPlace);
+  RN_OP("foreachAdd_", ForeachAddInPlace);
+  RN_OP("foreachAdd", ForeachAdd);
+  RN_OP("foreachMul_", ForeachMulInPlace);
   RN_OP("uniform_", UniformInPlace);
   RN_OP("fill_", FillInPlace);
   RN_OP("sum", Sum);

@@ -40,6 +40,9 @@ export interface NativeOps {
   copy_(a: T, src: T): T;
   zero_(a: T): T;
   normal_(a: T, mean: number, std: number): T;
+  foreachAdd_(ts: T[], others: T[], alpha: number): void;
+  foreachAdd(ts: T[], others: T[], alpha: number): T[];
+  foreachMul_(ts: T[], scalar: number): void;
   uniform_(a: T, from: number, to: number): T;
   fill_(a: T, value: number): T;
   sum(a: T, dims: Nullable<number[]>, keepdim: boolean): T;

@@ -19,7 +19,7 @@ interface Trajectory {
 
 const fx = loadFixture<Record<string, Trajectory>>('sgd_trajectory.json');
 
-function replay(t: Trajectory): void {
+function replay(t: Trajectory, foreach = true): void {
   const net = loadedSmallNet().train();
   const opt = new SGD(net.namedParameters(), {
     lr: t.lrs[0],
@@ -27,6 +27,7 @@ function replay(t: Trajectory): void {
     nesterov: t.sgd.nesterov ?? false,
     weightDecay: t.sgd.weight_decay ?? 0,
     dampening: t.sgd.dampening ?? 0,
+    foreach,
   });
   t.losses.forEach((expectedLoss, i) => {
     const x = syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2);
@@ -44,9 +45,12 @@ function replay(t: Trajectory): void {
   for (const [key, expected] of Object.entries(t.momentumBuffers)) assertClose(buffers[key], expected, { rtol: 1e-4, atol: 1e-5, what: `buffer ${key}` });
 }
 
-test("momentum 0.9 with the tutorial's cosine schedule matches torch.optim.SGD step by step", () => replay(fx.tutorial));
-test('Nesterov with weight decay matches torch.optim.SGD', () => replay(fx.nesterovWeightDecay));
-test('dampening matches torch.optim.SGD', () => replay(fx.dampening));
+for (const foreach of [true, false]) {
+  const how = foreach ? 'multi-tensor' : 'per-parameter';
+  test(`momentum 0.9 with the tutorial's cosine schedule matches torch.optim.SGD step by step (${how})`, () => replay(fx.tutorial, foreach));
+  test(`Nesterov with weight decay matches torch.optim.SGD (${how})`, () => replay(fx.nesterovWeightDecay, foreach));
+  test(`dampening matches torch.optim.SGD (${how})`, () => replay(fx.dampening, foreach));
+}
 
 test('cosineDecayLr reproduces the tutorial: constant per epoch, 5 epochs of 196 steps', () => {
   const lrs = cosineDecayLr(1e-5, 1e-3, 196 * 5, 196, 5);

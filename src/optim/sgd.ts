@@ -3,7 +3,8 @@
 // first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
 import { noGrad } from '../autograd';
 import { checkBoolean, checkNumber } from '../errors';
-import { keep, tidy, type Tensor } from '../tensor';
+import { native } from '../native';
+import { Tensor, keep, tidy } from '../tensor';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -16,6 +17,9 @@ export interface SGDOptions {
   nesterov?: boolean;
   /** L2 penalty added to the gradient; default 0. */
   weightDecay?: number;
+  /** Update all parameters with multi-tensor ops (a few calls a step instead of a few per
+   * parameter); same arithmetic. Default true. */
+  foreach?: boolean;
 }
 
 export class SGD {
@@ -24,6 +28,7 @@ export class SGD {
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
+  readonly foreach: boolean;
   readonly #params: [string, Tensor][];
   readonly #buffers = new Map<string, Tensor>();
 
@@ -35,6 +40,7 @@ export class SGD {
     this.dampening = checkNumber('dampening', options.dampening ?? 0, 0);
     this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
     this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0);
+    this.foreach = checkBoolean('foreach', options.foreach ?? true);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new RangeError('Nesterov momentum needs momentum > 0 and dampening 0');
     }
@@ -42,26 +48,55 @@ export class SGD {
 
   /** One update of every parameter that has a gradient. */
   step(): void {
-    noGrad(() =>
-      tidy(() => {
-        for (const [name, p] of this.#params) {
-          const grad = p.grad;
-          if (!grad) continue;
-          let g = this.weightDecay !== 0 ? grad.add(p, this.weightDecay) : grad;
-          if (this.momentum !== 0) {
-            let v = this.#buffers.get(name);
-            if (!v) {
-              v = keep(g.clone());
-              this.#buffers.set(name, v);
-            } else {
-              v.mul_(this.momentum).add_(g, 1 - this.dampening);
-            }
-            g = this.nesterov ? g.add(v, this.momentum) : v;
-          }
-          p.add_(g, -this.lr);
+    noGrad(() => tidy(() => (this.foreach ? this.#stepForeach() : this.#stepEach())));
+  }
+
+  #stepEach(): void {
+    for (const [name, p] of this.#params) {
+      const grad = p.grad;
+      if (!grad) continue;
+      let g = this.weightDecay !== 0 ? grad.add(p, this.weightDecay) : grad;
+      if (this.momentum !== 0) {
+        let v = this.#buffers.get(name);
+        if (!v) {
+          v = keep(g.clone());
+          this.#buffers.set(name, v);
+        } else {
+          v.mul_(this.momentum).add_(g, 1 - this.dampening);
         }
-      }),
-    );
+        g = this.nesterov ? g.add(v, this.momentum) : v;
+      }
+      p.add_(g, -this.lr);
+    }
+  }
+
+  #stepForeach(): void {
+    const names: string[] = [];
+    const params: Tensor[] = [];
+    let grads: Tensor[] = [];
+    for (const [name, p] of this.#params) {
+      const grad = p.grad;
+      if (!grad) continue;
+      names.push(name);
+      params.push(p);
+      grads.push(grad);
+    }
+    if (params.length === 0) return;
+    const h = (ts: Tensor[]) => ts.map((t) => t.handle);
+    const wrap = (hs: ReturnType<typeof native.ops.foreachAdd>) => hs.map((x) => new Tensor(x));
+    if (this.weightDecay !== 0) grads = wrap(native.ops.foreachAdd(h(grads), h(params), this.weightDecay));
+    if (this.momentum !== 0) {
+      // First step of a parameter: v = g (as PyTorch); the others: v = momentum * v + (1 - dampening) * g.
+      const existing = names.map((n) => this.#buffers.get(n));
+      const old = existing.flatMap((v, i) => (v ? [[v, grads[i]] as const] : []));
+      if (old.length > 0) {
+        native.ops.foreachMul_(old.map(([v]) => v.handle), this.momentum);
+        native.ops.foreachAdd_(old.map(([v]) => v.handle), old.map(([, g]) => g.handle), 1 - this.dampening);
+      }
+      const buffers = names.map((n, i) => existing[i] ?? this.#buffers.set(n, keep(grads[i].clone())).get(n)!);
+      grads = this.nesterov ? wrap(native.ops.foreachAdd(h(grads), h(buffers), this.momentum)) : buffers;
+    }
+    native.ops.foreachAdd_(h(params), h(grads), -this.lr);
   }
 
   /** Drops the gradients of the optimised parameters. */
