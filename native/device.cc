@@ -27,6 +27,39 @@ RN_BINDING(SetNumThreads) {
   return info.Env().Undefined();
 }
 
+// cudnnBenchmark / allowTF32: process-wide switches of libtorch's context; each setter returns
+// the previous value. They only change CUDA kernels' choices, so they are harmless on the CPU.
+RN_BINDING(SetCudnnBenchmark) {
+  bool previous = at::globalContext().benchmarkCuDNN();
+  at::globalContext().setBenchmarkCuDNN(BoolArg(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), previous);
+}
+RN_BINDING(SetAllowTF32) {
+  bool previous = at::globalContext().allowTF32CuBLAS();
+  bool on = BoolArg(info, 0, "enabled");
+  at::globalContext().setAllowTF32CuBLAS(on);
+  at::globalContext().setAllowTF32CuDNN(on);
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
+// setAutocast(deviceType, enabled, dtype) -> previous [enabled, dtype]: mixed precision for ops
+// issued on this thread (thread-local in libtorch, like grad mode).
+RN_BINDING(SetAutocast) {
+  Napi::Env env = info.Env();
+  std::string kind = StringArg(info, 0, "deviceType");
+  c10::DeviceType type = kind == "cuda" ? c10::DeviceType::CUDA : kind == "cpu" ? c10::DeviceType::CPU
+                                                                                 : throw Napi::TypeError::New(env, "deviceType must be 'cpu' or 'cuda'");
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Boolean::New(env, at::autocast::is_autocast_enabled(type)));
+  out.Set(1u, Napi::String::New(env, DtypeName(at::autocast::get_autocast_dtype(type))));
+  bool enabled = BoolArg(info, 1, "enabled");
+  at::autocast::set_autocast_dtype(type, DtypeFromName(env, StringArg(info, 2, "dtype")));
+  at::autocast::set_autocast_enabled(type, enabled);
+  // Leaving the outermost region drops the cached low-precision weight copies.
+  if (!enabled) at::autocast::clear_cache();
+  return out;
+}
+
 // Bytes held by the CUDA caching allocator on a device (zeros without CUDA).
 RN_BINDING(CudaMemory) {
   Napi::Env env = info.Env();
@@ -98,6 +131,9 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+  exports.Set("setCudnnBenchmark", Napi::Function::New<SetCudnnBenchmark>(env, "setCudnnBenchmark"));
+  exports.Set("setAllowTF32", Napi::Function::New<SetAllowTF32>(env, "setAllowTF32"));
+  exports.Set("setAutocast", Napi::Function::New<SetAutocast>(env, "setAutocast"));
 }
 
 }  // namespace rn

@@ -49,3 +49,29 @@ export function inferenceMode<R>(fn: () => R): R {
 export function isInferenceMode(): boolean {
   return native.autograd.isInferenceMode();
 }
+
+export interface AutocastOptions {
+  /** Which device's ops run in reduced precision; default 'cuda'. */
+  deviceType?: 'cpu' | 'cuda';
+  /** Default 'bfloat16'. */
+  dtype?: 'bfloat16' | 'float16';
+}
+
+/**
+ * Runs `fn` with libtorch's automatic mixed precision (as torch.autocast): convolutions and matrix
+ * products in bfloat16 / float16, precision-sensitive ops (softmax, losses, BatchNorm) in float32.
+ * Thread-local like grad mode; synchronous only.
+ */
+export function autocast<R>(fn: () => R, options: AutocastOptions = {}): R {
+  const deviceType = options.deviceType ?? 'cuda';
+  const [wasEnabled, wasDtype] = native.setAutocast(deviceType, true, options.dtype ?? 'bfloat16');
+  try {
+    const result = fn();
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      throw new TypeError('autocast() takes a synchronous function');
+    }
+    return result;
+  } finally {
+    native.setAutocast(deviceType, wasEnabled, wasDtype);
+  }
+}

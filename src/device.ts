@@ -57,3 +57,13 @@ export function setNumThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw invalidArgument('positive integer', 'threads', threads);
   native.setNumThreads(threads);
 }
+
+/** cuDNN autotuning of convolution algorithms (fixed input shapes run faster); returns the previous value. */
+export function setCudnnBenchmark(enabled: boolean): boolean {
+  return native.setCudnnBenchmark(enabled);
+}
+
+/** TensorFloat-32 for CUDA matrix products and convolutions (Ampere and later); returns the previous value. */
+export function setAllowTF32(enabled: boolean): boolean {
+  return native.setAllowTF32(enabled);
+}

@@ -1,9 +1,10 @@
 // resnet-native: public API.
 export { Tensor, tensor, zeros, ones, full, rand, randn, randint, arange, cat, stack, tidy, keep, dispose, memory } from './tensor';
 export type { Dtype, TensorOptions, TypedArray, MemoryInfo } from './tensor';
-export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads } from './device';
+export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads, setCudnnBenchmark, setAllowTF32 } from './device';
 export type { Device } from './device';
-export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode } from './autograd';
+export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, autocast } from './autograd';
+export type { AutocastOptions } from './autograd';
 export * as nn from './nn';
 export { doctorReport } from './doctor';
 export type { DoctorReport } from './doctor';

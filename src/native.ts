@@ -153,6 +153,9 @@ export interface NativeBinding {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   buildInfo(): BuildInfo;
+  setCudnnBenchmark(enabled: boolean): boolean;
+  setAllowTF32(enabled: boolean): boolean;
+  setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
 }
 
 const packageRoot = path.resolve(__dirname, '..');

@@ -1,7 +1,8 @@
 // Autograd: requiresGrad, backward, grad accumulation, detach, noGrad/enableGrad scopes.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { enableGrad, inferenceMode, isGradEnabled, isInferenceMode, noGrad, tensor } from '../src/index';
+import { autocast, enableGrad, inferenceMode, isGradEnabled, isInferenceMode, nn, noGrad, randn, randint, setAllowTF32, setCudnnBenchmark, tensor } from '../src/index';
+import { native } from '../src/native';
 import { assertClose } from './helpers';
 
 const cpu = { device: 'cpu' } as const;
@@ -83,4 +84,32 @@ test('inferenceMode records nothing, nests, restores on throw; its tensors canno
   const r = tensor([-1, 2], [2], cpu);
   assert.equal(r.relu_(), r);
   assert.deepEqual(r.toList(), [0, 2]);
+});
+
+test('autocast runs convolutions and linear layers in bfloat16, losses in float32, and restores the mode', () => {
+  const conv = new nn.Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, ...cpu });
+  const fc = new nn.Linear({ inFeatures: 8, outFeatures: 5, ...cpu });
+  const x = randn([4, 3, 8, 8], cpu);
+  const y = randint(0, 5, [4], cpu);
+  const run = () => {
+    const h = conv.forward(x);
+    const logits = fc.forward(nn.functional.adaptiveAvgPool2d(h, 1).flatten(1));
+    return { h, logits, loss: nn.functional.crossEntropy(logits, y) };
+  };
+  const full = noGrad(run);
+  const mixed = noGrad(() => autocast(run, { deviceType: 'cpu', dtype: 'bfloat16' }));
+  assert.equal(mixed.h.dtype, 'bfloat16');
+  assert.equal(mixed.logits.dtype, 'bfloat16');
+  assert.equal(mixed.loss.dtype, 'float32', 'cross-entropy autocasts to float32');
+  assert.equal(full.h.dtype, 'float32');
+  assert.ok(Math.abs(mixed.loss.item() - full.loss.item()) < 0.05 * Math.abs(full.loss.item()), 'bf16 result close to float32');
+  assert.deepEqual(native.setAutocast('cpu', false, 'bfloat16'), [false, 'bfloat16'], 'autocast was off again afterwards');
+  assert.throws(() => autocast(() => { throw new Error('boom'); }, { deviceType: 'cpu' }), /boom/);
+  assert.deepEqual(native.setAutocast('cpu', false, 'bfloat16')[0], false);
+  assert.throws(() => native.setAutocast('tpu' as never, true, 'bfloat16'), /deviceType must be 'cpu' or 'cuda'/);
+  // process-wide CUDA switches round-trip (harmless on the CPU)
+  const before = setCudnnBenchmark(true);
+  assert.equal(setCudnnBenchmark(before), true);
+  const tf32 = setAllowTF32(true);
+  assert.equal(setAllowTF32(tf32), true);
 });

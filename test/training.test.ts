@@ -161,3 +161,14 @@ test('Ctrl-C stops CLI training at the next step with exit code 130', async () =
   assert.ok(Date.now() - t0 < 5000, 'stopped promptly');
   assert.match(stderr, /training cancelled at epoch 1, step \d+/);
 });
+
+test('mixed precision (bfloat16 autocast) trains with finite losses', async () => {
+  const losses: number[] = [];
+  await runTraining(
+    { ...small, amp: 'bfloat16', epochs: 1, maxStepsPerEpoch: 3, syntheticSize: { train: 64, test: 16 }, checkpointDir: path.join(tmp, 'amp') },
+    { onLine: () => {}, onEvent: (e) => e.type === 'step' && losses.push(e.loss) },
+  );
+  assert.equal(losses.length, 3);
+  assert.ok(losses.every(Number.isFinite));
+  await assert.rejects(runTraining({ ...small, amp: 'int8' as never }), /Expected 'bfloat16', 'float16' for amp but received 'int8'/);
+});

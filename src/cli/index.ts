@@ -92,6 +92,9 @@ program
   .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
   .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
+  .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
+  .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
+  .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {
     const { train } = await import('../train/api.js');
@@ -131,6 +134,9 @@ program
       resume: opts.resume as string | undefined,
       maxStepsPerEpoch: opts.maxStepsPerEpoch as number | undefined,
       logEvery: opts.logEvery as number,
+      amp: opts.amp as never,
+      tf32: opts.tf32 as boolean,
+      cudnnBenchmark: opts.cudnnBenchmark as boolean,
       onLine: reporter.line,
       onEvent: reporter.event,
     });

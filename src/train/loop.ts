@@ -1,7 +1,8 @@
 // The tutorial's training run: each epoch trains with momentum SGD and the cosine schedule,
 // evaluates on the test split, prints the tutorial's lines, and keeps the best model.
 import * as path from 'node:path';
-import { checkDevice, defaultDevice, manualSeed, setNumThreads, type Device } from '../device';
+import { autocast } from '../autograd';
+import { checkDevice, defaultDevice, manualSeed, setAllowTF32, setCudnnBenchmark, setNumThreads, type Device } from '../device';
 import { checkBoolean, checkInteger, checkNumber, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
@@ -11,7 +12,7 @@ import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
 import { crossEntropy } from '../nn/functional';
 import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
 import { SGD } from '../optim/sgd';
-import { dispose, tidy } from '../tensor';
+import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
 
@@ -68,6 +69,12 @@ export interface TrainOptions {
   maxStepsPerEpoch?: number;
   /** Print a step line every this many steps; default 100. */
   logEvery?: number;
+  /** Mixed precision (autocast) for forward and loss on the training device; default off. */
+  amp?: 'bfloat16' | 'float16';
+  /** cuDNN autotuning (CUDA; fixed shapes); default true. */
+  cudnnBenchmark?: boolean;
+  /** TensorFloat-32 matrix products (CUDA, Ampere+); default false. */
+  tf32?: boolean;
 }
 
 export type TrainEvent =
@@ -153,6 +160,9 @@ function normalize(options: TrainOptions) {
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
+    amp: options.amp === undefined ? undefined : pick('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
+    cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
+    tf32: checkBoolean('tf32', options.tf32 ?? false),
   };
 }
 
@@ -169,6 +179,13 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
   if (c.threads) setNumThreads(c.threads);
+  setCudnnBenchmark(c.cudnnBenchmark);
+  setAllowTF32(c.tf32);
+  const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
+    const compute = () => crossEntropy(model.forward(x), y, { labelSmoothing: c.labelSmoothing });
+    if (!c.amp) return compute();
+    return autocast(compute, { deviceType: c.device === 'cpu' ? 'cpu' : 'cuda', dtype: c.amp });
+  };
   manualSeed(c.seed);
 
   const synthetic = c.data === undefined;
@@ -255,7 +272,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
       const x = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
       const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
       const loss = tidy(() => {
-        const value = crossEntropy(model.forward(x), y, { labelSmoothing: c.labelSmoothing });
+        const value = forwardLoss(x, y);
         const item = value.item();
         if (!Number.isFinite(item)) return item; // checked below, before any update
         value.backward();
