@@ -22,20 +22,32 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", choices=["bfloat16", "float16"], default=None)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(num_classes=10)
-    x = torch.randn(a.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (a.batch,))
+    device = torch.device(a.device)
+    torch.backends.cudnn.benchmark = True
+    model = torchvision.models.resnet50(num_classes=10).to(device)
+    x = torch.randn(a.batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (a.batch,), device=device)
+    amp_dtype = getattr(torch, a.amp) if a.amp else None
+
+    def forward(inp):
+        if amp_dtype is None:
+            return model(inp)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype):
+            return model(inp)
+
     times = []
     if a.mode == "train":
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
         for i in range(a.warmup + a.steps):
             t0 = time.perf_counter()
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(forward(x).float(), y)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -47,7 +59,7 @@ def main():
         with torch.inference_mode():
             for i in range(a.warmup + a.steps):
                 t0 = time.perf_counter()
-                model(x).argmax(1).tolist()
+                forward(x).argmax(1).tolist()
                 if i >= a.warmup:
                     times.append(time.perf_counter() - t0)
     median = statistics.median(times)
@@ -57,6 +69,8 @@ def main():
         "mode": a.mode,
         "batch": a.batch,
         "threads": torch.get_num_threads(),
+        "device": a.device,
+        "amp": a.amp,
         "medianStepSeconds": median,
         "imagesPerSecond": a.batch / median,
         "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

@@ -1,15 +1,16 @@
 // One benchmark case in its own process (so its peak RSS is its own): ResNet50, 10 classes,
-// 32x32 input, a training step (forward + loss + backward + SGD) or an inference pass.
+// 32x32 input, a training step (forward + loss + backward + SGD) or an inference pass, on a
+// device, optionally with mixed precision. Loss / argmax read back each step, which syncs CUDA.
 // Prints one JSON line. Run by src/bench/run.ts.
 import { parseArgs } from 'node:util';
-import { inferenceMode } from '../autograd';
-import { getNumThreads, manualSeed, setNumThreads } from '../device';
+import { autocast, inferenceMode } from '../autograd';
+import { getNumThreads, manualSeed, setCudnnBenchmark, setNumThreads, type Device } from '../device';
 import { native } from '../native';
 import { crossEntropy } from '../nn/functional';
 import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
 import { SGD } from '../optim/sgd';
-import { randint, randn, tidy } from '../tensor';
+import { randint, randn, tidy, type Tensor } from '../tensor';
 
 const { values } = parseArgs({
   options: {
@@ -18,15 +19,21 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     threads: { type: 'string', default: '0' },
+    device: { type: 'string', default: 'cpu' },
+    amp: { type: 'string' },
   },
 });
 const batch = Number(values.batch);
 const threads = Number(values.threads);
 if (threads > 0) setNumThreads(threads);
 manualSeed(0);
-const model = resnet50({ numClasses: 10, device: 'cpu' });
-const x = randn([batch, 3, 32, 32], { device: 'cpu' });
-const y = randint(0, 10, [batch], { device: 'cpu' });
+const device = values.device as Device;
+const amp = values.amp as 'bfloat16' | 'float16' | undefined;
+setCudnnBenchmark(true);
+const model = resnet50({ numClasses: 10, device });
+const x = randn([batch, 3, 32, 32], { device });
+const y = randint(0, 10, [batch], { device });
+const forward = (input: Tensor) => (amp ? autocast(() => model.forward(input), { deviceType: device === 'cpu' ? 'cpu' : 'cuda', dtype: amp }) : model.forward(input));
 const optimizer = new SGD(model.namedParameters(), { lr: 1e-3, momentum: 0.9 });
 
 // Count calls into the addon during one step: with the cost of a trivial call, an upper bound of
@@ -53,13 +60,13 @@ for (const group of [native.ops, native.autograd] as unknown as Record<string, (
 
 const trainStep = () =>
   tidy(() => {
-    const loss = crossEntropy(model.forward(x), y);
+    const loss = crossEntropy(forward(x).to('float32'), y);
     loss.backward();
     optimizer.step();
     optimizer.zeroGrad();
     return loss.item();
   });
-const inferStep = () => inferenceMode(() => tidy(() => model.forward(x).argmax(1).toArray()));
+const inferStep = () => inferenceMode(() => tidy(() => forward(x).argmax(1).toArray()));
 const step = values.mode === 'train' ? (model.train(), trainStep) : (model.eval(), inferStep);
 
 const times: number[] = [];
@@ -84,6 +91,8 @@ console.log(
     impl: 'resnet-native',
     mode: values.mode,
     batch,
+    device,
+    amp: amp ?? null,
     threads: getNumThreads(),
     medianStepSeconds: median,
     imagesPerSecond: batch / median,

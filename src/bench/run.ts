@@ -18,6 +18,10 @@ export interface BenchOptions {
   threads?: number;
   /** Python with torch + torchvision; default RESNET_NATIVE_BENCH_PYTHON or python3. null: skip. */
   python?: string | null;
+  /** Default 'cpu'. */
+  device?: string;
+  /** Mixed precision for both implementations. */
+  amp?: 'bfloat16' | 'float16';
   log?: (line: string) => void;
 }
 
@@ -83,7 +87,8 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
   const rows: BenchRow[] = [];
   for (const mode of ['train', 'infer'] as const) {
     for (const batch of options.batches ?? [32, 256]) {
-      const common = ['--mode', mode, '--batch', String(batch), '--steps', steps, '--warmup', warmup, '--threads', String(threads)];
+      const common = ['--mode', mode, '--batch', String(batch), '--steps', steps, '--warmup', warmup, '--threads', String(threads), '--device', options.device ?? 'cpu'];
+      if (options.amp) common.push('--amp', options.amp);
       const ours: CaseResult[] = [];
       const theirs: CaseResult[] = [];
       // Alternate the two so that machine noise falls on both alike.
@@ -114,7 +119,9 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
     }
     rates.push(loader.dataset.size / ((performance.now() - t0) / 1000));
   }
-  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
+  const machine =
+    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads, device ${options.device ?? 'cpu'}` +
+    `${options.amp ? `, autocast ${options.amp}` : ''}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
   return { rows, dataImagesPerSecond: median(rates), machine };
 }
 

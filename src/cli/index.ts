@@ -239,8 +239,10 @@ program
   .option('--threads <n>', 'intra-op threads for both', integer(1))
   .option('--python <exe>', 'python with torch and torchvision (default: RESNET_NATIVE_BENCH_PYTHON or python3)')
   .option('--no-torch', 'skip the PyTorch comparison')
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
+  .addOption(new Option('--amp <dtype>', 'mixed precision for both').choices(['bfloat16', 'float16']))
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean }) => {
+  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16' }) => {
     const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
     const batches = opts.batch.split(',').map((b) => integer(1)(b.trim()));
     const result = runBenchmark({
@@ -250,6 +252,8 @@ program
       repeats: opts.repeats,
       threads: opts.threads,
       python: opts.torch ? opts.python : null,
+      device: opts.device,
+      amp: opts.amp,
       log: opts.json ? undefined : (l) => process.stderr.write(`${l}\n`),
     });
     console.log(opts.json ? JSON.stringify(result) : formatBenchmark(result));
