@@ -1,28 +1,38 @@
-// Grad mode. libtorch keeps it per OS thread; each JavaScript thread (main or worker) issues
-// its ops synchronously on its own thread, so a scope set here covers exactly its own ops.
+// Thread-local execution modes of libtorch: grad mode, inference mode, autocast. libtorch keeps
+// them per OS thread; each JavaScript thread (main or worker) issues its ops synchronously on its
+// own thread, so a scope set here covers exactly its own ops. Scopes are synchronous only: a mode
+// cannot follow an await.
 import { native } from './native';
 
-function withGradMode<R>(enabled: boolean, fn: () => R, name: string): R {
-  const previous = native.autograd.setGradEnabled(enabled);
+/** Enters a mode, runs `fn`, and leaves the mode again however `fn` ends. */
+function scoped<R>(name: string, enter: () => () => void, fn: () => R): R {
+  const leave = enter();
   try {
     const result = fn();
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new TypeError(`${name}() takes a synchronous function: grad mode cannot follow an await`);
+      throw new TypeError(`${name}() takes a synchronous function: the mode cannot follow an await`);
     }
     return result;
   } finally {
-    native.autograd.setGradEnabled(previous);
+    leave();
   }
+}
+
+function gradMode(enabled: boolean): () => () => void {
+  return () => {
+    const previous = native.autograd.setGradEnabled(enabled);
+    return () => native.autograd.setGradEnabled(previous);
+  };
 }
 
 /** Runs `fn` with gradient recording off (as `with torch.no_grad():`). */
 export function noGrad<R>(fn: () => R): R {
-  return withGradMode(false, fn, 'noGrad');
+  return scoped('noGrad', gradMode(false), fn);
 }
 
 /** Runs `fn` with gradient recording on, even inside noGrad(). */
 export function enableGrad<R>(fn: () => R): R {
-  return withGradMode(true, fn, 'enableGrad');
+  return scoped('enableGrad', gradMode(true), fn);
 }
 
 export function isGradEnabled(): boolean {
@@ -34,16 +44,14 @@ export function isGradEnabled(): boolean {
  * little faster. Tensors made inside cannot later take part in gradient computation.
  */
 export function inferenceMode<R>(fn: () => R): R {
-  native.autograd.enterInferenceMode();
-  try {
-    const result = fn();
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new TypeError('inferenceMode() takes a synchronous function');
-    }
-    return result;
-  } finally {
-    native.autograd.exitInferenceMode();
-  }
+  return scoped(
+    'inferenceMode',
+    () => {
+      native.autograd.enterInferenceMode();
+      return () => native.autograd.exitInferenceMode();
+    },
+    fn,
+  );
 }
 
 export function isInferenceMode(): boolean {
@@ -60,18 +68,15 @@ export interface AutocastOptions {
 /**
  * Runs `fn` with libtorch's automatic mixed precision (as torch.autocast): convolutions and matrix
  * products in bfloat16 / float16, precision-sensitive ops (softmax, losses, BatchNorm) in float32.
- * Thread-local like grad mode; synchronous only.
  */
 export function autocast<R>(fn: () => R, options: AutocastOptions = {}): R {
   const deviceType = options.deviceType ?? 'cuda';
-  const [wasEnabled, wasDtype] = native.setAutocast(deviceType, true, options.dtype ?? 'bfloat16');
-  try {
-    const result = fn();
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      throw new TypeError('autocast() takes a synchronous function');
-    }
-    return result;
-  } finally {
-    native.setAutocast(deviceType, wasEnabled, wasDtype);
-  }
+  return scoped(
+    'autocast',
+    () => {
+      const [wasEnabled, wasDtype] = native.setAutocast(deviceType, true, options.dtype ?? 'bfloat16');
+      return () => native.setAutocast(deviceType, wasEnabled, wasDtype);
+    },
+    fn,
+  );
 }
