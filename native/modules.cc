@@ -73,6 +73,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
                                  Base::template InstanceMethod<&ModuleWrap::NamedParameters>("namedParameters"),
                                  Base::template InstanceMethod<&ModuleWrap::NamedBuffers>("namedBuffers"),
                                  Base::template InstanceMethod<&ModuleWrap::To>("to"),
+                                 Base::template InstanceMethod<&ModuleWrap::ToMemoryFormat>("toMemoryFormat"),
                              });
   }
 
@@ -123,6 +124,23 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
       if (!IsMissing(info, 0)) module_->to(DeviceFromName(env, StringArg(info, 0, "device")));
       if (!IsMissing(info, 1)) module_->to(DtypeFromName(env, StringArg(info, 1, "dtype")));
       return env.Undefined();
+    });
+  }
+
+  // toMemoryFormat('channels_last' | 'contiguous'): re-lays 4-D parameters in place (set_data),
+  // so existing handles stay valid.
+  Napi::Value ToMemoryFormat(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      std::string name = StringArg(info, 0, "memoryFormat");
+      c10::MemoryFormat format = name == "channels_last" ? c10::MemoryFormat::ChannelsLast
+                                 : name == "contiguous"
+                                     ? c10::MemoryFormat::Contiguous
+                                     : throw Napi::TypeError::New(info.Env(), "memoryFormat must be 'contiguous' or 'channels_last'");
+      torch::NoGradGuard noGrad;
+      for (auto& p : module_->parameters()) {
+        if (p.dim() == 4) p.set_data(p.contiguous(format));
+      }
+      return info.Env().Undefined();
     });
   }
 

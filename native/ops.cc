@@ -165,6 +165,17 @@ RN_BINDING(AsStrided) {
                                                            IntArg(info, 3, "storageOffset")));
 }
 RN_BINDING(Contiguous) { return Wrap(info, TensorArg(info, 0, "input").contiguous()); }
+// contiguousIn(x, 'channels_last' | 'contiguous'), isContiguousIn(x, format)
+c10::MemoryFormat MemoryFormatArg(const Napi::CallbackInfo& info, size_t i) {
+  std::string name = StringArg(info, i, "memoryFormat");
+  if (name == "channels_last") return c10::MemoryFormat::ChannelsLast;
+  if (name == "contiguous") return c10::MemoryFormat::Contiguous;
+  throw Napi::TypeError::New(info.Env(), "memoryFormat must be 'contiguous' or 'channels_last', got '" + name + "'");
+}
+RN_BINDING(ContiguousIn) { return Wrap(info, TensorArg(info, 0, "input").contiguous(MemoryFormatArg(info, 1))); }
+RN_BINDING(IsContiguousIn) {
+  return Napi::Boolean::New(info.Env(), TensorArg(info, 0, "input").is_contiguous(MemoryFormatArg(info, 1)));
+}
 RN_BINDING(Clone) { return Wrap(info, TensorArg(info, 0, "input").clone()); }
 RN_BINDING(Cat) { return Wrap(info, torch::cat(TensorListArg(info, 0, "tensors"), IntArg(info, 1, "dim"))); }
 RN_BINDING(Stack) { return Wrap(info, torch::stack(TensorListArg(info, 0, "tensors"), IntArg(info, 1, "dim"))); }
@@ -293,6 +304,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("permute", Permute);
   RN_OP("transpose", Transpose);
   RN_OP("contiguous", Contiguous);
+  RN_OP("contiguousIn", ContiguousIn);
+  RN_OP("isContiguousIn", IsContiguousIn);
   RN_OP("asStrided", AsStrided);
   RN_OP("clone", Clone);
   RN_OP("cat", Cat);

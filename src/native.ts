@@ -22,6 +22,7 @@ export interface NativeModule {
   namedParameters(): [string, T][];
   namedBuffers(): [string, T][];
   to(device: Nullable<string>, dtype?: Nullable<string>): void;
+  toMemoryFormat(format: 'channels_last' | 'contiguous'): void;
 }
 
 export interface NativeOps {
@@ -57,6 +58,8 @@ export interface NativeOps {
   permute(a: T, dims: number[]): T;
   transpose(a: T, dim0: number, dim1: number): T;
   contiguous(a: T): T;
+  contiguousIn(a: T, format: string): T;
+  isContiguousIn(a: T, format: string): boolean;
   asStrided(a: T, size: number[], stride: number[], storageOffset: number): T;
   clone(a: T): T;
   cat(ts: T[], dim: number): T;

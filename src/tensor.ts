@@ -13,6 +13,9 @@ export function checkDtype(name: string, value: unknown): Dtype {
   return value as Dtype;
 }
 
+/** How a 4-D tensor is laid out: 'contiguous' (NCHW) or 'channels_last' (NHWC strides). */
+export type MemoryFormat = 'contiguous' | 'channels_last';
+
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 // ---- lifetime -------------------------------------------------------------------------------
@@ -318,8 +321,13 @@ export class Tensor {
   transpose(dim0: number, dim1: number): Tensor {
     return new Tensor(native.ops.transpose(this.handle, dim0, dim1));
   }
-  contiguous(): Tensor {
+  /** A dense copy in C order, or in `memoryFormat` ('channels_last': NHWC strides for NCHW shape). */
+  contiguous(memoryFormat?: MemoryFormat): Tensor {
+    if (memoryFormat) return new Tensor(native.ops.contiguousIn(this.handle, memoryFormat));
     return new Tensor(native.ops.contiguous(this.handle));
+  }
+  isContiguous(memoryFormat: MemoryFormat = 'contiguous'): boolean {
+    return native.ops.isContiguousIn(this.handle, memoryFormat);
   }
   clone(): Tensor {
     return new Tensor(native.ops.clone(this.handle));

@@ -123,3 +123,26 @@ test('bad options name the option and value', () => {
   assert.throws(() => resnet50({ padding: 'valid' as never }), /Expected 'torch' or 'same' for padding/);
   assert.throws(() => resnet50({ init: 'xavier' as never }), /Expected 'torchvision' or 'tutorial' for init/);
 });
+
+test('channels-last weights and inputs give the same outputs and gradients', () => {
+  const a = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
+  const b = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
+  b.loadStateDict(a.stateDict());
+  b.toMemoryFormat('channels_last');
+  assert.ok(b.conv1.weight.isContiguous('channels_last'));
+  assert.ok(!a.conv1.weight.isContiguous('channels_last'));
+  const x = randn([2, 3, 16, 16], cpu);
+  const xl = x.contiguous('channels_last');
+  assert.ok(xl.isContiguous('channels_last'));
+  const target = randn([2], cpu).mul(0).to('int64');
+  const la = nn.functional.crossEntropy(a.train().forward(x), target);
+  const lb = nn.functional.crossEntropy(b.train().forward(xl), target);
+  assert.ok(Math.abs(la.item() - lb.item()) < 1e-5, `${la.item()} vs ${lb.item()}`);
+  la.backward();
+  lb.backward();
+  const ga = a.conv1.weight.grad!.contiguous().toArray() as Float32Array;
+  const gb = b.conv1.weight.grad!.contiguous().toArray() as Float32Array;
+  const scale = Math.max(...ga.map(Math.abs));
+  assert.ok(ga.every((v, i) => Math.abs(v - gb[i]) < 1e-4 * scale + 1e-6), 'same conv1 gradient');
+  assert.throws(() => x.contiguous('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last', got 'nhwc'/);
+});

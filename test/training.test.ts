@@ -162,10 +162,10 @@ test('Ctrl-C stops CLI training at the next step with exit code 130', async () =
   assert.match(stderr, /training cancelled at epoch 1, step \d+/);
 });
 
-test('mixed precision (bfloat16 autocast) trains with finite losses', async () => {
+test('mixed precision (bfloat16 autocast) with channels-last trains with finite losses', async () => {
   const losses: number[] = [];
   await runTraining(
-    { ...small, amp: 'bfloat16', epochs: 1, maxStepsPerEpoch: 3, syntheticSize: { train: 64, test: 16 }, checkpointDir: path.join(tmp, 'amp') },
+    { ...small, amp: 'bfloat16', channelsLast: true, epochs: 1, maxStepsPerEpoch: 3, syntheticSize: { train: 64, test: 16 }, checkpointDir: path.join(tmp, 'amp') },
     { onLine: () => {}, onEvent: (e) => e.type === 'step' && losses.push(e.loss) },
   );
   assert.equal(losses.length, 3);

@@ -94,6 +94,7 @@ program
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
   .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
   .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
+  .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
   .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {
@@ -136,6 +137,7 @@ program
       logEvery: opts.logEvery as number,
       amp: opts.amp as never,
       tf32: opts.tf32 as boolean,
+      channelsLast: opts.channelsLast as boolean,
       cudnnBenchmark: opts.cudnnBenchmark as boolean,
       onLine: reporter.line,
       onEvent: reporter.event,

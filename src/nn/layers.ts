@@ -3,7 +3,7 @@
 import { checkDevice, defaultDevice, type Device } from '../device';
 import { checkBoolean, checkInteger, checkNumber, checkPair } from '../errors';
 import { native, type NativeModule } from '../native';
-import { Tensor } from '../tensor';
+import { Tensor, type MemoryFormat } from '../tensor';
 import { adaptiveAvgPool2d, maxPool2d, type Pool2dArgs } from './functional';
 import { Module } from './module';
 
@@ -33,6 +33,10 @@ abstract class NativeLayer extends Module {
 
   protected override onTrainingChanged(training: boolean): void {
     this.native.train(training);
+  }
+
+  protected override relayOwnTensors(memoryFormat: MemoryFormat): void {
+    this.native.toMemoryFormat(memoryFormat);
   }
 
   // libtorch moves parameters in place (set_data), so the registered handles follow.

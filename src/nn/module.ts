@@ -2,7 +2,7 @@
 // ("layer1.0.bn1.running_mean"), train/eval modes and device moves.
 import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
-import { keep, type Dtype, type Tensor } from '../tensor';
+import { keep, type Dtype, type MemoryFormat, type Tensor } from '../tensor';
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (after `skip`); default true. */
@@ -183,6 +183,26 @@ export abstract class Module {
     const target = checkDevice('device', device);
     for (const [, module] of this.namedModules()) module.moveOwnTensors(target);
     return this;
+  }
+
+  /**
+   * Re-lays every 4-D parameter in `memoryFormat` in place ('channels_last' lets cuDNN and oneDNN
+   * pick their NHWC kernels; feed inputs in the same format). Handles stay valid.
+   */
+  toMemoryFormat(memoryFormat: MemoryFormat): this {
+    for (const [, module] of this.namedModules()) module.relayOwnTensors(memoryFormat);
+    return this;
+  }
+
+  /** Re-lays this module's own 4-D tensors (TypeScript-made ones are replaced by copies). */
+  protected relayOwnTensors(memoryFormat: MemoryFormat): void {
+    for (const [name, t] of this.#parameters) {
+      if (t.ndim !== 4 || t.isContiguous(memoryFormat)) continue;
+      const relaid = keep(noGrad(() => t.contiguous(memoryFormat)));
+      relaid.requiresGrad = t.requiresGrad;
+      this.#parameters.set(name, relaid);
+      t.dispose();
+    }
   }
 
   /**

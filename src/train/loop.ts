@@ -75,6 +75,8 @@ export interface TrainOptions {
   cudnnBenchmark?: boolean;
   /** TensorFloat-32 matrix products (CUDA, Ampere+); default false. */
   tf32?: boolean;
+  /** Channels-last (NHWC) weights and inputs; default false. */
+  channelsLast?: boolean;
 }
 
 export type TrainEvent =
@@ -163,6 +165,7 @@ function normalize(options: TrainOptions) {
     amp: options.amp === undefined ? undefined : pick('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
     tf32: checkBoolean('tf32', options.tf32 ?? false),
+    channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
   };
 }
 
@@ -207,6 +210,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     weights: c.weights,
     device: c.device,
   });
+  if (c.channelsLast) model.toMemoryFormat('channels_last');
   const optimizer = new SGD(model.namedParameters(), { lr: lrs[0], momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
 
   let startEpoch = 0;
@@ -269,7 +273,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
       }
       const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
       optimizer.lr = lr;
-      const x = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
+      const onDevice = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
+      const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
       const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
       const loss = tidy(() => {
         const value = forwardLoss(x, y);
@@ -281,7 +286,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
         return item;
       });
       images += batch.images.shape[0];
-      dispose([batch, x, y]);
+      dispose([batch, onDevice, x, y]);
       const step = batch.index + 1;
       if (!Number.isFinite(loss)) {
         throw new TrainingError(
