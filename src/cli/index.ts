@@ -99,6 +99,7 @@ program
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {
     const { train } = await import('../train/api.js');
+    type TrainOptions = import('../train/loop.js').TrainOptions;
     const { trainReporter } = await import('./progress.js');
     const reporter = trainReporter(Boolean(opts.json));
     // Training runs on a worker thread: this one stays free for Ctrl-C, which stops the run at
@@ -110,35 +111,10 @@ program
       process.stderr.write('\nstopping at the next step (Ctrl-C again to quit now)\n');
       handle.cancel();
     };
+    // The option names are TrainOptions' own (commander camel-cases them); train() validates them.
+    const { json: _json, ...config } = opts;
     const handle = train({
-      arch: opts.arch as never,
-      data: opts.data as string | undefined,
-      epochs: opts.epochs as number,
-      batchSize: opts.batchSize as number,
-      lr: opts.lr as number,
-      minLr: opts.minLr as number,
-      schedule: opts.schedule as never,
-      momentum: opts.momentum as number,
-      weightDecay: opts.weightDecay as number,
-      nesterov: opts.nesterov as boolean,
-      labelSmoothing: opts.labelSmoothing as number,
-      numClasses: opts.numClasses as number,
-      imageSize: opts.imageSize as number,
-      stem: opts.stem as never,
-      padding: opts.padding as never,
-      init: opts.init as never,
-      weights: opts.weights as string | undefined,
-      seed: opts.seed as number,
-      device: opts.device as never,
-      threads: opts.threads as number | undefined,
-      checkpointDir: opts.checkpointDir as string,
-      resume: opts.resume as string | undefined,
-      maxStepsPerEpoch: opts.maxStepsPerEpoch as number | undefined,
-      logEvery: opts.logEvery as number,
-      amp: opts.amp as never,
-      tf32: opts.tf32 as boolean,
-      channelsLast: opts.channelsLast as boolean,
-      cudnnBenchmark: opts.cudnnBenchmark as boolean,
+      ...(config as TrainOptions),
       onLine: reporter.line,
       onEvent: reporter.event,
     });
