@@ -53,7 +53,11 @@ RN_BINDING(SetAutocast) {
   out.Set(0u, Napi::Boolean::New(env, at::autocast::is_autocast_enabled(type)));
   out.Set(1u, Napi::String::New(env, DtypeName(at::autocast::get_autocast_dtype(type))));
   bool enabled = BoolArg(info, 1, "enabled");
-  at::autocast::set_autocast_dtype(type, DtypeFromName(env, StringArg(info, 2, "dtype")));
+  torch::Dtype dtype = DtypeFromName(env, StringArg(info, 2, "dtype"));
+  if (dtype != torch::kBFloat16 && dtype != torch::kFloat16) {
+    throw Napi::TypeError::New(env, "autocast dtype must be 'bfloat16' or 'float16', got '" + DtypeName(dtype) + "'");
+  }
+  at::autocast::set_autocast_dtype(type, dtype);
   at::autocast::set_autocast_enabled(type, enabled);
   // Leaving the outermost region drops the cached low-precision weight copies.
   if (!enabled) at::autocast::clear_cache();

@@ -80,6 +80,22 @@ test('checkpoint and data entry points refuse bad input with a message', () => {
   assert.throws(() => native.ops.normal_(native.zeros([2], 'int64', 'cpu'), 0, 1), /normal_ expects floating-point|not implemented for 'Long'/);
 });
 
+test('multi-tensor, memory-format and mode switches refuse bad input with a message', () => {
+  const a = randn([2], cpu).handle;
+  const b = randn([3], cpu).handle;
+  assert.throws(() => native.ops.foreachAdd_([a], [a, b], 1), /Tensor lists must have the same number of tensors/);
+  assert.throws(() => native.ops.foreachAdd_([a], [b], 1), /must match the size|size of tensor/);
+  assert.throws(() => native.ops.foreachMul_([a, 3 as never], 2), /Expected a Tensor at tensors\[1\]/);
+  assert.throws(() => native.ops.relu_({} as never), /Expected a Tensor for 'input'/);
+  const conv = new nn.Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 1, ...cpu });
+  assert.throws(() => conv.toMemoryFormat('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last'/);
+  assert.throws(() => native.ops.isContiguousIn(a, 'weird'), /memoryFormat must be/);
+  assert.throws(() => native.setCudnnBenchmark('yes' as never), /Expected a boolean for 'enabled'/);
+  assert.throws(() => native.setAutocast('cpu', true, 'int8'), /autocast dtype must be 'bfloat16' or 'float16', got 'int8'/);
+  native.setAutocast('cpu', false, 'bfloat16');
+  assert.throws(() => native.autograd.exitInferenceMode(), /exitInferenceMode\(\) without enterInferenceMode\(\)/);
+});
+
 test('a child process that makes every bad call exits normally', () => {
   const script = `
     const { randn, nn } = require('./src/index');
