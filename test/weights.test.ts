@@ -200,3 +200,16 @@ test('safetensors files are memory-mapped: no copy, and writes never reach the f
   assert.deepEqual(fs.readFileSync(file), before, 'the file is unchanged');
   assert.throws(() => readSafetensorsFile(path.join(tmp, 'absent.safetensors')), /ENOENT|no such file/i);
 });
+
+test("loadWeights reads a training checkpoint's weights and leaves its optimizer state out", () => {
+  const model = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
+  const file = path.join(tmp, 'run-last.safetensors');
+  saveWeights(
+    { ...model.stateDict(), 'optimizer.momentum_buffer.fc.bias': zeros([10], cpu) },
+    file,
+    { 'resnet-native-checkpoint': JSON.stringify({ format: 'resnet-native-checkpoint' }) },
+  );
+  const other = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
+  assert.equal(loadWeights(other, file).loaded, 122);
+  assert.deepEqual(other.conv1.weight.toArray(), model.conv1.weight.toArray());
+});

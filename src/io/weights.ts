@@ -49,7 +49,19 @@ export function loadTorchvisionStateDict(file: string): Record<string, Tensor> {
 /** The state dict in `file` (torchvision key names), whatever its format. */
 export function readWeights(file: string): { format: WeightsFormat; tensors: Record<string, Tensor> } {
   const { head, total } = readHead(file);
-  if (detectWeightsFormat(head, total) === 'safetensors') return { format: 'safetensors', tensors: readSafetensorsFile(file).tensors };
+  if (detectWeightsFormat(head, total) === 'safetensors') {
+    const { tensors, metadata } = readSafetensorsFile(file);
+    // A resnet-native training checkpoint also holds optimizer state: the weights are the rest.
+    if (metadata['resnet-native-checkpoint']) {
+      for (const key of Object.keys(tensors)) {
+        if (key.startsWith('optimizer.')) {
+          tensors[key].dispose();
+          delete tensors[key];
+        }
+      }
+    }
+    return { format: 'safetensors', tensors };
+  }
   const bytes = readFile(file);
   switch (detectWeightsFormat(bytes)) {
     case 'pytorch':
