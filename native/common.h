@@ -64,6 +64,7 @@ auto Protect(Napi::Env env, F&& body) -> decltype(body()) {
 // ---- tensors ---------------------------------------------------------------------------
 torch::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+torch::Tensor& TensorValue(Napi::Env env, Napi::Value v, const std::string& name);
 std::vector<torch::Tensor> TensorListFromArray(Napi::Env env, Napi::Array array, const char* name);
 std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Value WrapTensor(Napi::Env env, torch::Tensor t);
@@ -86,6 +87,8 @@ std::string DtypeName(torch::Dtype dtype);
 // Parses 'cpu' / 'cuda' / 'cuda:N' and refuses CUDA devices that this process cannot use.
 torch::Device DeviceFromName(Napi::Env env, const std::string& name);
 std::string DeviceName(const torch::Device& device);
+// 'contiguous' | 'channels_last'
+c10::MemoryFormat MemoryFormatFromName(Napi::Env env, const std::string& name);
 std::string CudaUnavailableReason();
 // The libtorch shared library this process loaded, and its root folder.
 std::string LoadedLibraryPath();

@@ -152,4 +152,10 @@ torch::Device DeviceFromName(Napi::Env env, const std::string& name) {
 
 std::string DeviceName(const torch::Device& device) { return device.str(); }
 
+c10::MemoryFormat MemoryFormatFromName(Napi::Env env, const std::string& name) {
+  if (name == "channels_last") return c10::MemoryFormat::ChannelsLast;
+  if (name == "contiguous") return c10::MemoryFormat::Contiguous;
+  ThrowType(env, "memoryFormat must be 'contiguous' or 'channels_last', got '" + name + "'");
+}
+
 }  // namespace rn

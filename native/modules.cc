@@ -131,11 +131,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
   // so existing handles stay valid.
   Napi::Value ToMemoryFormat(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] {
-      std::string name = StringArg(info, 0, "memoryFormat");
-      c10::MemoryFormat format = name == "channels_last" ? c10::MemoryFormat::ChannelsLast
-                                 : name == "contiguous"
-                                     ? c10::MemoryFormat::Contiguous
-                                     : throw Napi::TypeError::New(info.Env(), "memoryFormat must be 'contiguous' or 'channels_last'");
+      c10::MemoryFormat format = MemoryFormatFromName(info.Env(), StringArg(info, 0, "memoryFormat"));
       torch::NoGradGuard noGrad;
       for (auto& p : module_->parameters()) {
         if (p.dim() == 4) p.set_data(p.contiguous(format));

@@ -167,10 +167,7 @@ RN_BINDING(AsStrided) {
 RN_BINDING(Contiguous) { return Wrap(info, TensorArg(info, 0, "input").contiguous()); }
 // contiguousIn(x, 'channels_last' | 'contiguous'), isContiguousIn(x, format)
 c10::MemoryFormat MemoryFormatArg(const Napi::CallbackInfo& info, size_t i) {
-  std::string name = StringArg(info, i, "memoryFormat");
-  if (name == "channels_last") return c10::MemoryFormat::ChannelsLast;
-  if (name == "contiguous") return c10::MemoryFormat::Contiguous;
-  throw Napi::TypeError::New(info.Env(), "memoryFormat must be 'contiguous' or 'channels_last', got '" + name + "'");
+  return MemoryFormatFromName(info.Env(), StringArg(info, i, "memoryFormat"));
 }
 RN_BINDING(ContiguousIn) { return Wrap(info, TensorArg(info, 0, "input").contiguous(MemoryFormatArg(info, 1))); }
 RN_BINDING(IsContiguousIn) {
@@ -201,9 +198,7 @@ RN_BINDING(Index) {
     if (v.IsNull() || v.IsUndefined()) {
       indices.push_back(std::nullopt);
     } else if (IsTensor(v)) {
-      Napi::Array one = Napi::Array::New(info.Env(), 1);
-      one.Set(0u, v);
-      indices.push_back(std::optional<Tensor>(TensorListFromArray(info.Env(), one, "indices")[0]));
+      indices.push_back(std::optional<Tensor>(TensorValue(info.Env(), v, "indices[" + std::to_string(k) + "]")));
     } else {
       ThrowType(info.Env(), "Expected a Tensor or null at indices[" + std::to_string(k) + "]");
     }

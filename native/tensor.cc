@@ -295,13 +295,17 @@ std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, s
   return TensorArg(info, i, name);
 }
 
+torch::Tensor& TensorValue(Napi::Env env, Napi::Value v, const std::string& name) {
+  Tensor* t = UnwrapTensor(v);
+  if (t == nullptr) ThrowType(env, "Expected a Tensor at " + name);
+  return t->Get(env, name.c_str());
+}
+
 std::vector<torch::Tensor> TensorListFromArray(Napi::Env env, Napi::Array array, const char* name) {
   std::vector<torch::Tensor> out;
   out.reserve(array.Length());
   for (uint32_t k = 0; k < array.Length(); ++k) {
-    Tensor* t = UnwrapTensor(array.Get(k));
-    if (t == nullptr) ThrowType(env, std::string("Expected a Tensor at ") + name + "[" + std::to_string(k) + "]");
-    out.push_back(t->Get(env, name));
+    out.push_back(TensorValue(env, array.Get(k), std::string(name) + "[" + std::to_string(k) + "]"));
   }
   return out;
 }

@@ -52,3 +52,13 @@ export function checkShape(name: string, value: unknown): number[] {
   }
   return value;
 }
+
+/** One of `allowed` (the fallback when undefined); the error lists them: "'a', 'b' or 'c'". */
+export function checkChoice<V extends string>(name: string, value: V | undefined, allowed: readonly V[], fallback: V): V {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    const quoted = allowed.map((a) => `'${a}'`);
+    throw invalidArgument(`${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`, name, value);
+  }
+  return value;
+}

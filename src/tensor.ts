@@ -8,6 +8,11 @@ export type Dtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | '
 
 const DTYPES: readonly string[] = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool'];
 
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
+  float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
 export function checkDtype(name: string, value: unknown): Dtype {
   if (typeof value !== 'string' || !DTYPES.includes(value)) throw invalidArgument(`one of ${DTYPES.join(', ')}`, name, value);
   return value as Dtype;

@@ -2,7 +2,7 @@
 // and the tutorial network's parameter names mapped to torchvision's.
 import * as protobuf from 'protobufjs';
 import { native } from '../native';
-import { Tensor, zeros, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, zeros, type Dtype } from '../tensor';
 import { CheckpointError } from './torch-pth';
 
 const SCHEMA = `
@@ -41,7 +41,6 @@ const TYPES: Record<string, Dtype> = {
   UInt8: 'uint8',
   Bool: 'bool',
 };
-const SIZES: Record<Dtype, number> = { float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
 
 interface DecodedValue {
   tag: string;
@@ -100,9 +99,9 @@ export function readMindsporeCheckpoint(bytes: Uint8Array, source = 'checkpoint'
       const dtype = TYPES[type];
       if (!dtype) throw new CheckpointError(`${source}: parameter '${value.tag}' has unsupported type '${type}'`);
       const numel = dims.reduce((a, b) => a * b, 1);
-      if (content.length !== numel * SIZES[dtype]) {
+      if (content.length !== numel * DTYPE_BYTES[dtype]) {
         throw new CheckpointError(
-          `${source}: parameter '${value.tag}' [${dims.join(', ')}] ${type} needs ${numel * SIZES[dtype]} bytes, has ${content.length}`,
+          `${source}: parameter '${value.tag}' [${dims.join(', ')}] ${type} needs ${numel * DTYPE_BYTES[dtype]} bytes, has ${content.length}`,
         );
       }
       const key = mindsporeToTorchName(value.tag);

@@ -4,7 +4,7 @@
 // copies nothing (readSafetensorsFile).
 import * as fs from 'node:fs';
 import { native } from '../native';
-import { Tensor, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
 import { writeFileAtomic } from './atomic';
 import { CheckpointError } from './torch-pth';
 
@@ -20,8 +20,11 @@ const CODES: Record<string, Dtype> = {
   U8: 'uint8',
   BOOL: 'bool',
 };
-const SIZES: Record<Dtype, number> = { float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
 const CODE_OF = Object.fromEntries(Object.entries(CODES).map(([code, dtype]) => [dtype, code])) as Record<Dtype, string>;
+
+/** Metadata key of this project's training checkpoints, and the prefix of their optimizer state. */
+export const CHECKPOINT_FORMAT = 'resnet-native-checkpoint';
+export const OPTIMIZER_PREFIX = 'optimizer.momentum_buffer.';
 
 interface HeaderEntry {
   dtype: string;
@@ -66,9 +69,9 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
     const [begin, end] = entry.data_offsets ?? [];
     const shape = entry.shape ?? [];
     const numel = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > dataLength || end - begin !== numel * SIZES[dtype]) {
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > dataLength || end - begin !== numel * DTYPE_BYTES[dtype]) {
       throw new CheckpointError(
-        `${source}: tensor '${key}' [${shape}] ${dtype} needs ${numel * SIZES[dtype]} bytes but its offsets are ` +
+        `${source}: tensor '${key}' [${shape}] ${dtype} needs ${numel * DTYPE_BYTES[dtype]} bytes but its offsets are ` +
           `${JSON.stringify(entry.data_offsets)} in ${dataLength} bytes of data (truncated or corrupt)`,
       );
     }
@@ -131,7 +134,7 @@ export function readSafetensorsFile(file: string): SafetensorsContent {
     const tensors = buildAll(entries, (e) => {
       const start = dataStart + e.begin;
       const bytes = mapped.narrow(0, start, e.end - e.begin);
-      const aligned = start % SIZES[e.dtype] === 0;
+      const aligned = start % DTYPE_BYTES[e.dtype] === 0;
       const source = aligned ? bytes : bytes.clone();
       const t = new Tensor(native.viewAs(source.handle, e.dtype, e.shape));
       if (source !== bytes) source.dispose();

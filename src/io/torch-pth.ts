@@ -3,7 +3,7 @@
 // untrusted file never runs code.
 import { unzipSync } from 'fflate';
 import { native } from '../native';
-import { Tensor, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
 
 /** torch.<Name>Storage -> dtype */
@@ -18,19 +18,6 @@ const STORAGE_DTYPES: Record<string, Dtype> = {
   CharStorage: 'int8',
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
-};
-
-const ELEMENT_SIZE: Record<Dtype, number> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
 };
 
 export class CheckpointError extends Error {
@@ -87,7 +74,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     if (!t) {
       const data = files[`${prefix}data/${ref.key}`];
       if (!data) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
-      const bytesNeeded = ref.numel * ELEMENT_SIZE[ref.dtype];
+      const bytesNeeded = ref.numel * DTYPE_BYTES[ref.dtype];
       if (data.length < bytesNeeded) {
         throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
       }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module';
 import { dispose, type Tensor } from '../tensor';
 import { looksLikeMindspore, readMindsporeCheckpoint } from './mindspore';
-import { looksLikeSafetensors, readSafetensorsFile, saveSafetensors } from './safetensors';
+import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, looksLikeSafetensors, readSafetensorsFile, saveSafetensors } from './safetensors';
 import { CheckpointError, looksLikeTorchCheckpoint, torchStateDict } from './torch-pth';
 
 export type WeightsFormat = 'pytorch' | 'safetensors' | 'mindspore';
@@ -52,9 +52,9 @@ export function readWeights(file: string): { format: WeightsFormat; tensors: Rec
   if (detectWeightsFormat(head, total) === 'safetensors') {
     const { tensors, metadata } = readSafetensorsFile(file);
     // A resnet-native training checkpoint also holds optimizer state: the weights are the rest.
-    if (metadata['resnet-native-checkpoint']) {
+    if (metadata[CHECKPOINT_FORMAT]) {
       for (const key of Object.keys(tensors)) {
-        if (key.startsWith('optimizer.')) {
+        if (key.startsWith(OPTIMIZER_PREFIX)) {
           tensors[key].dispose();
           delete tensors[key];
         }

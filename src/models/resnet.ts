@@ -3,7 +3,7 @@
 // Facts and the tutorial's variants (stem, 'same' padding, init): ../shared/recipe.md.
 import { noGrad } from '../autograd';
 import { checkDevice, defaultDevice, type Device } from '../device';
-import { checkBoolean, checkInteger, invalidArgument } from '../errors';
+import { checkBoolean, checkChoice, checkInteger } from '../errors';
 import { pad as padTensor } from '../nn/functional';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
@@ -359,16 +359,11 @@ export class ResNet extends Module {
 }
 
 function normalizeOptions(options: ResNetOptions): Required<Omit<ResNetOptions, 'device'>> & { device: Device } {
-  const pick = <V extends string>(name: string, value: V | undefined, allowed: V[], fallback: V): V => {
-    if (value === undefined) return fallback;
-    if (!allowed.includes(value)) throw invalidArgument(allowed.map((a) => `'${a}'`).join(' or '), name, value);
-    return value;
-  };
   return {
     numClasses: checkInteger('numClasses', options.numClasses ?? 1000, 1),
-    stem: pick('stem', options.stem, ['imagenet', 'cifar'], 'imagenet'),
-    padding: pick('padding', options.padding, ['torch', 'same'], 'torch'),
-    init: pick('init', options.init, ['torchvision', 'tutorial'], 'torchvision'),
+    stem: checkChoice('stem', options.stem, ['imagenet', 'cifar'], 'imagenet'),
+    padding: checkChoice('padding', options.padding, ['torch', 'same'], 'torch'),
+    init: checkChoice('init', options.init, ['torchvision', 'tutorial'], 'torchvision'),
     zeroInitResidual: checkBoolean('zeroInitResidual', options.zeroInitResidual ?? false),
     device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
   };

@@ -3,14 +3,13 @@
 // momentum buffers under 'optimizer.momentum_buffer.<key>', and what is needed to rebuild and
 // resume in the metadata. Written atomically.
 import { type Device } from '../device';
-import { readSafetensorsFile, saveSafetensors } from '../io/safetensors';
+import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetensors } from '../io/safetensors';
 import { CheckpointError } from '../io/torch-pth';
 import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, type ResNet, type StemKind } from '../models/resnet';
 import type { SGD } from '../optim/sgd';
 import { dispose, type Tensor } from '../tensor';
 
-export const CHECKPOINT_FORMAT = 'resnet-native-checkpoint';
-const OPTIMIZER_PREFIX = 'optimizer.momentum_buffer.';
+export { CHECKPOINT_FORMAT };
 
 export const ARCHITECTURES = { resnet18, resnet34, resnet50, resnet101, resnet152 } as const;
 export type Arch = keyof typeof ARCHITECTURES;

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { autocast } from '../autograd';
 import { checkDevice, defaultDevice, manualSeed, setAllowTF32, setCudnnBenchmark, setNumThreads, type Device } from '../device';
-import { checkBoolean, checkInteger, checkNumber, invalidArgument } from '../errors';
+import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
@@ -129,21 +129,16 @@ export function finalLine(bestAccuracy: number, file: string): string {
 }
 
 function normalize(options: TrainOptions) {
-  const pick = <V extends string>(name: string, value: V | undefined, allowed: readonly V[], fallback: V): V => {
-    if (value === undefined) return fallback;
-    if (!allowed.includes(value)) throw invalidArgument(allowed.map((a) => `'${a}'`).join(', '), name, value);
-    return value;
-  };
   const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
   return {
-    arch: pick('arch', options.arch, Object.keys(ARCHITECTURES) as Arch[], 'resnet50'),
+    arch: checkChoice('arch', options.arch, Object.keys(ARCHITECTURES) as Arch[], 'resnet50'),
     data: options.data,
     syntheticSize: { train: options.syntheticSize?.train ?? 10_000, test: options.syntheticSize?.test ?? 2_000 },
     epochs,
     batchSize: checkInteger('batchSize', options.batchSize ?? 256, 1),
     lr: checkNumber('lr', options.lr ?? 1e-3, 0),
     minLr: checkNumber('minLr', options.minLr ?? 1e-5, 0),
-    schedule: pick('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
+    schedule: checkChoice('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
     warmupSteps: options.warmupSteps,
     momentum: checkNumber('momentum', options.momentum ?? 0.9, 0),
     weightDecay: checkNumber('weightDecay', options.weightDecay ?? 0, 0),
@@ -151,9 +146,9 @@ function normalize(options: TrainOptions) {
     labelSmoothing: checkNumber('labelSmoothing', options.labelSmoothing ?? 0, 0),
     numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1),
     imageSize: checkInteger('imageSize', options.imageSize ?? 32, 1),
-    stem: pick('stem', options.stem, ['imagenet', 'cifar'] as const, 'imagenet'),
-    padding: pick('padding', options.padding, ['torch', 'same'] as const, 'torch'),
-    init: pick('init', options.init, ['torchvision', 'tutorial'] as const, 'torchvision'),
+    stem: checkChoice('stem', options.stem, ['imagenet', 'cifar'] as const, 'imagenet'),
+    padding: checkChoice('padding', options.padding, ['torch', 'same'] as const, 'torch'),
+    init: checkChoice('init', options.init, ['torchvision', 'tutorial'] as const, 'torchvision'),
     weights: options.weights,
     seed: checkInteger('seed', options.seed ?? 0, 0),
     device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
@@ -162,7 +157,7 @@ function normalize(options: TrainOptions) {
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
-    amp: options.amp === undefined ? undefined : pick('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
+    amp: options.amp === undefined ? undefined : checkChoice('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
     tf32: checkBoolean('tf32', options.tf32 ?? false),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
