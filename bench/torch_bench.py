@@ -42,10 +42,13 @@ def main():
             return model(inp)
 
     times = []
+    faults_before = 0
     if a.mode == "train":
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
         for i in range(a.warmup + a.steps):
+            if i == a.warmup:
+                faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             loss = F.cross_entropy(forward(x).float(), y)
             loss.backward()
@@ -58,6 +61,8 @@ def main():
         model.eval()
         with torch.inference_mode():
             for i in range(a.warmup + a.steps):
+                if i == a.warmup:
+                    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.perf_counter()
                 forward(x).argmax(1).tolist()
                 if i >= a.warmup:
@@ -74,6 +79,7 @@ def main():
         "medianStepSeconds": median,
         "imagesPerSecond": a.batch / median,
         "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "pageFaultsPerStep": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before) / len(times),
     }))
 
 

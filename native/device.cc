@@ -1,5 +1,8 @@
 // Devices, seeds, threads, and what `doctor` reports about the libtorch this addon runs on.
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "common.h"
 
@@ -62,6 +65,22 @@ RN_BINDING(SetAutocast) {
   // Leaving the outermost region drops the cached low-precision weight copies.
   if (!enabled) at::autocast::clear_cache();
   return out;
+}
+
+// setMallocThresholds(mmapBytes, trimBytes) -> applied: glibc's mmap and trim thresholds (false
+// where the C library is not glibc). Process-wide; the policy is in src/native.ts.
+RN_BINDING(SetMallocThresholds) {
+  int64_t mmapBytes = IntArg(info, 0, "mmapBytes");
+  int64_t trimBytes = IntArg(info, 1, "trimBytes");
+  if (mmapBytes < 0 || trimBytes < 0 || mmapBytes > INT32_MAX || trimBytes > INT32_MAX) {
+    throw Napi::RangeError::New(info.Env(), "malloc thresholds must be between 0 and 2^31 - 1 bytes");
+  }
+#if defined(__GLIBC__)
+  bool applied = mallopt(M_MMAP_THRESHOLD, int(mmapBytes)) == 1 && mallopt(M_TRIM_THRESHOLD, int(trimBytes)) == 1;
+#else
+  bool applied = false;
+#endif
+  return Napi::Boolean::New(info.Env(), applied);
 }
 
 // Bytes held by the CUDA caching allocator on a device (zeros without CUDA).
@@ -137,6 +156,7 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setCudnnBenchmark", Napi::Function::New<SetCudnnBenchmark>(env, "setCudnnBenchmark"));
   exports.Set("setAllowTF32", Napi::Function::New<SetAllowTF32>(env, "setAllowTF32"));
+  exports.Set("setMallocThresholds", Napi::Function::New<SetMallocThresholds>(env, "setMallocThresholds"));
   exports.Set("setAutocast", Napi::Function::New<SetAutocast>(env, "setAutocast"));
 }
 

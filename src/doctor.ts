@@ -1,5 +1,5 @@
 // What `resnet-native doctor` reports: which libtorch this process runs on and what it can use.
-import { native } from './native';
+import { hostAllocator, native } from './native';
 
 export interface DoctorReport {
   libtorchVersion: string;
@@ -12,6 +12,8 @@ export interface DoctorReport {
   cudnnVersion: number | null;
   intraOpThreads: number;
   interOpThreads: number;
+  /** Whether glibc's malloc thresholds were raised when the addon loaded, and why (not). */
+  hostAllocator: { tuned: boolean; reason: string };
   addon: { napiVersion: number; nodeAbi: string; node: string; cxx11Abi: boolean };
 }
 
@@ -28,6 +30,7 @@ export function doctorReport(): DoctorReport {
     cudnnVersion: info.cudnnVersion,
     intraOpThreads: info.intraOpThreads,
     interOpThreads: info.interOpThreads,
+    hostAllocator: { ...hostAllocator },
     addon: { napiVersion: info.napiVersion, nodeAbi: process.versions.modules, node: process.version, cxx11Abi: info.cxx11Abi },
   };
 }
@@ -41,6 +44,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     ...r.cudaDevices.map((name, i) => `  cuda:${i}        ${name}`),
     `cuDNN           ${r.cudnnVersion ?? 'not available'}`,
     `threads         ${r.intraOpThreads} intra-op, ${r.interOpThreads} inter-op`,
+    `host malloc     ${r.hostAllocator.tuned ? 'tuned' : 'untouched'}: ${r.hostAllocator.reason}`,
     `addon           N-API ${r.addon.napiVersion}, Node ${r.addon.node} (ABI ${r.addon.nodeAbi}), C++11 ABI ${r.addon.cxx11Abi ? 'on' : 'off'}`,
   ];
   return lines.join('\n');

@@ -56,7 +56,7 @@ test('show-data saves a PNG grid of 6 labelled images and prints the tutorial sh
   assert.match(run('show-data', '--data', '/nonexistent/cifar', '--verbose').stderr, /\n\s+at /);
 });
 
-test('bench runs each case in its own process and reports images/s, peak RSS and the binding share', () => {
+test('bench runs each case in its own process and reports images/s, peak RSS, page faults and the binding share', () => {
   const res = run('bench', '--batch', '2', '--steps', '1', '--warmup', '0', '--repeats', '1', '--no-torch', '--json');
   assert.equal(res.status, 0, res.stderr);
   const result = JSON.parse(res.stdout);
@@ -66,6 +66,7 @@ test('bench runs each case in its own process and reports images/s, peak RSS and
     assert.ok(row.ours.peakRssBytes > 50 * 2 ** 20);
     assert.ok(row.ours.callsPerStep > 100, `${row.ours.callsPerStep} calls into the addon per step`);
     assert.ok(row.ours.bindingShare > 0 && row.ours.bindingShare < 1);
+    assert.ok(Number.isFinite(row.ours.pageFaultsPerStep) && row.ours.pageFaultsPerStep >= 0);
     assert.equal(row.pytorch, null);
   }
   assert.ok(result.dataImagesPerSecond > 0);

@@ -72,7 +72,9 @@ const step = values.mode === 'train' ? (model.train(), trainStep) : (model.eval(
 const times: number[] = [];
 const warmup = Number(values.warmup);
 let callsPerStep = 0;
+let faultsBefore = 0;
 for (let i = 0; i < warmup + Number(values.steps); i++) {
+  if (i === warmup) faultsBefore = process.resourceUsage().minorPageFault;
   const before = calls;
   const t0 = performance.now();
   step();
@@ -80,6 +82,8 @@ for (let i = 0; i < warmup + Number(values.steps); i++) {
   if (i >= warmup) times.push(dt);
   callsPerStep = calls - before;
 }
+// Minor page faults of the timed steps: memory given back to the OS and faulted in again.
+const pageFaultsPerStep = (process.resourceUsage().minorPageFault - faultsBefore) / times.length;
 // The cost of one trivial call through the binding (dispatch of a 1-element op included).
 const one = randn([1], { device: 'cpu' });
 const t0 = performance.now();
@@ -97,6 +101,7 @@ console.log(
     medianStepSeconds: median,
     imagesPerSecond: batch / median,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    pageFaultsPerStep,
     callsPerStep,
     bindingShare: (callsPerStep * secondsPerCall) / median,
   }),

@@ -33,6 +33,8 @@ export interface CaseResult {
   medianStepSeconds: number;
   imagesPerSecond: number;
   peakRssBytes: number;
+  /** Minor page faults per timed step. */
+  pageFaultsPerStep: number;
   callsPerStep?: number;
   bindingShare?: number;
   version?: string;
@@ -64,6 +66,7 @@ function combine(results: CaseResult[]): CaseResult {
     medianStepSeconds: m,
     imagesPerSecond: results[0].batch / m,
     peakRssBytes: median(results.map((r) => r.peakRssBytes)),
+    pageFaultsPerStep: median(results.map((r) => r.pageFaultsPerStep)),
     bindingShare: results[0].bindingShare === undefined ? undefined : median(results.map((r) => r.bindingShare!)),
   };
 }
@@ -129,7 +132,7 @@ export function formatBenchmark(result: ReturnType<typeof runBenchmark>): string
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
   const lines = [
     `ResNet50, 10 classes, 32x32 input; ${result.machine}`,
-    'case          ours img/s  PyTorch img/s  ratio   ours RSS  PyTorch RSS  RSS ratio  binding share',
+    'case          ours img/s  PyTorch img/s  ratio   ours RSS  PyTorch RSS  RSS ratio  binding share  faults/step ours, PyTorch',
   ];
   for (const r of result.rows) {
     lines.push(
@@ -142,6 +145,7 @@ export function formatBenchmark(result: ReturnType<typeof runBenchmark>): string
         (r.pytorch ? mb(r.pytorch.peakRssBytes) : '-').padStart(12),
         (r.memoryRatio ? r.memoryRatio.toFixed(2) : '-').padStart(10),
         `${((r.ours.bindingShare ?? 0) * 100).toFixed(2)}%`.padStart(14),
+        `${r.ours.pageFaultsPerStep.toFixed(0).padStart(12)}, ${r.pytorch ? r.pytorch.pageFaultsPerStep.toFixed(0) : '-'}`,
       ].join(' '),
     );
   }
