@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/autograd.cc",
         "native/convert.cc",
+        "native/cuda_graph.cc",
         "native/device.cc",
         "native/modules.cc",
         "native/ops.cc",

@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAutograd(env, exports);
   InitModules(env, exports);
   InitDevice(env, exports);
+  InitCudaGraph(env, exports);
   return exports;
 }
 

@@ -101,5 +101,6 @@ void InitOps(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
 void InitModules(Napi::Env env, Napi::Object exports);
 void InitDevice(Napi::Env env, Napi::Object exports);
+void InitCudaGraph(Napi::Env env, Napi::Object exports);
 
 }  // namespace rn

@@ -100,6 +100,14 @@ RN_BINDING(ForeachMulInPlace) {
   return info.Env().Undefined();
 }
 
+// foreachMul(tensors, scalar | tensor) -> new list; a 0-dim tensor factor lets a captured CUDA
+// graph read a value (the learning rate) that changes between replays.
+RN_BINDING(ForeachMul) {
+  auto tensors = TensorListArg(info, 0, "tensors");
+  if (IsTensor(info[1])) return WrapTensors(info.Env(), at::_foreach_mul(tensors, TensorArg(info, 1, "factor")));
+  return WrapTensors(info.Env(), at::_foreach_mul(tensors, NumberArg(info, 1, "factor")));
+}
+
 // ---- in-place initialisation (the random ones draw from libtorch's seeded generator) ----
 RN_BINDING(NormalInPlace) {
   TensorArg(info, 0, "input").normal_(NumberArg(info, 1, "mean"), NumberArg(info, 2, "std"));
@@ -285,6 +293,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("foreachAdd_", ForeachAddInPlace);
   RN_OP("foreachAdd", ForeachAdd);
   RN_OP("foreachMul_", ForeachMulInPlace);
+  RN_OP("foreachMul", ForeachMul);
   RN_OP("uniform_", UniformInPlace);
   RN_OP("fill_", FillInPlace);
   RN_OP("sum", Sum);

@@ -3,6 +3,7 @@ export { Tensor, tensor, zeros, ones, full, rand, randn, randint, arange, cat, s
 export type { Dtype, TensorOptions, TypedArray, MemoryInfo, MemoryFormat } from './tensor';
 export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads, setCudnnBenchmark, setAllowTF32 } from './device';
 export type { Device } from './device';
+export { CudaGraph, onSideStream, synchronize } from './cuda-graph';
 export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, autocast } from './autograd';
 export type { AutocastOptions } from './autograd';
 export * as nn from './nn';

@@ -25,6 +25,14 @@ export interface NativeModule {
   toMemoryFormat(format: 'channels_last' | 'contiguous'): void;
 }
 
+/** libtorch's at::cuda::CUDAGraph (native/cuda_graph.cc); constructing one throws without CUDA. */
+export interface NativeCudaGraph {
+  capture<R>(fn: () => R, device: number): R;
+  replay(): void;
+  reset(): void;
+  readonly captured: boolean;
+}
+
 export interface NativeOps {
   add(a: T, b: Operand, alpha?: number): T;
   sub(a: T, b: Operand, alpha?: number): T;
@@ -44,6 +52,7 @@ export interface NativeOps {
   foreachAdd_(ts: T[], others: T[], alpha: number): void;
   foreachAdd(ts: T[], others: T[], alpha: number): T[];
   foreachMul_(ts: T[], scalar: number): void;
+  foreachMul(ts: T[], factor: Operand): T[];
   uniform_(a: T, from: number, to: number): T;
   fill_(a: T, value: number): T;
   sum(a: T, dims: Nullable<number[]>, keepdim: boolean): T;
@@ -160,6 +169,9 @@ export interface NativeBinding {
   setAllowTF32(enabled: boolean): boolean;
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
+  CudaGraph: new () => NativeCudaGraph;
+  cudaOnSideStream<R>(fn: () => R, device: number): R;
+  cudaSynchronize(device: number): void;
 }
 
 const packageRoot = path.resolve(__dirname, '..');

@@ -19,7 +19,9 @@ interface Trajectory {
 
 const fx = loadFixture<Record<string, Trajectory>>('sgd_trajectory.json');
 
-function replay(t: Trajectory, foreach = true): void {
+type UpdatePath = 'multi-tensor' | 'per-parameter' | 'capturable';
+
+function replay(t: Trajectory, how: UpdatePath): void {
   const net = loadedSmallNet().train();
   const opt = new SGD(net.namedParameters(), {
     lr: t.lrs[0],
@@ -27,7 +29,8 @@ function replay(t: Trajectory, foreach = true): void {
     nesterov: t.sgd.nesterov ?? false,
     weightDecay: t.sgd.weight_decay ?? 0,
     dampening: t.sgd.dampening ?? 0,
-    foreach,
+    foreach: how !== 'per-parameter',
+    capturable: how === 'capturable',
   });
   t.losses.forEach((expectedLoss, i) => {
     const x = syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2);
@@ -45,11 +48,11 @@ function replay(t: Trajectory, foreach = true): void {
   for (const [key, expected] of Object.entries(t.momentumBuffers)) assertClose(buffers[key], expected, { rtol: 1e-4, atol: 1e-5, what: `buffer ${key}` });
 }
 
-for (const foreach of [true, false]) {
-  const how = foreach ? 'multi-tensor' : 'per-parameter';
-  test(`momentum 0.9 with the tutorial's cosine schedule matches torch.optim.SGD step by step (${how})`, () => replay(fx.tutorial, foreach));
-  test(`Nesterov with weight decay matches torch.optim.SGD (${how})`, () => replay(fx.nesterovWeightDecay, foreach));
-  test(`dampening matches torch.optim.SGD (${how})`, () => replay(fx.dampening, foreach));
+// 'capturable' keeps the (changing) learning rate in a tensor, as a replayed CUDA graph needs.
+for (const how of ['multi-tensor', 'per-parameter', 'capturable'] as const) {
+  test(`momentum 0.9 with the tutorial's cosine schedule matches torch.optim.SGD step by step (${how})`, () => replay(fx.tutorial, how));
+  test(`Nesterov with weight decay matches torch.optim.SGD (${how})`, () => replay(fx.nesterovWeightDecay, how));
+  test(`dampening matches torch.optim.SGD (${how})`, () => replay(fx.dampening, how));
 }
 
 test('cosineDecayLr reproduces the tutorial: constant per epoch, 5 epochs of 196 steps', () => {
@@ -74,6 +77,9 @@ test('SGD options are checked; momentum buffers save and restore', () => {
   const net = loadedSmallNet();
   assert.throws(() => new SGD(net.namedParameters(), { lr: -1 }), /Expected number >= 0 for lr but received -1/);
   assert.throws(() => new SGD(net.namedParameters(), { nesterov: true, momentum: 0 }), /Nesterov momentum needs momentum > 0/);
+  assert.throws(() => new SGD(net.namedParameters(), { capturable: true, foreach: false }), /capturable SGD needs foreach: true/);
+  assert.throws(() => new SGD([], { capturable: true }), /capturable SGD needs at least one parameter/);
+  assert.throws(() => (new SGD(net.namedParameters(), { capturable: true }).lr = -1), /Expected number >= 0 for lr but received -1/);
   const opt = new SGD(net.namedParameters(), { lr: 0.1 });
   nn.functional.crossEntropy(net.forward(syntheticValue('batch0', [4, 3, 8, 8])), tensor(new BigInt64Array(4), [4], { device: 'cpu' })).backward();
   opt.step();

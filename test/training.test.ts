@@ -141,6 +141,9 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   const missing = spawnSync(process.execPath, [cli, 'train', '--data', path.join(tmp, 'no-such-dir'), '--device', 'cpu'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^resnet-native: CIFAR-10 folder .*no-such-dir does not exist/);
+  const graphOnCpu = spawnSync(process.execPath, [cli, 'train', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
+  assert.equal(graphOnCpu.status, 1);
+  assert.match(graphOnCpu.stderr, /^resnet-native: cudaGraph needs a CUDA device, and the device is 'cpu'/);
   const notCkpt = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(__dirname, 'fixtures', 'small_net.safetensors')], { encoding: 'utf8' });
   assert.equal(notCkpt.status, 1);
   assert.match(notCkpt.stderr, /is not a resnet-native checkpoint/);

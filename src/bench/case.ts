@@ -10,7 +10,9 @@ import { crossEntropy } from '../nn/functional';
 import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
 import { SGD } from '../optim/sgd';
-import { randint, randn, tidy, type Tensor } from '../tensor';
+import { keep, randint, randn, tidy, type Tensor } from '../tensor';
+import { CudaGraph, onSideStream } from '../cuda-graph';
+import { GraphedTrainStep } from '../train/graphed-step';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +23,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     device: { type: 'string', default: 'cpu' },
     amp: { type: 'string' },
+    'channels-last': { type: 'boolean', default: false },
+    'cuda-graph': { type: 'boolean', default: false },
   },
 });
 const batch = Number(values.batch);
@@ -29,12 +33,15 @@ if (threads > 0) setNumThreads(threads);
 manualSeed(0);
 const device = values.device as Device;
 const amp = values.amp as 'bfloat16' | 'float16' | undefined;
+const channelsLast = values['channels-last']!;
+const cudaGraph = values['cuda-graph']!;
 setCudnnBenchmark(true);
 const model = resnet50({ numClasses: 10, device });
-const x = randn([batch, 3, 32, 32], { device });
+if (channelsLast) model.toMemoryFormat('channels_last');
+const x = keep(randn([batch, 3, 32, 32], { device }).contiguous(channelsLast ? 'channels_last' : 'contiguous'));
 const y = randint(0, 10, [batch], { device });
 const forward = (input: Tensor) => (amp ? autocast(() => model.forward(input), { deviceType: device === 'cpu' ? 'cpu' : 'cuda', dtype: amp }) : model.forward(input));
-const optimizer = new SGD(model.namedParameters(), { lr: 1e-3, momentum: 0.9 });
+const optimizer = new SGD(model.namedParameters(), { lr: 1e-3, momentum: 0.9, capturable: cudaGraph });
 
 // Count calls into the addon during one step: with the cost of a trivial call, an upper bound of
 // the time spent in the binding rather than in libtorch's kernels.
@@ -58,19 +65,39 @@ for (const group of [native.ops, native.autograd] as unknown as Record<string, (
   };
 }
 
+const forwardLoss = (input: Tensor, labels: Tensor) => crossEntropy(forward(input).to('float32'), labels);
 const trainStep = () =>
   tidy(() => {
-    const loss = crossEntropy(forward(x).to('float32'), y);
+    const loss = forwardLoss(x, y);
     loss.backward();
     optimizer.step();
     optimizer.zeroGrad();
     return loss.item();
   });
 const inferStep = () => inferenceMode(() => tidy(() => forward(x).argmax(1).toArray()));
-const step = values.mode === 'train' ? (model.train(), trainStep) : (model.eval(), inferStep);
+
+// CUDA graphs: 3 eager steps on a side stream, then the capture (graphedTrain does the same).
+const graphedTrain = cudaGraph ? new GraphedTrainStep(forwardLoss, optimizer, device, { warmupSteps: 3 }) : null;
+function graphedInfer(): () => unknown {
+  const graph = new CudaGraph(device);
+  const input = keep(x.clone());
+  for (let i = 0; i < 3; i++) onSideStream(device, inferStep);
+  const classes = graph.capture(() => inferenceMode(() => tidy(() => keep(forward(input).argmax(1)))));
+  return () => {
+    input.copy_(x);
+    graph.replay();
+    return classes.toArray();
+  };
+}
+
+const training = values.mode === 'train';
+if (training) model.train();
+else model.eval();
+const step = training ? (graphedTrain ? () => graphedTrain.step(x, y) : trainStep) : cudaGraph ? graphedInfer() : inferStep;
 
 const times: number[] = [];
-const warmup = Number(values.warmup);
+// With graphs the timed steps are replays: the training step is captured at its 4th call.
+const warmup = cudaGraph ? Math.max(Number(values.warmup), 4) : Number(values.warmup);
 let callsPerStep = 0;
 let faultsBefore = 0;
 for (let i = 0; i < warmup + Number(values.steps); i++) {
@@ -97,6 +124,8 @@ console.log(
     batch,
     device,
     amp: amp ?? null,
+    channelsLast,
+    cudaGraph,
     threads: getNumThreads(),
     medianStepSeconds: median,
     imagesPerSecond: batch / median,

@@ -95,6 +95,7 @@ program
   .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
   .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
   .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
+  .option('--cuda-graph', 'capture the training step as a CUDA graph and replay it (CUDA only)', false)
   .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {
@@ -219,8 +220,10 @@ program
   .option('--no-torch', 'skip the PyTorch comparison')
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
   .addOption(new Option('--amp <dtype>', 'mixed precision for both').choices(['bfloat16', 'float16']))
+  .option('--channels-last', 'channels-last weights and inputs, for both', false)
+  .option('--cuda-graph', 'training steps and inference passes replayed as CUDA graphs, for both (CUDA only)', false)
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16' }) => {
+  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16'; channelsLast: boolean; cudaGraph: boolean }) => {
     const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
     const batches = opts.batch.split(',').map((b) => integer(1)(b.trim()));
     const result = runBenchmark({
@@ -232,6 +235,8 @@ program
       python: opts.torch ? opts.python : null,
       device: opts.device,
       amp: opts.amp,
+      channelsLast: opts.channelsLast,
+      cudaGraph: opts.cudaGraph,
       log: opts.json ? undefined : (l) => process.stderr.write(`${l}\n`),
     });
     console.log(opts.json ? JSON.stringify(result) : formatBenchmark(result));

@@ -4,7 +4,8 @@
 import { noGrad } from '../autograd';
 import { checkBoolean, checkNumber } from '../errors';
 import { native } from '../native';
-import { Tensor, keep, tidy } from '../tensor';
+import type { Device } from '../device';
+import { Tensor, full, keep, tidy } from '../tensor';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -20,30 +21,53 @@ export interface SGDOptions {
   /** Update all parameters with multi-tensor ops (a few calls a step instead of a few per
    * parameter); same arithmetic. Default true. */
   foreach?: boolean;
+  /** Keep the learning rate in a tensor on the parameters' device, so that a captured CUDA graph
+   * of the step reads the current rate on each replay (as torch.optim's `capturable`). Needs
+   * foreach. Same update, computed as p += g * (-lr). Default false. */
+  capturable?: boolean;
 }
 
 export class SGD {
-  lr: number;
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
   readonly foreach: boolean;
+  readonly capturable: boolean;
   readonly #params: [string, Tensor][];
   readonly #buffers = new Map<string, Tensor>();
+  #lr: number;
+  /** -lr on the parameters' device when capturable. */
+  #negLr: Tensor | null = null;
 
   /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
   constructor(params: [string, Tensor][], options: SGDOptions = {}) {
     this.#params = params;
-    this.lr = checkNumber('lr', options.lr ?? 1e-3, 0);
+    this.#lr = checkNumber('lr', options.lr ?? 1e-3, 0);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.9, 0);
     this.dampening = checkNumber('dampening', options.dampening ?? 0, 0);
     this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
     this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0);
     this.foreach = checkBoolean('foreach', options.foreach ?? true);
+    this.capturable = checkBoolean('capturable', options.capturable ?? false);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new RangeError('Nesterov momentum needs momentum > 0 and dampening 0');
     }
+    if (this.capturable) {
+      if (!this.foreach) throw new RangeError('capturable SGD needs foreach: true');
+      if (params.length === 0) throw new RangeError('capturable SGD needs at least one parameter (its device holds the learning rate)');
+      this.#negLr = keep(full([], -this.#lr, { device: params[0][1].device as Device, dtype: 'float32' }));
+    }
+  }
+
+  /** The learning rate of the next step. */
+  get lr(): number {
+    return this.#lr;
+  }
+
+  set lr(value: number) {
+    this.#lr = checkNumber('lr', value, 0);
+    this.#negLr?.fill_(-value);
   }
 
   /** One update of every parameter that has a gradient. */
@@ -96,7 +120,8 @@ export class SGD {
       const buffers = names.map((n, i) => existing[i] ?? this.#buffers.set(n, keep(grads[i].clone())).get(n)!);
       grads = this.nesterov ? wrap(native.ops.foreachAdd(h(grads), h(buffers), this.momentum)) : buffers;
     }
-    native.ops.foreachAdd_(h(params), h(grads), -this.lr);
+    if (this.#negLr) native.ops.foreachAdd_(h(params), h(wrap(native.ops.foreachMul(h(grads), this.#negLr.handle))), 1);
+    else native.ops.foreachAdd_(h(params), h(grads), -this.lr);
   }
 
   /** Drops the gradients of the optimised parameters. */

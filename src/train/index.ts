@@ -6,3 +6,5 @@ export { saveCheckpoint, readCheckpoint, modelFromCheckpoint, ARCHITECTURES, CHE
 export type { CheckpointMeta, LoadedCheckpoint, Arch } from './checkpoint';
 export { train } from './api';
 export type { TrainHandle, TrainApiOptions } from './api';
+export { GraphedTrainStep } from './graphed-step';
+export type { GraphedTrainStepOptions } from './graphed-step';

@@ -15,6 +15,7 @@ import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
+import { GraphedTrainStep } from './graphed-step';
 
 export interface TrainOptions {
   /** Default 'resnet50'. */
@@ -77,6 +78,10 @@ export interface TrainOptions {
   tf32?: boolean;
   /** Channels-last (NHWC) weights and inputs; default false. */
   channelsLast?: boolean;
+  /** Capture the training step as a CUDA graph after 3 eager steps and replay it (CUDA only;
+   * the last partial batch runs eagerly). A non-finite loss is then seen after its update, not
+   * before. Default false. */
+  cudaGraph?: boolean;
 }
 
 export type TrainEvent =
@@ -161,6 +166,7 @@ function normalize(options: TrainOptions) {
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
     tf32: checkBoolean('tf32', options.tf32 ?? false),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
+    cudaGraph: checkBoolean('cudaGraph', options.cudaGraph ?? false),
   };
 }
 
@@ -174,6 +180,7 @@ function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): numbe
 /** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = normalize(options);
+  if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
   if (c.threads) setNumThreads(c.threads);
@@ -206,7 +213,13 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     device: c.device,
   });
   if (c.channelsLast) model.toMemoryFormat('channels_last');
-  const optimizer = new SGD(model.namedParameters(), { lr: lrs[0], momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
+  const optimizer = new SGD(model.namedParameters(), {
+    lr: lrs[0],
+    momentum: c.momentum,
+    weightDecay: c.weightDecay,
+    nesterov: c.nesterov,
+    capturable: c.cudaGraph,
+  });
 
   let startEpoch = 0;
   let globalStep = 0;
@@ -251,85 +264,89 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
-  model.train();
-  for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
-    let lossSum = 0;
-    let steps = 0;
-    const t0 = performance.now();
-    let images = 0;
-    for await (const batch of trainLoader.prefetch(epoch)) {
-      if (batch.index >= stepsPerEpoch) {
-        dispose(batch);
-        break;
+  const graphed = c.cudaGraph ? new GraphedTrainStep(forwardLoss, optimizer, c.device) : null;
+  try {
+    model.train();
+    for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
+      let lossSum = 0;
+      let steps = 0;
+      const t0 = performance.now();
+      let images = 0;
+      for await (const batch of trainLoader.prefetch(epoch)) {
+        if (batch.index >= stepsPerEpoch) {
+          dispose(batch);
+          break;
+        }
+        if (hooks.signal?.aborted) {
+          dispose(batch);
+          throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; the last checkpoint is ${lastFile}`);
+        }
+        const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
+        optimizer.lr = lr;
+        const onDevice = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
+        const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
+        const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
+        const loss = graphed ? graphed.step(x, y) : tidy(() => {
+          const value = forwardLoss(x, y);
+          const item = value.item();
+          if (!Number.isFinite(item)) return item; // checked below, before any update
+          value.backward();
+          optimizer.step();
+          optimizer.zeroGrad();
+          return item;
+        });
+        images += batch.images.shape[0];
+        dispose([batch, onDevice, x, y]);
+        const step = batch.index + 1;
+        if (!Number.isFinite(loss)) {
+          const when = graphed ? 'after its update (the step is one CUDA graph)' : 'before the update';
+          throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${step}: training stopped ${when}; the last good checkpoint is ${lastFile}`);
+        }
+        globalStep += 1;
+        lossSum += loss;
+        steps += 1;
+        const seconds = (performance.now() - t0) / 1000;
+        const imagesPerSecond = images / seconds;
+        emit({
+          type: 'step',
+          epoch: epoch + 1,
+          epochs: c.epochs,
+          step,
+          stepsPerEpoch,
+          globalStep,
+          loss,
+          lr,
+          imagesPerSecond,
+          etaSeconds: ((stepsPerEpoch - step) * seconds) / step,
+        });
+        if (step === 1 || step % c.logEvery === 0 || step === stepsPerEpoch) line(stepLine(epoch + 1, c.epochs, step, stepsPerEpoch, loss));
       }
-      if (hooks.signal?.aborted) {
-        dispose(batch);
-        throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; the last checkpoint is ${lastFile}`);
-      }
-      const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
-      optimizer.lr = lr;
-      const onDevice = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
-      const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
-      const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
-      const loss = tidy(() => {
-        const value = forwardLoss(x, y);
-        const item = value.item();
-        if (!Number.isFinite(item)) return item; // checked below, before any update
-        value.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return item;
-      });
-      images += batch.images.shape[0];
-      dispose([batch, onDevice, x, y]);
-      const step = batch.index + 1;
-      if (!Number.isFinite(loss)) {
-        throw new TrainingError(
-          `loss became ${loss} at epoch ${epoch + 1}, step ${step}: training stopped before the update; the last good checkpoint is ${lastFile}`,
-        );
-      }
-      globalStep += 1;
-      lossSum += loss;
-      steps += 1;
-      const seconds = (performance.now() - t0) / 1000;
-      const imagesPerSecond = images / seconds;
+      const evaluation = await evaluate(model, testLoader);
+      const averageLoss = lossSum / Math.max(steps, 1);
+      losses.push(averageLoss);
+      accuracies.push(evaluation.accuracy);
+      line('-'.repeat(50));
+      line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
+      line('-'.repeat(50));
       emit({
-        type: 'step',
+        type: 'epoch',
         epoch: epoch + 1,
         epochs: c.epochs,
-        step,
-        stepsPerEpoch,
-        globalStep,
-        loss,
-        lr,
-        imagesPerSecond,
-        etaSeconds: ((stepsPerEpoch - step) * seconds) / step,
+        averageLoss,
+        accuracy: evaluation.accuracy,
+        perClassAccuracy: evaluation.perClass,
+        lr: optimizer.lr,
       });
-      if (step === 1 || step % c.logEvery === 0 || step === stepsPerEpoch) line(stepLine(epoch + 1, c.epochs, step, stepsPerEpoch, loss));
+      if (evaluation.accuracy > bestAccuracy) {
+        saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
+        bestAccuracy = evaluation.accuracy;
+        emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
+      }
+      saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
+      emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
     }
-    const evaluation = await evaluate(model, testLoader);
-    const averageLoss = lossSum / Math.max(steps, 1);
-    losses.push(averageLoss);
-    accuracies.push(evaluation.accuracy);
-    line('-'.repeat(50));
-    line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
-    line('-'.repeat(50));
-    emit({
-      type: 'epoch',
-      epoch: epoch + 1,
-      epochs: c.epochs,
-      averageLoss,
-      accuracy: evaluation.accuracy,
-      perClassAccuracy: evaluation.perClass,
-      lr: optimizer.lr,
-    });
-    if (evaluation.accuracy > bestAccuracy) {
-      saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
-      bestAccuracy = evaluation.accuracy;
-      emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
-    }
-    saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
-    emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
+  } finally {
+    graphed?.dispose();
   }
   line('='.repeat(80));
   line(finalLine(bestAccuracy, bestFile));

@@ -1,0 +1,183 @@
+// CUDA graphs: record the kernels a JavaScript function launches once, then launch them all
+// again with one call (libtorch's at::cuda::CUDAGraph). Capture and warm-up run on a side
+// stream, as CUDA requires; the caller's stream waits for them. In builds without CUDA every
+// entry point throws, saying why.
+#include "common.h"
+
+#ifdef RN_WITH_CUDA
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace rn {
+namespace {
+
+[[noreturn]] void NoCuda(Napi::Env env) {
+  throw Napi::Error::New(env, "CUDA graphs need a CUDA build of resnet-native and a GPU: " +
+                                  (TorchHasCudaSupport() ? CudaUnavailableReason()
+                                                         : std::string("this addon was built against a CPU-only libtorch")));
+}
+
+Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsFunction()) ThrowType(info.Env(), std::string("Expected a function for ") + name);
+  return info[i].As<Napi::Function>();
+}
+
+#ifdef RN_WITH_CUDA
+c10::DeviceIndex DeviceIndexArg(const Napi::CallbackInfo& info, size_t i) {
+  int64_t index = IntArg(info, i, "device");
+  if (!torch::cuda::is_available()) NoCuda(info.Env());
+  if (index < 0 || index >= int64_t(torch::cuda::device_count())) {
+    throw Napi::RangeError::New(info.Env(), "no CUDA device " + std::to_string(index));
+  }
+  return static_cast<c10::DeviceIndex>(index);
+}
+
+// Runs fn with a fresh side stream of `device` current; the side stream first waits for the
+// work already queued on the caller's stream, and the caller's stream then waits for it.
+template <typename Body>
+Napi::Value OnSideStream(c10::DeviceIndex device, Body&& body) {
+  c10::cuda::CUDAGuard deviceGuard(device);
+  auto caller = c10::cuda::getCurrentCUDAStream(device);
+  auto side = c10::cuda::getStreamFromPool(false, device);
+  at::cuda::CUDAEvent queued;
+  queued.record(caller);
+  queued.block(side);
+  Napi::Value result;
+  {
+    c10::cuda::CUDAStreamGuard streamGuard(side);
+    result = body();
+  }
+  at::cuda::CUDAEvent done;
+  done.record(side);
+  done.block(caller);
+  return result;
+}
+#endif
+
+// cudaOnSideStream(fn, device) -> fn(): the warm-up iterations before a capture.
+RN_BINDING(CudaOnSideStream) {
+  Napi::Function fn = FunctionArg(info, 0, "fn");
+#ifdef RN_WITH_CUDA
+  return OnSideStream(DeviceIndexArg(info, 1), [&] { return fn.Call({}); });
+#else
+  (void)fn;
+  NoCuda(info.Env());
+#endif
+}
+
+RN_BINDING(CudaSynchronize) {
+#ifdef RN_WITH_CUDA
+  c10::cuda::CUDAGuard guard(DeviceIndexArg(info, 0));
+  c10::cuda::device_synchronize();
+  return info.Env().Undefined();
+#else
+  NoCuda(info.Env());
+#endif
+}
+
+class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CudaGraph",
+                       {
+                           InstanceMethod<&CudaGraphWrap::Capture>("capture"),
+                           InstanceMethod<&CudaGraphWrap::Replay>("replay"),
+                           InstanceMethod<&CudaGraphWrap::Reset>("reset"),
+                           InstanceAccessor<&CudaGraphWrap::Captured>("captured"),
+                       });
+  }
+
+  explicit CudaGraphWrap(const Napi::CallbackInfo& info) : ObjectWrap(info) {
+#ifndef RN_WITH_CUDA
+    NoCuda(info.Env());
+#else
+    Protect(info.Env(), [&] {
+      if (!torch::cuda::is_available()) NoCuda(info.Env());
+      return 0;
+    });
+#endif
+  }
+
+ private:
+  // capture(fn, device) -> fn(): records the CUDA work fn queues instead of running it. The
+  // autocast weight cache is off during capture (its entries would outlive the capture's pool).
+  Napi::Value Capture(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&]() -> Napi::Value {
+      Napi::Function fn = FunctionArg(info, 0, "fn");
+#ifdef RN_WITH_CUDA
+      if (graph_) throw Napi::Error::New(info.Env(), "this CUDA graph is already captured: reset() it first");
+      return OnSideStream(DeviceIndexArg(info, 1), [&]() -> Napi::Value {
+        bool cache = at::autocast::is_autocast_cache_enabled();
+        at::autocast::set_autocast_cache_enabled(false);
+        auto graph = std::make_unique<at::cuda::CUDAGraph>();
+        graph->capture_begin();
+        Napi::Value result;
+        try {
+          result = fn.Call({});
+        } catch (...) {
+          try {
+            graph->capture_end();
+          } catch (...) {
+            // the capture was already invalidated by the error being reported
+          }
+          at::autocast::set_autocast_cache_enabled(cache);
+          throw;
+        }
+        at::autocast::set_autocast_cache_enabled(cache);
+        graph->capture_end();
+        graph_ = std::move(graph);
+        return result;
+      });
+#else
+      (void)fn;
+      NoCuda(info.Env());
+#endif
+    });
+  }
+
+  Napi::Value Replay(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&]() -> Napi::Value {
+#ifdef RN_WITH_CUDA
+      if (!graph_) throw Napi::Error::New(info.Env(), "this CUDA graph has not been captured");
+      graph_->replay();
+      return info.Env().Undefined();
+#else
+      NoCuda(info.Env());
+#endif
+    });
+  }
+
+  // Frees the graph and its memory pool (tensors made during capture keep their own memory).
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+#ifdef RN_WITH_CUDA
+    graph_.reset();
+#endif
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Captured(const Napi::CallbackInfo& info) {
+#ifdef RN_WITH_CUDA
+    return Napi::Boolean::New(info.Env(), graph_ != nullptr);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+  }
+
+#ifdef RN_WITH_CUDA
+  std::unique_ptr<at::cuda::CUDAGraph> graph_;
+#endif
+};
+
+}  // namespace
+
+void InitCudaGraph(Napi::Env env, Napi::Object exports) {
+  exports.Set("CudaGraph", CudaGraphWrap::Define(env));
+  exports.Set("cudaOnSideStream", Napi::Function::New<CudaOnSideStream>(env, "cudaOnSideStream"));
+  exports.Set("cudaSynchronize", Napi::Function::New<CudaSynchronize>(env, "cudaSynchronize"));
+}
+
+}  // namespace rn

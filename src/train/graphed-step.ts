@@ -1,0 +1,96 @@
+// The whole training step (forward, loss, backward, SGD update, dropping the gradients) as one
+// CUDA graph: a few eager steps on a side stream warm up cuDNN and the allocator, the next
+// batch's step is captured, and every later batch of that shape is copied into the captured
+// inputs and replayed. Batches of another shape (the last, partial one) run eagerly.
+import { CudaGraph, onSideStream } from '../cuda-graph';
+import type { Device } from '../device';
+import { checkInteger } from '../errors';
+import type { SGD } from '../optim/sgd';
+import { dispose, keep, tidy, type Tensor } from '../tensor';
+
+export interface GraphedTrainStepOptions {
+  /** Eager steps before the capture; default 3. */
+  warmupSteps?: number;
+}
+
+const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+
+export class GraphedTrainStep {
+  readonly #forwardLoss: (x: Tensor, y: Tensor) => Tensor;
+  readonly #optimizer: SGD;
+  readonly #device: Device;
+  readonly #warmupSteps: number;
+  readonly #graph: CudaGraph;
+  #eagerSteps = 0;
+  #static: { x: Tensor; y: Tensor; loss: Tensor } | null = null;
+
+  /** `forwardLoss(x, y)` returns the scalar loss; `optimizer` must be capturable (its learning
+   * rate lives on the device, so changing it between replays takes effect). */
+  constructor(forwardLoss: (x: Tensor, y: Tensor) => Tensor, optimizer: SGD, device: Device, options: GraphedTrainStepOptions = {}) {
+    if (!optimizer.capturable) throw new Error('a graphed training step needs an SGD created with capturable: true');
+    this.#forwardLoss = forwardLoss;
+    this.#optimizer = optimizer;
+    this.#device = device;
+    this.#warmupSteps = checkInteger('warmupSteps', options.warmupSteps ?? 3, 1);
+    this.#graph = new CudaGraph(device);
+  }
+
+  /** True once the step has been captured. */
+  get captured(): boolean {
+    return this.#graph.captured;
+  }
+
+  /** One step on (x, y), both on the device; returns the loss. */
+  step(x: Tensor, y: Tensor): number {
+    const s = this.#static;
+    if (s) {
+      if (!sameShape(x, s.x) || !sameShape(y, s.y)) return this.#eager(x, y);
+      s.x.copy_(x);
+      s.y.copy_(y);
+      this.#graph.replay();
+      return s.loss.item();
+    }
+    if (this.#eagerSteps < this.#warmupSteps) {
+      this.#eagerSteps += 1;
+      return onSideStream(this.#device, () => this.#eager(x, y));
+    }
+    const staticX = keep(x.clone());
+    const staticY = keep(y.clone());
+    let loss: Tensor;
+    try {
+      loss = this.#graph.capture(() =>
+        tidy(() => {
+          const value = this.#forwardLoss(staticX, staticY);
+          value.backward();
+          this.#optimizer.step();
+          this.#optimizer.zeroGrad();
+          return keep(value);
+        }),
+      );
+    } catch (err) {
+      dispose([staticX, staticY]);
+      throw new Error(`capturing the training step as a CUDA graph failed: ${(err as Error).message}`);
+    }
+    this.#static = { x: staticX, y: staticY, loss };
+    // Capture records without running: run this batch's step now.
+    this.#graph.replay();
+    return loss.item();
+  }
+
+  #eager(x: Tensor, y: Tensor): number {
+    return tidy(() => {
+      const loss = this.#forwardLoss(x, y);
+      loss.backward();
+      this.#optimizer.step();
+      this.#optimizer.zeroGrad();
+      return loss.item();
+    });
+  }
+
+  /** Frees the graph and its static tensors. */
+  dispose(): void {
+    if (this.#static) dispose([this.#static.x, this.#static.y, this.#static.loss]);
+    this.#static = null;
+    this.#graph.reset();
+  }
+}

@@ -1,0 +1,59 @@
+// CUDA graphs of the training step. Without a GPU (CI): every entry point refuses with a message
+// that says why. With one: a graphed step gives the losses of eager steps, including a partial
+// batch and a learning-rate change between replays (float32, rtol 1e-4 / atol 1e-5).
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CudaGraph, GraphedTrainStep, SGD, cuda, nn, onSideStream, runTraining, synchronize, tensor, type Tensor } from '../src/index';
+import { native } from '../src/native';
+import { assertClose } from './helpers';
+import { loadedSmallNet } from './small-net';
+import { syntheticValue } from './synthetic-weights';
+
+const built = native.buildInfo();
+
+test('without CUDA, graphs and side streams refuse with the reason', { skip: cuda.isAvailable() && 'CUDA is available here' }, async () => {
+  const why = built.compiledWithCuda ? /CUDA graphs need a CUDA build of resnet-native and a GPU: .+/ : /CUDA graphs need a CUDA build of resnet-native and a GPU: this addon was built against a CPU-only libtorch/;
+  assert.throws(() => new native.CudaGraph(), why);
+  assert.throws(() => native.cudaOnSideStream(() => 1, 0), why);
+  assert.throws(() => native.cudaSynchronize(0), why);
+  assert.throws(() => native.cudaOnSideStream(42 as never, 0), /Expected a function for fn/);
+  assert.throws(() => new CudaGraph(), /Device 'cuda' requested but CUDA is not available/);
+  assert.throws(() => onSideStream('cpu', () => 1), /CUDA graphs need a CUDA device, got 'cpu'/);
+  assert.throws(() => synchronize('cpu'), /CUDA graphs need a CUDA device, got 'cpu'/);
+  const net = loadedSmallNet();
+  assert.throws(
+    () => new GraphedTrainStep((x, y) => nn.functional.crossEntropy(net.forward(x), y), new SGD(net.namedParameters()), 'cpu'),
+    /a graphed training step needs an SGD created with capturable: true/,
+  );
+  await assert.rejects(runTraining({ device: 'cpu', cudaGraph: true }, { onLine: () => {} }), /cudaGraph needs a CUDA device, and the device is 'cpu'/);
+});
+
+test('a graphed training step gives the losses of eager steps', { skip: !cuda.isAvailable() && 'no CUDA device here' }, () => {
+  const batches = Array.from({ length: 9 }, (_, i) => {
+    const n = i === 6 ? 3 : 4; // one partial batch between replays
+    const x = syntheticValue(`batch${i}`, [n, 3, 8, 8]).mul(2).to('cuda');
+    const y = tensor(BigInt64Array.from({ length: n }, (_, k) => BigInt((i + k) % 5)), [n], { device: 'cpu' }).to('cuda');
+    return [x, y] as const;
+  });
+  const run = (graphed: boolean): number[] => {
+    const net = loadedSmallNet().to('cuda').train();
+    const opt = new SGD(net.namedParameters(), { lr: 0.1, momentum: 0.9, capturable: true });
+    const forwardLoss = (x: Tensor, y: Tensor) => nn.functional.crossEntropy(net.forward(x), y);
+    const step = graphed ? new GraphedTrainStep(forwardLoss, opt, 'cuda', { warmupSteps: 2 }) : null;
+    const losses = batches.map(([x, y], i) => {
+      opt.lr = i < 5 ? 0.1 : 0.01;
+      if (step) return step.step(x, y);
+      const loss = forwardLoss(x, y);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      return loss.item();
+    });
+    if (step) {
+      assert.equal(step.captured, true);
+      step.dispose();
+    }
+    return losses;
+  };
+  assertClose(run(true), run(false), { rtol: 1e-4, atol: 1e-5, what: 'losses, graphed vs eager' });
+});
