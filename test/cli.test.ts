@@ -71,4 +71,14 @@ test('bench runs each case in its own process and reports images/s, peak RSS, pa
   }
   assert.ok(result.dataImagesPerSecond > 0);
   assert.equal(run('bench', '--batch', 'x').status, 2);
+  const graphOnCpu = run('bench', '--cuda-graph', '--batch', '2');
+  assert.equal(graphOnCpu.status, 1);
+  assert.match(graphOnCpu.stderr, /CUDA graphs need a CUDA device: pass --device cuda/);
+  // One case with channels-last weights and inputs (the option both implementations take).
+  const caseJs = path.resolve(__dirname, '..', 'dist', 'bench', 'case.js');
+  const nhwc = spawnSync(process.execPath, [caseJs, '--mode', 'infer', '--batch', '2', '--steps', '1', '--warmup', '0', '--channels-last'], { encoding: 'utf8' });
+  assert.equal(nhwc.status, 0, nhwc.stderr);
+  const nhwcResult = JSON.parse(nhwc.stdout);
+  assert.equal(nhwcResult.channelsLast, true);
+  assert.ok(nhwcResult.imagesPerSecond > 0);
 });
