@@ -105,6 +105,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
  private:
   // capture(fn, device) -> fn(): records the CUDA work fn queues instead of running it. The
   // autocast weight cache is off during capture (its entries would outlive the capture's pool).
+  // Thread-local capture mode: other Node worker threads may use the GPU meanwhile.
   Napi::Value Capture(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&]() -> Napi::Value {
       Napi::Function fn = FunctionArg(info, 0, "fn");
@@ -114,7 +115,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
         bool cache = at::autocast::is_autocast_cache_enabled();
         at::autocast::set_autocast_cache_enabled(false);
         auto graph = std::make_unique<at::cuda::CUDAGraph>();
-        graph->capture_begin();
+        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
         Napi::Value result;
         try {
           result = fn.Call({});
