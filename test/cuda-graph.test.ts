@@ -1,7 +1,11 @@
 // CUDA graphs of the training step. Without a GPU (CI): every entry point refuses with a message
 // that says why. With one: a graphed step gives the losses of eager steps, including a partial
-// batch and a learning-rate change between replays (float32, rtol 1e-4 / atol 1e-5).
+// batch and a learning-rate change between replays (float32, rtol 1e-4 / atol 1e-5), and whole
+// training runs (eager and graphed) go through evaluation and checkpoints on the GPU.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { CudaGraph, GraphedTrainStep, SGD, cuda, nn, onSideStream, runTraining, synchronize, tensor, type Tensor } from '../src/index';
 import { native } from '../src/native';
@@ -56,4 +60,18 @@ test('a graphed training step gives the losses of eager steps', { skip: !cuda.is
     return losses;
   };
   assertClose(run(true), run(false), { rtol: 1e-4, atol: 1e-5, what: 'losses, graphed vs eager' });
+});
+
+test('on a GPU, training runs end to end eagerly and as a CUDA graph, evaluation and checkpoints included', { skip: !cuda.isAvailable() && 'no CUDA device here' }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cuda-train-'));
+  // 8 steps of 16 with a partial batch of 8 at the end of each epoch: warm-up, capture, replays, eager tail.
+  const options = { arch: 'resnet18' as const, batchSize: 16, epochs: 2, device: 'cuda' as const, syntheticSize: { train: 136, test: 40 } };
+  for (const cudaGraph of [false, true]) {
+    const result = await runTraining({ ...options, cudaGraph, checkpointDir: path.join(dir, String(cudaGraph)) }, { onLine: () => {} });
+    assert.equal(result.steps, 18);
+    assert.ok(result.losses.every(Number.isFinite), `losses ${result.losses}`);
+    assert.ok(result.accuracies.every((a) => a >= 0 && a <= 1));
+    assert.ok(fs.existsSync(result.lastCheckpoint));
+  }
+  fs.rmSync(dir, { recursive: true });
 });

@@ -1,6 +1,7 @@
 // Accuracy on a dataset with BatchNorm in eval mode (running statistics), no gradients.
 import { inferenceMode } from '../autograd';
 import type { DataLoader } from '../data/loader';
+import type { Device } from '../device';
 import type { Module } from '../nn/module';
 import { crossEntropy } from '../nn/functional';
 import { tidy } from '../tensor';
@@ -16,6 +17,8 @@ export interface EvaluationResult {
 
 export async function evaluate(model: Module, loader: DataLoader, options: { epoch?: number } = {}): Promise<EvaluationResult> {
   const wasTraining = model.training;
+  // Batches come from the loader on its device (the CPU unless it holds the data elsewhere).
+  const device = model.parameters()[0]?.device ?? 'cpu';
   model.eval();
   const classes = loader.dataset.classNames.length;
   const correct = new Array<number>(classes).fill(0);
@@ -26,8 +29,10 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
     for await (const batch of loader.prefetch(options.epoch ?? 0)) {
       const [predicted, batchLoss] = inferenceMode(() =>
         tidy(() => {
-          const logits = model.forward(batch.images);
-          return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, batch.labels, { reduction: 'sum' }).item()] as const;
+          const images = batch.images.device === device ? batch.images : batch.images.to(device as Device);
+          const labels = batch.labels.device === device ? batch.labels : batch.labels.to(device as Device);
+          const logits = model.forward(images);
+          return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, labels, { reduction: 'sum' }).item()] as const;
         }),
       );
       const labels = batch.labels.toArray() as BigInt64Array;
