@@ -96,6 +96,7 @@ program
   .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
   .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
   .option('--cuda-graph', 'capture the training step as a CUDA graph and replay it (CUDA only)', false)
+  .option('--data-on-device', 'keep the uint8 dataset on the training device and augment there', false)
   .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
   .action(async (opts: Record<string, unknown>) => {

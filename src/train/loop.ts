@@ -82,6 +82,9 @@ export interface TrainOptions {
    * the last partial batch runs eagerly). A non-finite loss is then seen after its update, not
    * before. Default false. */
   cudaGraph?: boolean;
+  /** Keep the whole uint8 training and test sets on the training device and augment there,
+   * instead of preparing batches on a CPU worker thread. Default false. */
+  dataOnDevice?: boolean;
 }
 
 export type TrainEvent =
@@ -167,6 +170,7 @@ function normalize(options: TrainOptions) {
     tf32: checkBoolean('tf32', options.tf32 ?? false),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
     cudaGraph: checkBoolean('cudaGraph', options.cudaGraph ?? false),
+    dataOnDevice: checkBoolean('dataOnDevice', options.dataOnDevice ?? false),
   };
 }
 
@@ -199,8 +203,9 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const trainSet = load('train');
   const testSet = load('test');
   const pipeline = { imageSize: c.imageSize };
-  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline) });
-  const testLoader = new DataLoader(testSet, { batchSize: c.batchSize, seed: c.seed + 1, transform: testTransforms(pipeline) });
+  const dataDevice = c.dataOnDevice ? c.device : 'cpu';
+  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice });
+  const testLoader = new DataLoader(testSet, { batchSize: c.batchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice });
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
 
