@@ -116,13 +116,24 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
   Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] { return Entries(info.Env(), module_->named_buffers(false)); });
   }
-  // to(device|null, dtype|null): converts parameters and buffers in place, so existing handles
-  // to them stay valid.
+  // to(device|null, dtype|null): moves parameters and buffers in place (set_data), so existing
+  // handles to them stay valid. A dtype converts the floating-point ones only, as PyTorch's
+  // Module.to does (libtorch's would also convert BatchNorm's integer step count).
   Napi::Value To(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] {
       Napi::Env env = info.Env();
       if (!IsMissing(info, 0)) module_->to(DeviceFromName(env, StringArg(info, 0, "device")));
-      if (!IsMissing(info, 1)) module_->to(DtypeFromName(env, StringArg(info, 1, "dtype")));
+      if (!IsMissing(info, 1)) {
+        torch::Dtype dtype = DtypeFromName(env, StringArg(info, 1, "dtype"));
+        if (!c10::isFloatingType(dtype)) ThrowType(env, "modules convert to floating-point dtypes only");
+        torch::NoGradGuard noGrad;
+        for (auto& t : module_->parameters()) {
+          if (t.is_floating_point()) t.set_data(t.to(dtype));
+        }
+        for (auto& t : module_->buffers()) {
+          if (t.is_floating_point()) t.set_data(t.to(dtype));
+        }
+      }
       return env.Undefined();
     });
   }

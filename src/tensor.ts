@@ -6,6 +6,9 @@ import { native, type NativeTensor } from './native';
 
 export type Dtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
 
+/** The floating-point dtypes (what parameters may be). */
+export const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'] as const;
+export type FloatDtype = (typeof FLOAT_DTYPES)[number];
 const DTYPES: readonly string[] = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool'];
 
 /** Bytes per element of each dtype. */

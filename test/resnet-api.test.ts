@@ -146,3 +146,30 @@ test('channels-last weights and inputs give the same outputs and gradients', () 
   assert.ok(ga.every((v, i) => Math.abs(v - gb[i]) < 1e-4 * scale + 1e-6), 'same conv1 gradient');
   assert.throws(() => x.contiguous('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last', got 'nhwc'/);
 });
+
+test('toHalfPrecision: convs and head in bfloat16, BatchNorm in float32; logits close to float32', () => {
+  const a = resnet18({ numClasses: 10, stem: 'cifar', ...cpu }).eval();
+  const b = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
+  b.loadStateDict(a.stateDict());
+  b.toHalfPrecision('bfloat16').eval();
+  const state = b.stateDict();
+  assert.equal(state['conv1.weight'].dtype, 'bfloat16');
+  assert.equal(state['layer4.1.conv2.weight'].dtype, 'bfloat16');
+  assert.equal(state['fc.weight'].dtype, 'bfloat16');
+  assert.equal(state['bn1.weight'].dtype, 'float32');
+  assert.equal(state['layer1.0.bn2.running_var'].dtype, 'float32');
+  assert.equal(state['bn1.num_batches_tracked'].dtype, 'int64');
+  // Float32 inputs are cast to the weights' dtype. bfloat16 keeps 8 bits of mantissa: within 5%
+  // of the logits' scale.
+  const x = randn([2, 3, 16, 16], cpu);
+  const want = noGrad(() => a.forward(x)).toArray() as Float32Array;
+  const logits = noGrad(() => b.forward(x));
+  assert.equal(logits.dtype, 'bfloat16');
+  const got = logits.toArray() as Float32Array;
+  const scale = Math.max(...want.map(Math.abs));
+  assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 0.05 * scale), `${got.slice(0, 4)} vs ${want.slice(0, 4)}`);
+  // A new head follows the model's dtype; a float32 state dict loads into it (converted).
+  assert.equal(b.replaceHead(4).weight.dtype, 'bfloat16');
+  assert.throws(() => b.toHalfPrecision('int8' as never), /Expected 'float16' or 'bfloat16' for dtype but received 'int8'/);
+  assert.throws(() => b.toDtype('int64' as never), /for dtype but received 'int64'/);
+});

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { TrainingError, evaluate, modelFromCheckpoint, readCheckpoint, runTraining, type TrainEvent, type TrainOptions } from '../src/index';
 import { DataLoader, syntheticDataset, testTransforms } from '../src/index';
+import { evaluateCheckpoint } from '../src/train/evaluate-checkpoint';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-train-'));
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -174,4 +175,21 @@ test('mixed precision (bfloat16 autocast) with channels-last trains with finite 
   assert.equal(losses.length, 3);
   assert.ok(losses.every(Number.isFinite));
   await assert.rejects(runTraining({ ...small, amp: 'int8' as never }), /Expected 'bfloat16' or 'float16' for amp but received 'int8'/);
+});
+
+test('a half-precision model (bfloat16, float32 BatchNorm) trains, and its checkpoint evaluates as float32', async () => {
+  const losses: number[] = [];
+  const dir = path.join(tmp, 'half');
+  const result = await runTraining(
+    { ...small, half: 'bfloat16', epochs: 1, maxStepsPerEpoch: 3, syntheticSize: { train: 64, test: 16 }, checkpointDir: dir },
+    { onLine: () => {}, onEvent: (e) => e.type === 'step' && losses.push(e.loss) },
+  );
+  assert.equal(losses.length, 3);
+  assert.ok(losses.every(Number.isFinite));
+  const saved = readCheckpoint(result.lastCheckpoint);
+  assert.equal(saved.model['conv1.weight'].dtype, 'bfloat16');
+  assert.equal(saved.model['bn1.running_mean'].dtype, 'float32');
+  const evaluation = await evaluateCheckpoint(result.lastCheckpoint, {});
+  assert.ok(evaluation.accuracy >= 0 && evaluation.accuracy <= 1);
+  await assert.rejects(runTraining({ ...small, half: 'bfloat16', amp: 'bfloat16' }), /amp \(autocast\) and half \(a half-precision model\) are alternatives/);
 });

@@ -93,6 +93,7 @@ program
   .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
   .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
+  .addOption(new Option('--half <dtype>', 'half-precision model with float32 BatchNorm (instead of --amp)').choices(['bfloat16', 'float16']))
   .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
   .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
   .option('--cuda-graph', 'capture the training step as a CUDA graph and replay it (CUDA only)', false)

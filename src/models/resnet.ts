@@ -8,7 +8,7 @@ import { pad as padTensor } from '../nn/functional';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
 import { maxPool2d } from '../nn/functional';
-import { dispose, type Tensor } from '../tensor';
+import { dispose, type FloatDtype, type Tensor } from '../tensor';
 import { readWeights } from '../io/weights';
 
 /** 'torch': symmetric padding (torchvision). 'same': MindSpore's pad_mode='same' (asymmetric). */
@@ -310,11 +310,15 @@ export class ResNet extends Module {
     });
   }
 
+  /** Inputs are cast to the dtype of the weights (float32, or that of toHalfPrecision()). */
   forward(x: Tensor): Tensor {
+    const dtype = this.conv1.weight.dtype;
+    const input = x.dtype === dtype ? x : x.to(dtype);
     const stages: Module[] = [this.conv1, this.bn1, relu];
     if (this.maxpool) stages.push(this.maxpool);
     stages.push(this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool);
-    const pooled = chain(x, stages);
+    const pooled = chain(input, stages);
+    if (input !== x) input.dispose();
     const flat = pooled.flatten(1);
     const logits = this.#fc.forward(flat);
     pooled.dispose();
@@ -322,11 +326,22 @@ export class ResNet extends Module {
     return logits;
   }
 
+  /**
+   * Half precision with float32 normalisation (PyTorch's `model.half()` with the BatchNorm layers
+   * kept in float32): convolutions and the head in `dtype`, BatchNorm weights and running
+   * statistics in float32. An alternative to autocast for mixed-precision training. In place.
+   */
+  toHalfPrecision(dtype: 'float16' | 'bfloat16' = 'float16'): this {
+    checkChoice('dtype', dtype, ['float16', 'bfloat16'] as const, 'float16');
+    return this.toDtype(dtype, (m) => !(m instanceof BatchNorm2d));
+  }
+
   /** A new, freshly initialised classifier with `numClasses` outputs (as the tutorial does). */
   replaceHead(numClasses: number): Linear {
     checkInteger('numClasses', numClasses, 1);
     const old = this.#fc;
     const fresh = new Linear({ inFeatures: old.options.inFeatures, outFeatures: numClasses, device: this.options.device });
+    if (old.weight.dtype !== 'float32') fresh.toDtype(old.weight.dtype as FloatDtype);
     this.replaceModule('fc', fresh);
     this.#fc = fresh;
     (this.options as { numClasses: number }).numClasses = numClasses;

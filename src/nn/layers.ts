@@ -3,7 +3,7 @@
 import { checkDevice, defaultDevice, type Device } from '../device';
 import { checkBoolean, checkInteger, checkNumber, checkPair } from '../errors';
 import { native, type NativeModule } from '../native';
-import { Tensor, type MemoryFormat } from '../tensor';
+import { Tensor, type FloatDtype, type MemoryFormat } from '../tensor';
 import { adaptiveAvgPool2d, maxPool2d, type Pool2dArgs } from './functional';
 import { Module } from './module';
 
@@ -42,6 +42,10 @@ abstract class NativeLayer extends Module {
   // libtorch moves parameters in place (set_data), so the registered handles follow.
   protected override moveOwnTensors(device: Device): void {
     this.native.to(device);
+  }
+
+  protected override convertOwnTensors(dtype: FloatDtype): void {
+    this.native.to(null, dtype);
   }
 }
 

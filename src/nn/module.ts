@@ -2,7 +2,8 @@
 // ("layer1.0.bn1.running_mean"), train/eval modes and device moves.
 import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
-import { keep, type Dtype, type MemoryFormat, type Tensor } from '../tensor';
+import { checkChoice } from '../errors';
+import { FLOAT_DTYPES, keep, type Dtype, type FloatDtype, type MemoryFormat, type Tensor } from '../tensor';
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (after `skip`); default true. */
@@ -30,7 +31,7 @@ export class StateDictError extends Error {
 }
 
 function dtypeKind(dtype: Dtype): string {
-  return dtype.startsWith('float') || dtype === 'bfloat16' ? 'float' : dtype === 'bool' ? 'bool' : 'int';
+  return (FLOAT_DTYPES as readonly string[]).includes(dtype) ? 'float' : dtype === 'bool' ? 'bool' : 'int';
 }
 
 export abstract class Module {
@@ -192,6 +193,30 @@ export abstract class Module {
   toMemoryFormat(memoryFormat: MemoryFormat): this {
     for (const [, module] of this.namedModules()) module.relayOwnTensors(memoryFormat);
     return this;
+  }
+
+  /**
+   * Converts floating-point parameters and buffers to `dtype` in place (handles stay valid; build
+   * optimizers afterwards). `where` picks the modules whose own tensors convert, e.g. everything
+   * but BatchNorm for a half-precision model with float32 normalisation.
+   */
+  toDtype(dtype: FloatDtype, where: (module: Module) => boolean = () => true): this {
+    checkChoice('dtype', dtype, FLOAT_DTYPES, 'float32');
+    for (const [, module] of this.namedModules()) if (where(module)) module.convertOwnTensors(dtype);
+    return this;
+  }
+
+  /** Converts this module's own floating-point tensors (TypeScript-made ones are replaced). */
+  protected convertOwnTensors(dtype: FloatDtype): void {
+    for (const map of [this.#parameters, this.#buffers]) {
+      for (const [name, t] of map) {
+        if (t.dtype === dtype || !(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) continue;
+        const converted = keep(noGrad(() => t.to(dtype)));
+        converted.requiresGrad = t.requiresGrad;
+        map.set(name, converted);
+        t.dispose();
+      }
+    }
   }
 
   /** Re-lays this module's own 4-D tensors (TypeScript-made ones are replaced by copies). */

@@ -31,7 +31,8 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
         tidy(() => {
           const images = batch.images.device === device ? batch.images : batch.images.to(device as Device);
           const labels = batch.labels.device === device ? batch.labels : batch.labels.to(device as Device);
-          const logits = model.forward(images);
+          const out = model.forward(images);
+          const logits = out.dtype === 'float32' ? out : out.to('float32');
           return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, labels, { reduction: 'sum' }).item()] as const;
         }),
       );

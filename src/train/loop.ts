@@ -72,6 +72,9 @@ export interface TrainOptions {
   logEvery?: number;
   /** Mixed precision (autocast) for forward and loss on the training device; default off. */
   amp?: 'bfloat16' | 'float16';
+  /** Mixed precision the other way: convolutions and head stored and computed in this dtype,
+   * BatchNorm in float32, loss in float32 (ResNet.toHalfPrecision). Not with amp. Default off. */
+  half?: 'bfloat16' | 'float16';
   /** cuDNN autotuning (CUDA; fixed shapes); default true. */
   cudnnBenchmark?: boolean;
   /** TensorFloat-32 matrix products (CUDA, Ampere+); default false. */
@@ -118,6 +121,8 @@ export class TrainingError extends Error {
     this.name = 'TrainingError';
   }
 }
+
+const float32 = (t: Tensor) => (t.dtype === 'float32' ? t : t.to('float32'));
 
 const pad3 = (n: number) => String(n).padStart(3, ' ');
 
@@ -166,6 +171,7 @@ function normalize(options: TrainOptions) {
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
     amp: options.amp === undefined ? undefined : checkChoice('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
+    half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
     tf32: checkBoolean('tf32', options.tf32 ?? false),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
@@ -185,13 +191,14 @@ function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): numbe
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = normalize(options);
   if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
+  if (c.amp && c.half) throw new TrainingError('amp (autocast) and half (a half-precision model) are alternatives: pick one');
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
   if (c.threads) setNumThreads(c.threads);
   setCudnnBenchmark(c.cudnnBenchmark);
   setAllowTF32(c.tf32);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
-    const compute = () => crossEntropy(model.forward(x), y, { labelSmoothing: c.labelSmoothing });
+    const compute = () => crossEntropy(float32(model.forward(x)), y, { labelSmoothing: c.labelSmoothing });
     if (!c.amp) return compute();
     return autocast(compute, { deviceType: c.device === 'cpu' ? 'cpu' : 'cuda', dtype: c.amp });
   };
@@ -217,6 +224,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     weights: c.weights,
     device: c.device,
   });
+  if (c.half) model.toHalfPrecision(c.half);
   if (c.channelsLast) model.toMemoryFormat('channels_last');
   const optimizer = new SGD(model.namedParameters(), {
     lr: lrs[0],
