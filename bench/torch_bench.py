@@ -2,7 +2,7 @@
 """PyTorch eager reference for `resnet-native bench`: the same workload, printed as one JSON line.
 
 python3 bench/torch_bench.py --mode train|infer --batch 32 --steps 5 --warmup 2 --threads 2
-    [--device cuda] [--amp bfloat16] [--channels-last] [--cuda-graph]
+    [--device cuda] [--amp bfloat16 | --half bfloat16] [--channels-last] [--cuda-graph]
 Needs torch and torchvision (pip install torch torchvision).
 """
 import argparse
@@ -37,6 +37,7 @@ def main():
     p.add_argument("--amp", choices=["bfloat16", "float16"], default=None)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--cuda-graph", action="store_true")
+    p.add_argument("--half", choices=["bfloat16", "float16"], default=None)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -48,6 +49,14 @@ def main():
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = torchvision.models.resnet50(num_classes=10).to(device, memory_format=fmt)
     x = torch.randn(a.batch, 3, 32, 32, device=device).contiguous(memory_format=fmt)
+    if a.half:
+        # half-precision model with float32 BatchNorm
+        half = getattr(torch, a.half)
+        model.to(half)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.float()
+        x = x.to(half)
     y = torch.randint(0, 10, (a.batch,), device=device)
     amp_dtype = getattr(torch, a.amp) if a.amp else None
 
@@ -123,6 +132,7 @@ def main():
         "amp": a.amp,
         "channelsLast": a.channels_last,
         "cudaGraph": a.cuda_graph,
+        "half": a.half,
         "medianStepSeconds": median,
         "imagesPerSecond": a.batch / median,
         "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

@@ -74,11 +74,15 @@ test('bench runs each case in its own process and reports images/s, peak RSS, pa
   const graphOnCpu = run('bench', '--cuda-graph', '--batch', '2');
   assert.equal(graphOnCpu.status, 1);
   assert.match(graphOnCpu.stderr, /CUDA graphs need a CUDA device: pass --device cuda/);
-  // One case with channels-last weights and inputs (the option both implementations take).
+  const both = run('bench', '--amp', 'bfloat16', '--half', 'bfloat16', '--batch', '2');
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /--amp and --half are alternatives: pick one/);
+  // One case with channels-last weights and inputs and a bfloat16 model (options both sides take).
   const caseJs = path.resolve(__dirname, '..', 'dist', 'bench', 'case.js');
-  const nhwc = spawnSync(process.execPath, [caseJs, '--mode', 'infer', '--batch', '2', '--steps', '1', '--warmup', '0', '--channels-last'], { encoding: 'utf8' });
+  const nhwc = spawnSync(process.execPath, [caseJs, '--mode', 'infer', '--batch', '2', '--steps', '1', '--warmup', '0', '--channels-last', '--half', 'bfloat16'], { encoding: 'utf8' });
   assert.equal(nhwc.status, 0, nhwc.stderr);
   const nhwcResult = JSON.parse(nhwc.stdout);
   assert.equal(nhwcResult.channelsLast, true);
+  assert.equal(nhwcResult.half, 'bfloat16');
   assert.ok(nhwcResult.imagesPerSecond > 0);
 });

@@ -25,6 +25,7 @@ const { values } = parseArgs({
     amp: { type: 'string' },
     'channels-last': { type: 'boolean', default: false },
     'cuda-graph': { type: 'boolean', default: false },
+    half: { type: 'string' },
   },
 });
 const batch = Number(values.batch);
@@ -36,7 +37,9 @@ const amp = values.amp as 'bfloat16' | 'float16' | undefined;
 const channelsLast = values['channels-last']!;
 const cudaGraph = values['cuda-graph']!;
 setCudnnBenchmark(true);
+const half = values.half as 'bfloat16' | 'float16' | undefined;
 const model = resnet50({ numClasses: 10, device });
+if (half) model.toHalfPrecision(half);
 if (channelsLast) model.toMemoryFormat('channels_last');
 const x = keep(randn([batch, 3, 32, 32], { device }).contiguous(channelsLast ? 'channels_last' : 'contiguous'));
 const y = randint(0, 10, [batch], { device });
@@ -126,6 +129,7 @@ console.log(
     amp: amp ?? null,
     channelsLast,
     cudaGraph,
+    half: half ?? null,
     threads: getNumThreads(),
     medianStepSeconds: median,
     imagesPerSecond: batch / median,

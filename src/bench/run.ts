@@ -22,6 +22,8 @@ export interface BenchOptions {
   device?: string;
   /** Mixed precision for both implementations. */
   amp?: 'bfloat16' | 'float16';
+  /** A half-precision model with float32 BatchNorm, for both implementations. */
+  half?: 'bfloat16' | 'float16';
   /** Channels-last weights and inputs for both implementations. */
   channelsLast?: boolean;
   /** CUDA graphs of the training step / inference pass for both implementations (CUDA only). */
@@ -83,6 +85,7 @@ export function pytorchAvailable(python: string): string | null {
 export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; dataImagesPerSecond: number; machine: string } {
   const log = options.log ?? (() => {});
   if (options.cudaGraph && (options.device ?? 'cpu') === 'cpu') throw new Error('CUDA graphs need a CUDA device: pass --device cuda');
+  if (options.amp && options.half) throw new Error('--amp and --half are alternatives: pick one');
   const threads = options.threads ?? getNumThreads();
   const steps = String(options.steps ?? 5);
   const warmup = String(options.warmup ?? 2);
@@ -97,6 +100,7 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
     for (const batch of options.batches ?? [32, 256]) {
       const common = ['--mode', mode, '--batch', String(batch), '--steps', steps, '--warmup', warmup, '--threads', String(threads), '--device', options.device ?? 'cpu'];
       if (options.amp) common.push('--amp', options.amp);
+      if (options.half) common.push('--half', options.half);
       if (options.channelsLast) common.push('--channels-last');
       if (options.cudaGraph) common.push('--cuda-graph');
       const ours: CaseResult[] = [];
@@ -131,7 +135,7 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
   }
   const machine =
     `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads, device ${options.device ?? 'cpu'}` +
-    `${options.amp ? `, autocast ${options.amp}` : ''}${options.channelsLast ? ', channels-last' : ''}${options.cudaGraph ? ', CUDA graphs' : ''}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
+    `${options.amp ? `, autocast ${options.amp}` : ''}${options.half ? `, ${options.half} model (float32 BatchNorm)` : ''}${options.channelsLast ? ', channels-last' : ''}${options.cudaGraph ? ', CUDA graphs' : ''}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
   return { rows, dataImagesPerSecond: median(rates), machine };
 }
 

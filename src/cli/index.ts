@@ -222,10 +222,11 @@ program
   .option('--no-torch', 'skip the PyTorch comparison')
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
   .addOption(new Option('--amp <dtype>', 'mixed precision for both').choices(['bfloat16', 'float16']))
+  .addOption(new Option('--half <dtype>', 'half-precision model with float32 BatchNorm, for both').choices(['bfloat16', 'float16']))
   .option('--channels-last', 'channels-last weights and inputs, for both', false)
   .option('--cuda-graph', 'training steps and inference passes replayed as CUDA graphs, for both (CUDA only)', false)
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16'; channelsLast: boolean; cudaGraph: boolean }) => {
+  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16'; half?: 'bfloat16' | 'float16'; channelsLast: boolean; cudaGraph: boolean }) => {
     const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
     const batches = opts.batch.split(',').map((b) => integer(1)(b.trim()));
     const result = runBenchmark({
@@ -237,6 +238,7 @@ program
       python: opts.torch ? opts.python : null,
       device: opts.device,
       amp: opts.amp,
+      half: opts.half,
       channelsLast: opts.channelsLast,
       cudaGraph: opts.cudaGraph,
       log: opts.json ? undefined : (l) => process.stderr.write(`${l}\n`),
