@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { CudaGraph, GraphedTrainStep, SGD, cuda, nn, onSideStream, runTraining, synchronize, tensor, type Tensor } from '../src/index';
+import { CudaGraph, GraphedTrainStep, SGD, cuda, full, keep, nn, onSideStream, runTraining, synchronize, tensor, tidy, type Tensor } from '../src/index';
 import { native } from '../src/native';
 import { assertClose } from './helpers';
 import { loadedSmallNet } from './small-net';
@@ -30,6 +30,24 @@ test('without CUDA, graphs and side streams refuse with the reason', { skip: cud
     /a graphed training step needs an SGD created with capturable: true/,
   );
   await assert.rejects(runTraining({ device: 'cpu', cudaGraph: true }, { onLine: () => {} }), /cudaGraph needs a CUDA device, and the device is 'cpu'/);
+});
+
+test('on a GPU, a captured graph reads its inputs anew on every replay', { skip: !cuda.isAvailable() && 'no CUDA device here' }, () => {
+  const input = full([4], 1, { device: 'cuda' });
+  const graph = new CudaGraph('cuda');
+  onSideStream('cuda', () => input.mul(2).add(1).dispose()); // warm-up
+  const out = graph.capture(() => tidy(() => keep(input.mul(2).add(1))));
+  assert.equal(graph.captured, true);
+  for (const value of [3, -1]) {
+    input.fill_(value);
+    graph.replay();
+    synchronize('cuda');
+    assert.deepEqual(Array.from(out.toArray() as Float32Array), [1, 2, 3, 4].map(() => 2 * value + 1));
+  }
+  assert.throws(() => graph.capture(() => 0), /already captured: reset\(\) it first/);
+  graph.reset();
+  assert.equal(graph.captured, false);
+  assert.throws(() => graph.replay(), /has not been captured/);
 });
 
 test('a graphed training step gives the losses of eager steps', { skip: !cuda.isAvailable() && 'no CUDA device here' }, () => {
