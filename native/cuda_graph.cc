@@ -15,10 +15,9 @@
 namespace rn {
 namespace {
 
+// Builds without CUDA: CudaDeviceArg has already refused any CUDA device name by then.
 [[noreturn]] void NoCuda(Napi::Env env) {
-  throw Napi::Error::New(env, "CUDA graphs need a CUDA build of resnet-native and a GPU: " +
-                                  (TorchHasCudaSupport() ? CudaUnavailableReason()
-                                                         : std::string("this addon was built against a CPU-only libtorch")));
+  throw Napi::Error::New(env, "CUDA graphs need a CUDA build of resnet-native (this addon was built against a CPU-only libtorch)");
 }
 
 Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -26,16 +25,20 @@ Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t i, const char*
   return info[i].As<Napi::Function>();
 }
 
+// The CUDA device named by argument i ('cuda' is the current one), through the shared device
+// parser (which also says when CUDA is unavailable or the index does not exist).
+c10::DeviceIndex CudaDeviceArg(const Napi::CallbackInfo& info, size_t i) {
+  std::string name = StringArg(info, i, "device");
+  torch::Device device = DeviceFromName(info.Env(), name);
+  if (!device.is_cuda()) throw Napi::Error::New(info.Env(), "CUDA graphs need a CUDA device, got '" + name + "'");
 #ifdef RN_WITH_CUDA
-c10::DeviceIndex DeviceIndexArg(const Napi::CallbackInfo& info, size_t i) {
-  int64_t index = IntArg(info, i, "device");
-  if (!torch::cuda::is_available()) NoCuda(info.Env());
-  if (index < 0 || index >= int64_t(torch::cuda::device_count())) {
-    throw Napi::RangeError::New(info.Env(), "no CUDA device " + std::to_string(index));
-  }
-  return static_cast<c10::DeviceIndex>(index);
+  return device.has_index() ? device.index() : c10::cuda::current_device();
+#else
+  NoCuda(info.Env());
+#endif
 }
 
+#ifdef RN_WITH_CUDA
 // Runs fn with a fresh side stream of `device` current; the side stream first waits for the
 // work already queued on the caller's stream, and the caller's stream then waits for it.
 template <typename Body>
@@ -61,20 +64,25 @@ Napi::Value OnSideStream(c10::DeviceIndex device, Body&& body) {
 // cudaOnSideStream(fn, device) -> fn(): the warm-up iterations before a capture.
 RN_BINDING(CudaOnSideStream) {
   Napi::Function fn = FunctionArg(info, 0, "fn");
+  c10::DeviceIndex device = CudaDeviceArg(info, 1);
 #ifdef RN_WITH_CUDA
-  return OnSideStream(DeviceIndexArg(info, 1), [&] { return fn.Call({}); });
+  return OnSideStream(device, [&] { return fn.Call({}); });
 #else
   (void)fn;
+  (void)device;
   NoCuda(info.Env());
 #endif
 }
 
+// cudaSynchronize(device): waits for all work queued on the device.
 RN_BINDING(CudaSynchronize) {
+  c10::DeviceIndex device = CudaDeviceArg(info, 0);
 #ifdef RN_WITH_CUDA
-  c10::cuda::CUDAGuard guard(DeviceIndexArg(info, 0));
+  c10::cuda::CUDAGuard guard(device);
   c10::cuda::device_synchronize();
   return info.Env().Undefined();
 #else
+  (void)device;
   NoCuda(info.Env());
 #endif
 }
@@ -91,19 +99,13 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
                        });
   }
 
+  // new CudaGraph(device): a graph of work on that CUDA device.
   explicit CudaGraphWrap(const Napi::CallbackInfo& info) : ObjectWrap(info) {
-#ifndef RN_WITH_CUDA
-    NoCuda(info.Env());
-#else
-    Protect(info.Env(), [&] {
-      if (!torch::cuda::is_available()) NoCuda(info.Env());
-      return 0;
-    });
-#endif
+    device_ = Protect(info.Env(), [&] { return CudaDeviceArg(info, 0); });
   }
 
  private:
-  // capture(fn, device) -> fn(): records the CUDA work fn queues instead of running it. The
+  // capture(fn) -> fn(): records the CUDA work fn queues instead of running it. The
   // autocast weight cache is off during capture (its entries would outlive the capture's pool).
   // Thread-local capture mode: other Node worker threads may use the GPU meanwhile.
   Napi::Value Capture(const Napi::CallbackInfo& info) {
@@ -111,7 +113,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
       Napi::Function fn = FunctionArg(info, 0, "fn");
 #ifdef RN_WITH_CUDA
       if (graph_) throw Napi::Error::New(info.Env(), "this CUDA graph is already captured: reset() it first");
-      return OnSideStream(DeviceIndexArg(info, 1), [&]() -> Napi::Value {
+      return OnSideStream(device_, [&]() -> Napi::Value {
         bool cache = at::autocast::is_autocast_cache_enabled();
         at::autocast::set_autocast_cache_enabled(false);
         auto graph = std::make_unique<at::cuda::CUDAGraph>();
@@ -168,6 +170,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
 #endif
   }
 
+  c10::DeviceIndex device_ = 0;
 #ifdef RN_WITH_CUDA
   std::unique_ptr<at::cuda::CUDAGraph> graph_;
 #endif

@@ -4,27 +4,22 @@
 import { checkDevice, type Device } from './device';
 import { native, type NativeCudaGraph } from './native';
 
-function deviceIndex(device: Device): number {
-  if (device === 'cpu') throw new Error("CUDA graphs need a CUDA device, got 'cpu'");
-  return device === 'cuda' ? 0 : Number(device.slice('cuda:'.length));
-}
-
 export class CudaGraph {
   readonly device: Device;
   readonly #graph: NativeCudaGraph;
 
-  /** Throws when this build or this machine has no CUDA (the message says which). */
+  /** A graph of work on a CUDA device ('cuda': the current one). Throws when the device is not
+   * CUDA or this build or machine has no CUDA (the message says which). */
   constructor(device: Device = 'cuda') {
     this.device = checkDevice('device', device);
-    deviceIndex(this.device);
-    this.#graph = new native.CudaGraph();
+    this.#graph = new native.CudaGraph(this.device);
   }
 
   /** Records what fn launches on the device instead of running it; returns fn's result. Nothing
    * in fn may wait for the GPU (item(), toArray()), and its inputs must be tensors that stay
    * alive: replays read and write the same memory. */
   capture<R>(fn: () => R): R {
-    return this.#graph.capture(fn, deviceIndex(this.device));
+    return this.#graph.capture(fn);
   }
 
   /** Runs the captured work again on the current stream (asynchronously). */
@@ -45,10 +40,10 @@ export class CudaGraph {
 /** Runs fn with a side stream current on the device, ordered after the work already queued and
  * before what follows (warm-up before a capture runs this way, as CUDA requires). */
 export function onSideStream<R>(device: Device, fn: () => R): R {
-  return native.cudaOnSideStream(fn, deviceIndex(checkDevice('device', device)));
+  return native.cudaOnSideStream(fn, checkDevice('device', device));
 }
 
 /** Waits for all work queued on the device. */
 export function synchronize(device: Device = 'cuda'): void {
-  native.cudaSynchronize(deviceIndex(checkDevice('device', device)));
+  native.cudaSynchronize(checkDevice('device', device));
 }

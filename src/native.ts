@@ -27,7 +27,7 @@ export interface NativeModule {
 
 /** libtorch's at::cuda::CUDAGraph (native/cuda_graph.cc); constructing one throws without CUDA. */
 export interface NativeCudaGraph {
-  capture<R>(fn: () => R, device: number): R;
+  capture<R>(fn: () => R): R;
   replay(): void;
   reset(): void;
   readonly captured: boolean;
@@ -169,9 +169,9 @@ export interface NativeBinding {
   setAllowTF32(enabled: boolean): boolean;
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
-  CudaGraph: new () => NativeCudaGraph;
-  cudaOnSideStream<R>(fn: () => R, device: number): R;
-  cudaSynchronize(device: number): void;
+  CudaGraph: new (device: string) => NativeCudaGraph;
+  cudaOnSideStream<R>(fn: () => R, device: string): R;
+  cudaSynchronize(device: string): void;
 }
 
 const packageRoot = path.resolve(__dirname, '..');

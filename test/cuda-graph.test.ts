@@ -13,14 +13,14 @@ import { assertClose } from './helpers';
 import { loadedSmallNet } from './small-net';
 import { syntheticValue } from './synthetic-weights';
 
-const built = native.buildInfo();
-
 test('without CUDA, graphs and side streams refuse with the reason', { skip: cuda.isAvailable() && 'CUDA is available here' }, async () => {
-  const why = built.compiledWithCuda ? /CUDA graphs need a CUDA build of resnet-native and a GPU: .+/ : /CUDA graphs need a CUDA build of resnet-native and a GPU: this addon was built against a CPU-only libtorch/;
-  assert.throws(() => new native.CudaGraph(), why);
-  assert.throws(() => native.cudaOnSideStream(() => 1, 0), why);
-  assert.throws(() => native.cudaSynchronize(0), why);
-  assert.throws(() => native.cudaOnSideStream(42 as never, 0), /Expected a function for fn/);
+  // Device names go through the shared parser: bad ones, CPU and unavailable CUDA are all refused.
+  assert.throws(() => new native.CudaGraph('cuda'), /Device 'cuda' requested but CUDA is not available: .+/);
+  assert.throws(() => native.cudaOnSideStream(() => 1, 'cuda:1'), /Device 'cuda:1' requested but CUDA is not available: .+/);
+  assert.throws(() => native.cudaSynchronize(0 as never), /Expected a string for 'device'/);
+  assert.throws(() => new native.CudaGraph('gpu'), /device string: gpu/);
+  assert.throws(() => new native.CudaGraph('cpu'), /CUDA graphs need a CUDA device, got 'cpu'/);
+  assert.throws(() => native.cudaOnSideStream(42 as never, 'cuda'), /Expected a function for fn/);
   assert.throws(() => new CudaGraph(), /Device 'cuda' requested but CUDA is not available/);
   assert.throws(() => onSideStream('cpu', () => 1), /CUDA graphs need a CUDA device, got 'cpu'/);
   assert.throws(() => synchronize('cpu'), /CUDA graphs need a CUDA device, got 'cpu'/);

@@ -208,26 +208,13 @@ export abstract class Module {
 
   /** Converts this module's own floating-point tensors (TypeScript-made ones are replaced). */
   protected convertOwnTensors(dtype: FloatDtype): void {
-    for (const map of [this.#parameters, this.#buffers]) {
-      for (const [name, t] of map) {
-        if (t.dtype === dtype || !(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) continue;
-        const converted = keep(noGrad(() => t.to(dtype)));
-        converted.requiresGrad = t.requiresGrad;
-        map.set(name, converted);
-        t.dispose();
-      }
-    }
+    const convert = (t: Tensor) => t.dtype !== dtype && (FLOAT_DTYPES as readonly string[]).includes(t.dtype);
+    this.#replaceOwnTensors([this.#parameters, this.#buffers], convert, (t) => t.to(dtype));
   }
 
   /** Re-lays this module's own 4-D tensors (TypeScript-made ones are replaced by copies). */
   protected relayOwnTensors(memoryFormat: MemoryFormat): void {
-    for (const [name, t] of this.#parameters) {
-      if (t.ndim !== 4 || t.isContiguous(memoryFormat)) continue;
-      const relaid = keep(noGrad(() => t.contiguous(memoryFormat)));
-      relaid.requiresGrad = t.requiresGrad;
-      this.#parameters.set(name, relaid);
-      t.dispose();
-    }
+    this.#replaceOwnTensors([this.#parameters], (t) => t.ndim === 4 && !t.isContiguous(memoryFormat), (t) => t.contiguous(memoryFormat));
   }
 
   /**
@@ -235,12 +222,17 @@ export abstract class Module {
    * (build optimizers after to(), as in PyTorch); native layers override this to move in place.
    */
   protected moveOwnTensors(device: Device): void {
-    for (const map of [this.#parameters, this.#buffers]) {
+    this.#replaceOwnTensors([this.#parameters, this.#buffers], (t) => t.device !== device, (t) => t.to(device));
+  }
+
+  /** Replaces the tensors `applies` to by `make(tensor)`, keeping requiresGrad; frees the old ones. */
+  #replaceOwnTensors(maps: Map<string, Tensor>[], applies: (t: Tensor) => boolean, make: (t: Tensor) => Tensor): void {
+    for (const map of maps) {
       for (const [name, t] of map) {
-        if (t.device === device) continue;
-        const moved = keep(noGrad(() => t.to(device)));
-        moved.requiresGrad = t.requiresGrad;
-        map.set(name, moved);
+        if (!applies(t)) continue;
+        const replacement = keep(noGrad(() => make(t)));
+        replacement.requiresGrad = t.requiresGrad;
+        map.set(name, replacement);
         t.dispose();
       }
     }

@@ -66,8 +66,10 @@ export class SGD {
   }
 
   set lr(value: number) {
-    this.#lr = checkNumber('lr', value, 0);
-    this.#negLr?.fill_(-value);
+    checkNumber('lr', value, 0);
+    // The device copy is written only when the rate changes (loops set it every step).
+    if (value !== this.#lr) this.#negLr?.fill_(-value);
+    this.#lr = value;
   }
 
   /** One update of every parameter that has a gradient. */

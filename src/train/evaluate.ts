@@ -18,7 +18,7 @@ export interface EvaluationResult {
 export async function evaluate(model: Module, loader: DataLoader, options: { epoch?: number } = {}): Promise<EvaluationResult> {
   const wasTraining = model.training;
   // Batches come from the loader on its device (the CPU unless it holds the data elsewhere).
-  const device = model.parameters()[0]?.device ?? 'cpu';
+  const device = (model.parameters()[0]?.device ?? 'cpu') as Device;
   model.eval();
   const classes = loader.dataset.classNames.length;
   const correct = new Array<number>(classes).fill(0);
@@ -29,10 +29,8 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
     for await (const batch of loader.prefetch(options.epoch ?? 0)) {
       const [predicted, batchLoss] = inferenceMode(() =>
         tidy(() => {
-          const images = batch.images.device === device ? batch.images : batch.images.to(device as Device);
-          const labels = batch.labels.device === device ? batch.labels : batch.labels.to(device as Device);
-          const out = model.forward(images);
-          const logits = out.dtype === 'float32' ? out : out.to('float32');
+          const labels = batch.labels.to(device);
+          const logits = model.forward(batch.images.to(device)).to('float32');
           return [logits.argmax(1).toArray() as BigInt64Array, crossEntropy(logits, labels, { reduction: 'sum' }).item()] as const;
         }),
       );

@@ -58,15 +58,7 @@ export class GraphedTrainStep {
     const staticY = keep(y.clone());
     let loss: Tensor;
     try {
-      loss = this.#graph.capture(() =>
-        tidy(() => {
-          const value = this.#forwardLoss(staticX, staticY);
-          value.backward();
-          this.#optimizer.step();
-          this.#optimizer.zeroGrad();
-          return keep(value);
-        }),
-      );
+      loss = this.#graph.capture(() => tidy(() => keep(this.#update(staticX, staticY))));
     } catch (err) {
       dispose([staticX, staticY]);
       throw new Error(`capturing the training step as a CUDA graph failed: ${(err as Error).message}`);
@@ -78,13 +70,16 @@ export class GraphedTrainStep {
   }
 
   #eager(x: Tensor, y: Tensor): number {
-    return tidy(() => {
-      const loss = this.#forwardLoss(x, y);
-      loss.backward();
-      this.#optimizer.step();
-      this.#optimizer.zeroGrad();
-      return loss.item();
-    });
+    return tidy(() => this.#update(x, y).item());
+  }
+
+  /** Forward, loss, backward, update, gradients dropped; returns the loss (call inside tidy). */
+  #update(x: Tensor, y: Tensor): Tensor {
+    const loss = this.#forwardLoss(x, y);
+    loss.backward();
+    this.#optimizer.step();
+    this.#optimizer.zeroGrad();
+    return loss;
   }
 
   /** Frees the graph and its static tensors. */

@@ -122,8 +122,6 @@ export class TrainingError extends Error {
   }
 }
 
-const float32 = (t: Tensor) => (t.dtype === 'float32' ? t : t.to('float32'));
-
 const pad3 = (n: number) => String(n).padStart(3, ' ');
 
 /** The tutorial's step line. */
@@ -198,7 +196,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   setCudnnBenchmark(c.cudnnBenchmark);
   setAllowTF32(c.tf32);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
-    const compute = () => crossEntropy(float32(model.forward(x)), y, { labelSmoothing: c.labelSmoothing });
+    const compute = () => crossEntropy(model.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
     if (!c.amp) return compute();
     return autocast(compute, { deviceType: c.device === 'cpu' ? 'cpu' : 'cuda', dtype: c.amp });
   };
