@@ -292,6 +292,41 @@ def resnet_fixture(name, arch, padding="torch"):
     )
 
 
+def resnet_half_fixture(name, dtype):
+    """torchvision resnet18 as a half-precision model with float32 BatchNorm: convolutions and the
+    head converted to dtype, BatchNorm never converted (model.to(dtype) followed by bn.float()
+    would round the BatchNorm weights on the way): eval and train logits and the float32 loss."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10)
+    load_synthetic(model)
+    half = getattr(torch, dtype)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.to(half)
+    x = (synthetic_value("input", (2, 3, 32, 32)) * 2.0).to(half)
+    target = torch.tensor([3, 7])
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    model.train()
+    train_logits = model(x)
+    loss = F.cross_entropy(train_logits.float(), target)
+    write(
+        f"{name}.json",
+        {
+            "description": f"torchvision resnet18(num_classes=10), synthetic weights, {dtype} model with float32 BatchNorm",
+            "dtype": dtype,
+            "stateDictDtypes": [[k, str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()],
+            "target": target.tolist(),
+            "evalLogits": tensor_json(eval_logits.float()),
+            "trainLogits": tensor_json(train_logits.float()),
+            "loss": loss.item(),
+        },
+    )
+
+
 def cosine_decay_lr(min_lr, max_lr, total_step, step_per_epoch, decay_epoch):
     """The tutorial's schedule (MindSpore nn.cosine_decay_lr), written out."""
     return [
@@ -435,3 +470,4 @@ if __name__ == "__main__":
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")
+    resnet_half_fixture("resnet18_bf16_synthetic", "bfloat16")

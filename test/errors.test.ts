@@ -86,9 +86,15 @@ test('multi-tensor, memory-format and mode switches refuse bad input with a mess
   assert.throws(() => native.ops.foreachAdd_([a], [a, b], 1), /Tensor lists must have the same number of tensors/);
   assert.throws(() => native.ops.foreachAdd_([a], [b], 1), /must match the size|size of tensor/);
   assert.throws(() => native.ops.foreachMul_([a, 3 as never], 2), /Expected a Tensor at tensors\[1\]/);
+  assert.throws(() => native.ops.foreachMul([a], 'x' as never), /Expected a number for 'factor'/);
+  assert.throws(() => native.ops.foreachMul([a], b), /scalar tensor expected to be 0 dim/);
   assert.throws(() => native.ops.relu_({} as never), /Expected a Tensor for 'input'/);
   const conv = new nn.Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 1, ...cpu });
   assert.throws(() => conv.toMemoryFormat('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last'/);
+  assert.throws(() => conv.toDtype('int64' as never), /for dtype but received 'int64'/);
+  assert.throws(() => (conv as unknown as { native: { to(d: null, t: string): void } }).native.to(null, 'int64'), /modules convert to floating-point dtypes only/);
+  assert.throws(() => native.setMallocThresholds(-1, 0), /malloc thresholds must be between 0 and 2\^31 - 1 bytes/);
+  assert.throws(() => native.setMallocThresholds('big' as never, 0), /Expected an integer for 'mmapBytes'|mmapBytes/);
   assert.throws(() => native.ops.isContiguousIn(a, 'weird'), /memoryFormat must be/);
   assert.throws(() => native.setCudnnBenchmark('yes' as never), /Expected a boolean for 'enabled'/);
   assert.throws(() => native.setAutocast('cpu', true, 'int8'), /autocast dtype must be 'bfloat16' or 'float16', got 'int8'/);

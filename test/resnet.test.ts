@@ -81,3 +81,25 @@ test('parameter counts: 25,557,032 (1000 classes) and 23,528,522 (10 classes) fo
   assert.equal(resnet50({ device: 'cpu' }).numParameters(), 25_557_032);
   assert.equal(resnet50({ numClasses: 10, device: 'cpu' }).numParameters(), 23_528_522);
 });
+
+test('ResNet18 as a bfloat16 model with float32 BatchNorm matches torchvision converted the same way', () => {
+  // Tolerance: 1% of the largest logit (about two bfloat16 steps), room for other CPUs' kernels;
+  // on this project's machine libtorch 2.13 and 2.14.1 both reproduce PyTorch's values exactly.
+  const fx = loadFixture<{ stateDictDtypes: [string, string][]; target: number[]; evalLogits: FixtureTensor; trainLogits: FixtureTensor; loss: number }>(
+    'resnet18_bf16_synthetic.json',
+  );
+  const model = resnet18({ numClasses: 10, device: 'cpu' });
+  loadSynthetic(model);
+  model.toHalfPrecision('bfloat16');
+  assert.deepEqual(Object.entries(model.stateDict()).map(([k, t]) => [k, t.dtype]), fx.stateDictDtypes, 'dtype of every state-dict entry');
+  const x = noGrad(() => syntheticValue('input', [2, 3, 32, 32]).mul(2));
+  const close = (actual: Tensor, expected: FixtureTensor, what: string) => {
+    const scale = Math.max(...expected.values.map(Math.abs));
+    assertClose(actual.to('float32'), expected, { rtol: 0, atol: 0.01 * scale, what });
+  };
+  close(noGrad(() => model.eval().forward(x)), fx.evalLogits, 'eval logits');
+  const trainLogits = model.train().forward(x);
+  close(trainLogits, fx.trainLogits, 'train logits');
+  const loss = nn.functional.crossEntropy(trainLogits.to('float32'), tensor(BigInt64Array.from(fx.target, BigInt), [2], { device: 'cpu' }));
+  assertClose([loss.item()], [fx.loss], { rtol: 0.01, what: 'loss' });
+});

@@ -327,9 +327,10 @@ export class ResNet extends Module {
   }
 
   /**
-   * Half precision with float32 normalisation (PyTorch's `model.half()` with the BatchNorm layers
-   * kept in float32): convolutions and the head in `dtype`, BatchNorm weights and running
-   * statistics in float32. An alternative to autocast for mixed-precision training. In place.
+   * Half precision with float32 normalisation: convolutions and the head in `dtype`, BatchNorm
+   * weights and running statistics left in float32 (never rounded through `dtype`, unlike
+   * PyTorch's `model.half()` followed by `bn.float()`). An alternative to autocast for
+   * mixed-precision training. In place.
    */
   toHalfPrecision(dtype: 'float16' | 'bfloat16' = 'float16'): this {
     checkChoice('dtype', dtype, ['float16', 'bfloat16'] as const, 'float16');
