@@ -2,7 +2,7 @@
 // (strict, skip, never half-loaded), replaceHead, freeze.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nn, noGrad, randn, resnet18, resnet34, resnet50, type ResNet, type Tensor } from '../src/index';
+import { manualSeed, nn, noGrad, randn, resnet18, resnet34, resnet50, type ResNet, type Tensor } from '../src/index';
 
 const cpu = { device: 'cpu' } as const;
 
@@ -125,6 +125,7 @@ test('bad options name the option and value', () => {
 });
 
 test('channels-last weights and inputs give the same outputs and gradients', () => {
+  manualSeed(0);
   const a = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
   const b = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
   b.loadStateDict(a.stateDict());
@@ -142,8 +143,11 @@ test('channels-last weights and inputs give the same outputs and gradients', () 
   lb.backward();
   const ga = a.conv1.weight.grad!.contiguous().toArray() as Float32Array;
   const gb = b.conv1.weight.grad!.contiguous().toArray() as Float32Array;
-  const scale = Math.max(...ga.map(Math.abs));
-  assert.ok(ga.every((v, i) => Math.abs(v - gb[i]) < 1e-4 * scale + 1e-6), 'same conv1 gradient');
+  // Relative L2 error of the whole gradient (typically 1e-5): an element-wise bound fails now and
+  // then, when a pre-activation within rounding of 0 lands on the other side of a ReLU in one layout.
+  const norm = Math.hypot(...ga);
+  const error = Math.hypot(...ga.map((v, i) => v - gb[i]));
+  assert.ok(error < 1e-3 * norm, `same conv1 gradient: relative error ${error / norm}`);
   assert.throws(() => x.contiguous('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last', got 'nhwc'/);
 });
 
