@@ -108,6 +108,21 @@ RN_BINDING(ForeachMul) {
   return WrapTensors(info.Env(), at::_foreach_mul(tensors, NumberArg(info, 1, "factor")));
 }
 
+// ---- loss scaling (the kernels behind torch.amp.GradScaler; both run on the device) ----
+// ampUnscale_(grads, foundInf, invScale): grads[i] *= invScale; foundInf := 1 if any is inf/NaN.
+RN_BINDING(AmpUnscaleInPlace) {
+  at::_amp_foreach_non_finite_check_and_unscale_(TensorListArg(info, 0, "grads"), TensorArg(info, 1, "foundInf"),
+                                                 TensorArg(info, 2, "invScale"));
+  return info.Env().Undefined();
+}
+// ampUpdateScale_(scale, growthTracker, foundInf, growthFactor, backoffFactor, growthInterval)
+RN_BINDING(AmpUpdateScaleInPlace) {
+  at::_amp_update_scale_(TensorArg(info, 0, "scale"), TensorArg(info, 1, "growthTracker"), TensorArg(info, 2, "foundInf"),
+                         NumberArg(info, 3, "growthFactor"), NumberArg(info, 4, "backoffFactor"),
+                         IntArg(info, 5, "growthInterval"));
+  return info.Env().Undefined();
+}
+
 // ---- in-place initialisation (the random ones draw from libtorch's seeded generator) ----
 RN_BINDING(NormalInPlace) {
   TensorArg(info, 0, "input").normal_(NumberArg(info, 1, "mean"), NumberArg(info, 2, "std"));
@@ -294,6 +309,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("foreachAdd", ForeachAdd);
   RN_OP("foreachMul_", ForeachMulInPlace);
   RN_OP("foreachMul", ForeachMul);
+  RN_OP("ampUnscale_", AmpUnscaleInPlace);
+  RN_OP("ampUpdateScale_", AmpUpdateScaleInPlace);
   RN_OP("uniform_", UniformInPlace);
   RN_OP("fill_", FillInPlace);
   RN_OP("sum", Sum);

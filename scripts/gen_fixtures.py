@@ -377,6 +377,59 @@ def sgd_trajectories():
     )
 
 
+def grad_scaler_trajectory():
+    """torch.amp.GradScaler over torch.optim.SGD on SmallNet: clean steps, an inf gradient and a NaN
+    gradient injected after backward (both sides inject the same), growth every 2 clean steps."""
+    torch.manual_seed(1234)
+    net = SmallNet()
+    with torch.no_grad():
+        net.bn.weight.copy_(torch.rand(6) + 0.5)
+        net.bn.bias.copy_(torch.randn(6) * 0.1)
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
+    options = {"init_scale": 2.0**10, "growth_factor": 2.0, "backoff_factor": 0.25, "growth_interval": 2}
+    scaler = torch.amp.GradScaler("cpu", **options)
+    inject = {2: ("fc.bias", float("inf")), 5: ("conv.weight", float("nan"))}
+    params = dict(net.named_parameters())
+    steps = []
+    for i in range(8):
+        x = synthetic_value(f"batch{i}", (4, 3, 8, 8)) * 2.0
+        y = torch.tensor([(i + k) % 5 for k in range(4)])
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        scaler.scale(loss).backward()
+        if i in inject:
+            name, value = inject[i]
+            params[name].grad.view(-1)[0] = value
+        before = scaler.get_scale()
+        scaler.unscale_(opt)
+        unscaled_fc_bias = params["fc.bias"].grad.clone()
+        scaler.step(opt)
+        scaler.update()
+        steps.append({
+            "loss": loss.item(),
+            "scaleUsed": before,
+            "scaleAfter": scaler.get_scale(),
+            "applied": scaler.get_scale() >= before,
+            # (null where an inf was injected into it: JSON has no inf)
+            "unscaledFcBiasGrad": tensor_json(unscaled_fc_bias) if torch.isfinite(unscaled_fc_bias).all() else None,
+        })
+    write(
+        "grad_scaler_trajectory.json",
+        {
+            "description": "GradScaler('cpu') over SGD(lr 0.05, momentum 0.9, weight_decay 1e-3) on SmallNet (small_net.json weights); "
+            "batches synthetic_value('batch{i}') * 2, targets (i + k) % 5; grads[name].view(-1)[0] set to inf / NaN at the given steps",
+            "options": {"initScale": options["init_scale"], "growthFactor": options["growth_factor"],
+                        "backoffFactor": options["backoff_factor"], "growthInterval": options["growth_interval"]},
+            "inject": {str(k): {"param": v[0], "value": str(v[1])} for k, v in inject.items()},
+            "steps": steps,
+            "state": {"scale": scaler.state_dict()["scale"], "growthTracker": scaler.state_dict()["_growth_tracker"]},
+            "final": {k: tensor_json(v) for k, v in net.state_dict().items()},
+            "momentumBuffers": {k: tensor_json(opt.state[p]["momentum_buffer"]) for k, p in net.named_parameters()},
+        },
+    )
+
+
 def mindspore_checkpoint_class():
     """The published MindSpore checkpoint schema, built with Python protobuf's own descriptors."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -467,6 +520,7 @@ if __name__ == "__main__":
     pth_files()
     mindspore_fixture()
     sgd_trajectories()
+    grad_scaler_trajectory()
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")

@@ -53,6 +53,8 @@ export interface NativeOps {
   foreachAdd(ts: T[], others: T[], alpha: number): T[];
   foreachMul_(ts: T[], scalar: number): void;
   foreachMul(ts: T[], factor: Operand): T[];
+  ampUnscale_(grads: T[], foundInf: T, invScale: T): void;
+  ampUpdateScale_(scale: T, growthTracker: T, foundInf: T, growthFactor: number, backoffFactor: number, growthInterval: number): void;
   uniform_(a: T, from: number, to: number): T;
   fill_(a: T, value: number): T;
   sum(a: T, dims: Nullable<number[]>, keepdim: boolean): T;

@@ -126,6 +126,14 @@ export class SGD {
     else native.ops.foreachAdd_(h(params), h(grads), -this.lr);
   }
 
+  /** The gradients of the optimised parameters that have one, by parameter name. */
+  namedGradients(): [string, Tensor][] {
+    return this.#params.flatMap(([name, p]) => {
+      const grad = p.grad;
+      return grad ? [[name, grad] as [string, Tensor]] : [];
+    });
+  }
+
   /** Drops the gradients of the optimised parameters. */
   zeroGrad(): void {
     for (const [, p] of this.#params) p.clearGrad();
