@@ -70,11 +70,18 @@ def main():
     if a.mode == "train":
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        # float16 training steps scale the loss (not capturable: eager steps only), as ours do
+        scaler = torch.amp.GradScaler(device.type) if a.amp == "float16" and not a.cuda_graph else None
 
         def eager_step(inp=x, labels=y):
             loss = F.cross_entropy(forward(inp).float(), labels)
-            loss.backward()
-            opt.step()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
             opt.zero_grad(set_to_none=True)
             return loss
 

@@ -145,6 +145,11 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   const graphOnCpu = spawnSync(process.execPath, [cli, 'train', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
   assert.equal(graphOnCpu.status, 1);
   assert.match(graphOnCpu.stderr, /^resnet-native: cudaGraph needs a CUDA device, and the device is 'cpu'/);
+  const scaledGraph = spawnSync(process.execPath, [cli, 'train', '--amp', 'float16', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
+  assert.equal(scaledGraph.status, 1);
+  assert.match(scaledGraph.stderr, /^resnet-native: loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot: use amp 'bfloat16'/);
+  const unscaledGraph = spawnSync(process.execPath, [cli, 'train', '--amp', 'float16', '--no-loss-scaling', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
+  assert.match(unscaledGraph.stderr, /^resnet-native: cudaGraph needs a CUDA device/, '--no-loss-scaling reaches train()');
   const notCkpt = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(__dirname, 'fixtures', 'small_net.safetensors')], { encoding: 'utf8' });
   assert.equal(notCkpt.status, 1);
   assert.match(notCkpt.stderr, /is not a resnet-native checkpoint/);
@@ -192,4 +197,36 @@ test('a half-precision model (bfloat16, float32 BatchNorm) trains, and its check
   const evaluation = await evaluateCheckpoint(result.lastCheckpoint, {});
   assert.ok(evaluation.accuracy >= 0 && evaluation.accuracy <= 1);
   await assert.rejects(runTraining({ ...small, half: 'bfloat16', amp: 'bfloat16' }), /amp \(autocast\) and half \(a half-precision model\) are alternatives/);
+});
+
+test('float16 autocast trains with loss scaling: overflowing steps are skipped and reported, the scale is checkpointed and resumed', async () => {
+  const dir = path.join(tmp, 'fp16');
+  const lines: string[] = [];
+  const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
+  const options: TrainOptions = { ...small, amp: 'float16', batchSize: 8, imageSize: 16, epochs: 1, maxStepsPerEpoch: 2, syntheticSize: { train: 16, test: 8 }, checkpointDir: dir };
+  // 2^30 times the loss overflows float16 gradients (max 65504): the first steps must be skipped
+  const first = await runTraining(
+    { ...options, lossScaling: { initScale: 2 ** 30 } },
+    { onLine: (l) => lines.push(l), onEvent: (e) => e.type === 'epoch' && epochs.push(e) },
+  );
+  const [e1] = epochs;
+  assert.ok(e1.skippedSteps >= 1, `skipped ${e1.skippedSteps}`);
+  assert.equal(e1.lossScale, 2 ** (30 - e1.skippedSteps), 'halved once per skipped step');
+  assert.ok(lines.includes(`${e1.skippedSteps} of 2 steps skipped: float16 gradients overflowed (loss scale now ${e1.lossScale})`), lines.join('\n'));
+  assert.deepEqual(readCheckpoint(first.lastCheckpoint).meta.lossScale, { scale: e1.lossScale, growthTracker: 0 });
+
+  // resumed with the default scaler (2^16): the saved scale is what it continues from
+  await runTraining({ ...options, epochs: 2, resume: first.lastCheckpoint }, { onLine: () => {}, onEvent: (e) => e.type === 'epoch' && epochs.push(e) });
+  const e2 = epochs[1];
+  assert.equal(e2.lossScale, e1.lossScale! / 2 ** e2.skippedSteps);
+
+  // bfloat16 needs no loss scaling; off unless asked
+  const bf16: number[] = [];
+  await runTraining({ ...options, amp: 'bfloat16', checkpointDir: path.join(tmp, 'bf16') }, { onLine: () => {}, onEvent: (e) => e.type === 'epoch' && bf16.push(e.lossScale ?? -1) });
+  assert.deepEqual(bf16, [-1]);
+
+  await assert.rejects(runTraining({ ...options, cudaGraph: true }), /loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot/);
+  await assert.rejects(runTraining({ ...options, amp: undefined, half: 'float16', lossScaling: true }), /a half 'float16' model has float16 gradients/);
+  await assert.rejects(runTraining({ ...options, lossScaling: 'yes' as never }), /Expected boolean for lossScaling but received 'yes'/);
+  await assert.rejects(runTraining({ ...options, lossScaling: { growthInterval: 0 } }), /positive integer for growthInterval/);
 });

@@ -9,6 +9,7 @@ import { native } from '../native';
 import { crossEntropy } from '../nn/functional';
 import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
+import { GradScaler } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { keep, randint, randn, tidy, type Tensor } from '../tensor';
 import { CudaGraph, onSideStream } from '../cuda-graph';
@@ -45,6 +46,8 @@ const x = keep(randn([batch, 3, 32, 32], { device }).contiguous(channelsLast ? '
 const y = randint(0, 10, [batch], { device });
 const forward = (input: Tensor) => (amp ? autocast(() => model.forward(input), { deviceType: device === 'cpu' ? 'cpu' : 'cuda', dtype: amp }) : model.forward(input));
 const optimizer = new SGD(model.namedParameters(), { lr: 1e-3, momentum: 0.9, capturable: cudaGraph });
+// float16 training steps scale the loss, as training does (not capturable: eager steps only).
+const scaler = amp === 'float16' && !cudaGraph ? new GradScaler() : null;
 
 // Count calls into the addon during one step: with the cost of a trivial call, an upper bound of
 // the time spent in the binding rather than in libtorch's kernels.
@@ -72,8 +75,14 @@ const forwardLoss = (input: Tensor, labels: Tensor) => crossEntropy(forward(inpu
 const trainStep = () =>
   tidy(() => {
     const loss = forwardLoss(x, y);
-    loss.backward();
-    optimizer.step();
+    if (scaler) {
+      scaler.scale(loss).backward();
+      scaler.step(optimizer);
+      scaler.update();
+    } else {
+      loss.backward();
+      optimizer.step();
+    }
     optimizer.zeroGrad();
     return loss.item();
   });

@@ -94,6 +94,8 @@ program
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
   .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
   .addOption(new Option('--half <dtype>', 'half-precision model with float32 BatchNorm (instead of --amp)').choices(['bfloat16', 'float16']))
+  .option('--loss-scaling', 'dynamic loss scaling (default: on with --amp float16)')
+  .option('--no-loss-scaling', 'no loss scaling with --amp float16')
   .option('--tf32', 'TensorFloat-32 matrix products on CUDA', false)
   .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
   .option('--cuda-graph', 'capture the training step as a CUDA graph and replay it (CUDA only)', false)

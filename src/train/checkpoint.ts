@@ -6,6 +6,7 @@ import { type Device } from '../device';
 import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetensors } from '../io/safetensors';
 import { CheckpointError } from '../io/torch-pth';
 import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, type ResNet, type StemKind } from '../models/resnet';
+import type { GradScalerState } from '../optim/grad-scaler';
 import type { SGD } from '../optim/sgd';
 import { dispose, type Tensor } from '../tensor';
 
@@ -34,6 +35,8 @@ export interface CheckpointMeta {
   bestAccuracy: number | null;
   /** The training configuration, for resuming. */
   config: Record<string, unknown>;
+  /** The loss scaler's state when the run used loss scaling. */
+  lossScale?: GradScalerState;
 }
 
 export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): void {

@@ -11,6 +11,7 @@ import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../d
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
 import { crossEntropy } from '../nn/functional';
 import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
+import { GradScaler, type GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
@@ -75,6 +76,11 @@ export interface TrainOptions {
   /** Mixed precision the other way: convolutions and head stored and computed in this dtype,
    * BatchNorm in float32, loss in float32 (ResNet.toHalfPrecision). Not with amp. Default off. */
   half?: 'bfloat16' | 'float16';
+  /** Dynamic loss scaling (GradScaler) so that small float16 gradients do not flush to zero:
+   * steps whose gradients overflow are skipped and the scale lowered. Default: on with amp
+   * 'float16', off otherwise; options (initScale, growthInterval...) turn it on. Not with cudaGraph
+   * or a float16 half model. */
+  lossScaling?: boolean | GradScalerOptions;
   /** cuDNN autotuning (CUDA; fixed shapes); default true. */
   cudnnBenchmark?: boolean;
   /** TensorFloat-32 matrix products (CUDA, Ampere+); default false. */
@@ -93,7 +99,7 @@ export interface TrainOptions {
 export type TrainEvent =
   | { type: 'start'; config: Record<string, unknown>; stepsPerEpoch: number; synthetic: boolean; startEpoch: number }
   | { type: 'step'; epoch: number; epochs: number; step: number; stepsPerEpoch: number; globalStep: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
-  | { type: 'epoch'; epoch: number; epochs: number; averageLoss: number; accuracy: number; perClassAccuracy: number[]; lr: number }
+  | { type: 'epoch'; epoch: number; epochs: number; averageLoss: number; accuracy: number; perClassAccuracy: number[]; lr: number; skippedSteps: number; lossScale: number | null }
   | { type: 'checkpoint'; kind: 'best' | 'last'; file: string; epoch: number; accuracy: number }
   | { type: 'done'; bestAccuracy: number; bestCheckpoint: string; epochs: number; steps: number };
 
@@ -139,6 +145,13 @@ export function finalLine(bestAccuracy: number, file: string): string {
   return `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)}, save the best ckpt file in ${file}`;
 }
 
+/** false, or the GradScaler's options. */
+function lossScalingOption(value: TrainOptions['lossScaling'], amp: TrainOptions['amp']): false | GradScalerOptions {
+  if (value === undefined) return amp === 'float16' ? {} : false;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+  return checkBoolean('lossScaling', value) ? {} : false;
+}
+
 function normalize(options: TrainOptions) {
   const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
   return {
@@ -170,6 +183,7 @@ function normalize(options: TrainOptions) {
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
     amp: options.amp === undefined ? undefined : checkChoice('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
     half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
+    lossScaling: lossScalingOption(options.lossScaling, options.amp),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
     tf32: checkBoolean('tf32', options.tf32 ?? false),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
@@ -188,8 +202,15 @@ function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): numbe
 /** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = normalize(options);
-  if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
   if (c.amp && c.half) throw new TrainingError('amp (autocast) and half (a half-precision model) are alternatives: pick one');
+  if (c.lossScaling && c.cudaGraph) {
+    throw new TrainingError("loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot: use amp 'bfloat16' (no loss scaling needed) with cudaGraph, or lossScaling: false");
+  }
+  if (c.lossScaling && c.half === 'float16') {
+    throw new TrainingError("loss scaling needs gradients wider than float16, and a half 'float16' model has float16 gradients: use amp 'float16' (a float32 model), or lossScaling: false");
+  }
+  if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
+  const scaler = c.lossScaling ? new GradScaler(c.lossScaling) : null;
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
   if (c.threads) setNumThreads(c.threads);
@@ -240,6 +261,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     try {
       model.loadStateDict(saved.model);
       optimizer.loadStateDict(saved.optimizer);
+      if (scaler && saved.meta.lossScale) scaler.loadStateDict(saved.meta.lossScale);
     } catch (err) {
       throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);
     } finally {
@@ -269,6 +291,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     accuracy,
     bestAccuracy: Math.max(bestAccuracy, accuracy ?? -1),
     config: { ...c, resume: undefined },
+    lossScale: scaler ? scaler.stateDict() : undefined,
   });
 
   emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
@@ -281,6 +304,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       let lossSum = 0;
       let steps = 0;
+      let skippedSteps = 0;
       const t0 = performance.now();
       let images = 0;
       for await (const batch of trainLoader.prefetch(epoch)) {
@@ -301,8 +325,14 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
           const value = forwardLoss(x, y);
           const item = value.item();
           if (!Number.isFinite(item)) return item; // checked below, before any update
-          value.backward();
-          optimizer.step();
+          if (scaler) {
+            scaler.scale(value).backward();
+            if (!scaler.step(optimizer)) skippedSteps += 1;
+            scaler.update();
+          } else {
+            value.backward();
+            optimizer.step();
+          }
           optimizer.zeroGrad();
           return item;
         });
@@ -338,6 +368,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
       accuracies.push(evaluation.accuracy);
       line('-'.repeat(50));
       line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
+      const lossScale = scaler ? scaler.getScale() : null;
+      if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
       emit({
         type: 'epoch',
@@ -347,6 +379,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
         accuracy: evaluation.accuracy,
         perClassAccuracy: evaluation.perClass,
         lr: optimizer.lr,
+        skippedSteps,
+        lossScale,
       });
       if (evaluation.accuracy > bestAccuracy) {
         saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
@@ -358,6 +392,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     }
   } finally {
     graphed?.dispose();
+    scaler?.dispose();
   }
   line('='.repeat(80));
   line(finalLine(bestAccuracy, bestFile));
