@@ -7,7 +7,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { findLibtorch, cudaCmakeDefinitions } = require('./libtorch');
+const { findLibtorch, cudaCmakeDefinitions, forgetOtherLibtorch } = require('./libtorch');
 
 function main() {
   let torch;
@@ -30,7 +30,11 @@ function main() {
   const common = ['--directory', path.resolve(__dirname, '..')];
   // --out DIR builds elsewhere than build/ (scripts/check-cuda-build.js keeps the CPU build intact).
   const out = process.argv.indexOf('--out');
-  if (out !== -1 && process.argv[out + 1]) common.push('--out', path.resolve(process.argv[out + 1]));
+  const buildDir = out !== -1 && process.argv[out + 1] ? path.resolve(process.argv[out + 1]) : path.resolve(__dirname, '..', 'build');
+  common.push('--out', buildDir);
+  if (forgetOtherLibtorch(buildDir, torch.cmakeDir)) {
+    process.stderr.write(`resnet-native: ${buildDir} was configured against another libtorch; configuring it afresh\n`);
+  }
   // Configure every time: `cmake-js build` alone keeps a stale cache when libtorch changed.
   const configure = [cmakeJs, 'configure', ...common];
   for (const [key, value] of Object.entries(defs)) configure.push(`--CD${key}=${value}`);

@@ -187,7 +187,24 @@ function cudaCmakeDefinitions(torch, env = process.env) {
   return defs;
 }
 
+/** Removes buildDir's CMake cache when it was configured against another libtorch than the one
+ * at cmakeDir (find_package results such as Caffe2_DIR stay cached otherwise, so the build would
+ * mix two libtorch versions). Returns whether it did. */
+function forgetOtherLibtorch(buildDir, cmakeDir) {
+  const cacheFile = path.join(buildDir, 'CMakeCache.txt');
+  if (!fs.existsSync(cacheFile)) return false;
+  const cache = fs.readFileSync(cacheFile, 'utf8');
+  const cached = (name) => new RegExp(`^${name}:[A-Z]+=(.*)$`, 'm').exec(cache)?.[1] ?? '';
+  const same = (a, b) => a !== '' && path.resolve(a) === path.resolve(b);
+  // TorchConfig.cmake finds Caffe2 beside itself: both must be this libtorch's.
+  const caffe2 = cached('Caffe2_DIR');
+  if (same(cached('Torch_DIR'), cmakeDir) && (caffe2 === '' || same(caffe2, path.join(cmakeDir, '..', 'Caffe2')))) return false;
+  fs.rmSync(cacheFile, { force: true });
+  return true;
+}
+
 module.exports = {
+  forgetOtherLibtorch,
   DEFAULT_TORCH_VERSION,
   LibtorchNotFoundError,
   findLibtorch,

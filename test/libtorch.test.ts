@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { findLibtorch, DEFAULT_TORCH_VERSION } = require('../scripts/libtorch.js');
+const { findLibtorch, forgetOtherLibtorch, DEFAULT_TORCH_VERSION } = require('../scripts/libtorch.js');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-libtorch-'));
 const quiet = () => {};
@@ -122,4 +122,21 @@ test('when everything fails: one message with the three ways, and no partial dow
   assert.deepEqual(fs.readdirSync(failing.RESNET_NATIVE_CACHE), []);
   const off = nothing({ RESNET_NATIVE_NO_PROVISION: '1' });
   assert.throws(() => findLibtorch({ env: off, log: quiet }), /automatic provisioning is turned off/);
+});
+
+test('a build folder configured against another libtorch has its CMake cache removed, not reused', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cache-'));
+  const cache = path.join(dir, 'CMakeCache.txt');
+  const torchDir = '/opt/a/torch/share/cmake/Torch';
+  const write = (torch: string, caffe2: string) => fs.writeFileSync(cache, `# comment\nTorch_DIR:PATH=${torch}\nCaffe2_DIR:PATH=${caffe2}\n`);
+  assert.equal(forgetOtherLibtorch(dir, torchDir), false, 'no cache: nothing to do');
+  write(torchDir, '/opt/a/torch/share/cmake/Caffe2');
+  assert.equal(forgetOtherLibtorch(dir, torchDir), false, 'the same libtorch: the cache stays');
+  assert.ok(fs.existsSync(cache));
+  write(torchDir, '/opt/b/torch/share/cmake/Caffe2');
+  assert.equal(forgetOtherLibtorch(dir, torchDir), true, "Torch_DIR switched but Caffe2_DIR is the old one's");
+  assert.ok(!fs.existsSync(cache));
+  write('/opt/b/torch/share/cmake/Torch', '/opt/b/torch/share/cmake/Caffe2');
+  assert.equal(forgetOtherLibtorch(dir, torchDir), true, 'another libtorch');
+  assert.ok(!fs.existsSync(cache));
 });
