@@ -5,7 +5,7 @@
 // losses (rtol 1e-5) and the final weights and momentum buffers (rtol 1e-4, atol 1e-5).
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GradScaler, SGD, autocast, nn, tensor, tidy, type Tensor } from '../src/index';
+import { GradScaler, SGD, autocast, cuda, nn, tensor, tidy, type Device, type Tensor } from '../src/index';
 import { assertClose, loadFixture, type FixtureTensor } from './helpers';
 import { loadedSmallNet } from './small-net';
 import { syntheticValue } from './synthetic-weights';
@@ -21,24 +21,25 @@ interface Fixture {
 
 const fx = loadFixture<Fixture>('grad_scaler_trajectory.json');
 
-const batch = (i: number): [Tensor, Tensor] => [
-  syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2),
-  tensor(BigInt64Array.from({ length: 4 }, (_, k) => BigInt((i + k) % 5)), [4], { device: 'cpu' }),
+const batch = (i: number, device: Device = 'cpu'): [Tensor, Tensor] => [
+  syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2).to(device),
+  tensor(BigInt64Array.from({ length: 4 }, (_, k) => BigInt((i + k) % 5)), [4], { device: 'cpu' }).to(device),
 ];
 
-test('GradScaler over SGD matches torch.amp.GradScaler step by step (skips, backoff, growth)', () => {
-  const net = loadedSmallNet().train();
+// On a GPU the scale and the overflow flag live there and libtorch's CUDA kernels update them.
+function replayTrajectory(device: Device): void {
+  const net = loadedSmallNet().to(device).train();
   const params = Object.fromEntries(net.namedParameters());
   const opt = new SGD(net.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 });
   const scaler = new GradScaler(fx.options);
   fx.steps.forEach((expected, i) => {
     tidy(() => {
-      const [x, y] = batch(i);
+      const [x, y] = batch(i, device);
       opt.zeroGrad();
       const loss = nn.functional.crossEntropy(net.forward(x), y);
       scaler.scale(loss).backward();
       const injected = fx.inject[String(i)];
-      if (injected) params[injected.param].grad!.view([-1]).narrow(0, 0, 1).copy_(tensor([Number(injected.value)]));
+      if (injected) params[injected.param].grad!.view([-1]).narrow(0, 0, 1).copy_(tensor([Number(injected.value)]).to(device));
       assert.equal(scaler.getScale(), expected.scaleUsed, `scale used at step ${i}`);
       scaler.unscale(opt);
       if (expected.unscaledFcBiasGrad) assertClose(params['fc.bias'].grad!, expected.unscaledFcBiasGrad, { rtol: 1e-4, atol: 1e-6, what: `unscaled fc.bias grad at step ${i}` });
@@ -55,7 +56,10 @@ test('GradScaler over SGD matches torch.amp.GradScaler step by step (skips, back
   for (const [key, expected] of Object.entries(fx.momentumBuffers)) assertClose(buffers[key], expected, { rtol: 1e-4, atol: 1e-5, what: `buffer ${key}` });
   scaler.dispose();
   assert.equal(scaler.getScale(), fx.state.scale, 'dispose keeps the state');
-});
+}
+
+test('GradScaler over SGD matches torch.amp.GradScaler step by step (skips, backoff, growth)', () => replayTrajectory('cpu'));
+test('on a GPU, GradScaler matches torch.amp.GradScaler step by step', { skip: !cuda.isAvailable() && 'no CUDA device here' }, () => replayTrajectory('cuda'));
 
 test('the scaled loss is loss * scale; a skipped step leaves weights and momentum untouched', () => {
   const net = loadedSmallNet().train();
