@@ -144,6 +144,7 @@ def main():
         "imagesPerSecond": a.batch / median,
         "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "pageFaultsPerStep": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before) / len(times),
+        "peakCudaBytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
     }))
 
 

@@ -11,7 +11,7 @@ import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
 import { GradScaler } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
-import { keep, randint, randn, tidy, type Tensor } from '../tensor';
+import { keep, memory, randint, randn, tidy, type Tensor } from '../tensor';
 import { CudaGraph, onSideStream } from '../cuda-graph';
 import { GraphedTrainStep } from '../train/graphed-step';
 
@@ -144,6 +144,7 @@ console.log(
     imagesPerSecond: batch / median,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     pageFaultsPerStep,
+    peakCudaBytes: device === 'cpu' ? null : memory().cuda.peakAllocatedBytes,
     callsPerStep,
     bindingShare: (callsPerStep * secondsPerCall) / median,
   }),

@@ -41,6 +41,8 @@ export interface CaseResult {
   peakRssBytes: number;
   /** Minor page faults per timed step. */
   pageFaultsPerStep: number;
+  /** Peak bytes held by tensors on the GPU (the caching allocator's peak allocated), CUDA only. */
+  peakCudaBytes?: number | null;
   callsPerStep?: number;
   bindingShare?: number;
   version?: string;
@@ -73,6 +75,7 @@ function combine(results: CaseResult[]): CaseResult {
     imagesPerSecond: results[0].batch / m,
     peakRssBytes: median(results.map((r) => r.peakRssBytes)),
     pageFaultsPerStep: median(results.map((r) => r.pageFaultsPerStep)),
+    peakCudaBytes: results[0].peakCudaBytes == null ? null : median(results.map((r) => r.peakCudaBytes!)),
     bindingShare: results[0].bindingShare === undefined ? undefined : median(results.map((r) => r.bindingShare!)),
   };
 }
@@ -159,6 +162,13 @@ export function formatBenchmark(result: ReturnType<typeof runBenchmark>): string
         `${r.ours.pageFaultsPerStep.toFixed(0).padStart(12)}, ${r.pytorch ? r.pytorch.pageFaultsPerStep.toFixed(0) : '-'}`,
       ].join(' '),
     );
+  }
+  const gpu = result.rows.filter((r) => r.ours.peakCudaBytes != null);
+  if (gpu.length > 0) {
+    lines.push('GPU memory (peak allocated by tensors): ' + gpu.map((r) => {
+      const theirs = r.pytorch?.peakCudaBytes;
+      return `${r.mode} ${r.batch} ours ${mb(r.ours.peakCudaBytes!)}${theirs ? `, PyTorch ${mb(theirs)} (${(r.ours.peakCudaBytes! / theirs).toFixed(2)}x)` : ''}`;
+    }).join('; '));
   }
   lines.push(`data pipeline (augment + normalize + batch 256): ${result.dataImagesPerSecond.toFixed(0)} images/s`);
   return lines.join('\n');
