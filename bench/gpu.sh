@@ -43,6 +43,10 @@ if [ ! -d node_modules ] && [ -f .device/node_modules.tar.xz ]; then tar -xJf .d
 if [ -x node_modules/typescript/bin/tsc ]; then
   "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json
 elif [ -f .device/dist.tar.xz ]; then
+  if [ "$(bash scripts/sources-digest.sh)" != "$(cat .device/sources.sha256 2>/dev/null)" ]; then
+    echo "gpu.sh: .device/ was packed from other sources than these (its dist/ would be stale): run scripts/device-bundle.sh again" >&2
+    exit 1
+  fi
   tar -xJf .device/dist.tar.xz
 fi
 say "node $("$NODE" --version)"

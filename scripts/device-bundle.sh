@@ -28,4 +28,6 @@ mkdir -p "$out"
 xz -T0 -6 -c "$(command -v node)" > "$out/node.xz"
 tar -C "$stage" -cJf "$out/node_modules.tar.xz" node_modules
 tar -cJf "$out/dist.tar.xz" dist
+# What dist/ was compiled from: bench/gpu.sh refuses a bundle older than the sources it runs with.
+bash scripts/sources-digest.sh > "$out/sources.sha256"
 du -b "$out"/* | awk '{ total += $1; printf "device-bundle: %-28s %6.1f MiB\n", $2, $1 / 1048576 } END { printf "device-bundle: total %.1f MiB\n", total / 1048576 }'
