@@ -2,13 +2,13 @@
 // answer checked against the same model run here; encoded and raw inputs; errors; close().
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { Classifier, imageToChw, modelFromCheckpoint, noGrad, normalizeBatch, runTraining, syntheticDataset } from '../src/index';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-classifier-'));
+const tmp = tempDir('rn-classifier-');
 let checkpoint: string;
 const pngs: Buffer[] = [];
 

@@ -3,9 +3,9 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import { tempDir } from './helpers';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -39,7 +39,7 @@ test('--help exits 0; unknown commands and options exit 2 with a message', () =>
 });
 
 test('show-data saves a PNG grid of 6 labelled images and prints the tutorial shapes', async () => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cli-')), 'samples.png');
+  const out = path.join(tempDir('rn-cli-'), 'samples.png');
   const res = run('show-data', '--out', out);
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /SYNTHETIC dataset/);

@@ -4,12 +4,11 @@
 // training runs (eager; graphed with the dataset on the GPU) go through evaluation and checkpoints.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { CudaGraph, GraphedTrainStep, SGD, cuda, full, keep, nn, onSideStream, runTraining, synchronize, tensor, tidy, type Tensor } from '../src/index';
 import { native } from '../src/native';
-import { assertClose } from './helpers';
+import { assertClose, tempDir } from './helpers';
 import { loadedSmallNet } from './small-net';
 import { syntheticValue } from './synthetic-weights';
 
@@ -81,7 +80,7 @@ test('a graphed training step gives the losses of eager steps', { skip: !cuda.is
 });
 
 test('on a GPU, training runs end to end eagerly and as a CUDA graph, evaluation and checkpoints included', { skip: !cuda.isAvailable() && 'no CUDA device here' }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cuda-train-'));
+  const dir = tempDir('rn-cuda-train-');
   // 8 steps of 16 with a partial batch of 8 at the end of each epoch: warm-up, capture, replays, eager tail.
   const options = { arch: 'resnet18' as const, batchSize: 16, epochs: 2, device: 'cuda' as const, syntheticSize: { train: 136, test: 40 } };
   for (const cudaGraph of [false, true]) {

@@ -2,7 +2,6 @@
 // plain independent implementation, normalisation values, and the loader's determinism.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
@@ -18,8 +17,9 @@ import {
   transforms,
   writeSyntheticCifar,
 } from '../src/index';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-data-'));
+const tmp = tempDir('rn-data-');
 
 /** A folder of binary CIFAR files with known content: record r of file f has label (f + r) % 10. */
 function makeCifar(dir: string, records = 20): string {

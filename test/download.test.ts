@@ -6,14 +6,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import * as tar from 'tar';
 import { downloadCifar10, loadCifar10, writeSyntheticCifar } from '../src/index';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-download-'));
+const tmp = tempDir('rn-download-');
 let archive: Buffer;
 let md5: string;
 let server: http.Server;

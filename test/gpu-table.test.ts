@@ -1,14 +1,14 @@
 // bench/gpu.sh's summary: ratios against PyTorch with the same options and against PyTorch eager fp32.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from './helpers';
 
 const { table } = require('../scripts/gpu-table.js') as { table: (dir: string, names: string[]) => string };
 
 test('the GPU table compares each configuration with PyTorch alike and with PyTorch eager fp32', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-gpu-table-'));
+  const dir = tempDir('rn-gpu-table-');
   const row = (mode: string, batch: number, ours: number, pytorch: number) => ({
     mode,
     batch,

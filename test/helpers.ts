@@ -1,7 +1,9 @@
 // Test helpers: fixtures produced by scripts/gen_fixtures.py (PyTorch) and tolerant comparison.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import { tensor, type Dtype, type Tensor } from '../src/index';
 
 export interface FixtureTensor {
@@ -46,4 +48,11 @@ export function assertClose(
   if (worst >= 0) {
     assert.fail(`${what}: element ${worst} is ${act[worst]}, expected ${exp[worst]} (rtol ${rtol}, atol ${atol})`);
   }
+}
+
+/** A fresh folder under the OS temp dir, removed when this test file's tests have run. */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -3,13 +3,13 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { runTraining } from '../src/index';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-infer-'));
+const tmp = tempDir('rn-infer-');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 let checkpoint: string;

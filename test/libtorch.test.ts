@@ -3,14 +3,14 @@
 // libtorch folders and a fake python stand in for the real ones.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { findLibtorch, forgetOtherLibtorch, DEFAULT_TORCH_VERSION } = require('../scripts/libtorch.js');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-libtorch-'));
+const tmp = tempDir('rn-libtorch-');
 const quiet = () => {};
 
 /** A folder shaped like libtorch (or like the torch package). */
@@ -125,7 +125,7 @@ test('when everything fails: one message with the three ways, and no partial dow
 });
 
 test('a build folder configured against another libtorch has its CMake cache removed, not reused', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-cache-'));
+  const dir = tempDir('rn-cache-');
   const cache = path.join(dir, 'CMakeCache.txt');
   const torchDir = '/opt/a/torch/share/cmake/Torch';
   const write = (torch: string, caffe2: string) => fs.writeFileSync(cache, `# comment\nTorch_DIR:PATH=${torch}\nCaffe2_DIR:PATH=${caffe2}\n`);

@@ -2,13 +2,13 @@
 // AbortSignal at a step boundary, and the caller's event loop stays responsive (p99 < 20 ms).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { TrainingError, train, type TrainEvent, type TrainOptions } from '../src/index';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-train-api-'));
+const tmp = tempDir('rn-train-api-');
 const small: TrainOptions = { arch: 'resnet18', batchSize: 16, lr: 0.05, device: 'cpu', syntheticSize: { train: 480, test: 96 } };
 
 test('train() resolves with the result; events arrive through the async iterator; the event loop stays free', async () => {

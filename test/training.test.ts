@@ -3,14 +3,14 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { TrainingError, evaluate, modelFromCheckpoint, readCheckpoint, runTraining, type TrainEvent, type TrainOptions } from '../src/index';
 import { DataLoader, syntheticDataset, testTransforms } from '../src/index';
 import { evaluateCheckpoint } from '../src/train/evaluate-checkpoint';
+import { tempDir } from './helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-train-'));
+const tmp = tempDir('rn-train-');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
 const small: TrainOptions = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, device: 'cpu', syntheticSize: { train: 1600, test: 400 } };
 

@@ -4,7 +4,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
@@ -25,12 +24,12 @@ import {
   zeros,
   type Tensor,
 } from '../src/index';
-import { assertClose, loadFixture, type FixtureTensor } from './helpers';
+import { assertClose, loadFixture, type FixtureTensor, tempDir } from './helpers';
 import { syntheticValue } from './synthetic-weights';
 
 const cpu = { device: 'cpu' } as const;
 const fixture = (...p: string[]) => path.join(__dirname, 'fixtures', ...p);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-weights-'));
+const tmp = tempDir('rn-weights-');
 
 test('reads a safetensors file written by the safetensors Python package', () => {
   const fx = loadFixture<{ state: Record<string, FixtureTensor> }>('small_net.json');
