@@ -97,13 +97,24 @@ def pth_files():
     save_pth("legacy.pth", OrderedDict([("w", torch.ones(2))]), _use_new_zipfile_serialization=False)
 
 
-def small_net():
+def seeded_small_net():
+    """SmallNet with the weights of small_net.json (seed 1234; draws from the global generator)."""
     torch.manual_seed(1234)
     net = SmallNet()
     with torch.no_grad():
         # Non-trivial affine parameters so that their gradients are tested meaningfully.
         net.bn.weight.copy_(torch.rand(6) + 0.5)
         net.bn.bias.copy_(torch.randn(6) * 0.1)
+    return net
+
+
+def small_net_batch(i):
+    """The i-th batch of the trajectory fixtures: synthetic_value('batch{i}') * 2, targets (i + k) % 5."""
+    return synthetic_value(f"batch{i}", (4, 3, 8, 8)) * 2.0, torch.tensor([(i + k) % 5 for k in range(4)])
+
+
+def small_net():
+    net = seeded_small_net()
     state = {k: tensor_json(v) for k, v in net.state_dict().items()}
     save_pth("small_net.pth", net.state_dict())
     from safetensors.torch import save_file
@@ -339,17 +350,12 @@ def sgd_trajectories():
     """N steps of torch.optim.SGD on SmallNet from the small_net.json weights and fixed batches."""
 
     def run(steps, lrs, **sgd):
-        torch.manual_seed(1234)
-        net = SmallNet()
-        with torch.no_grad():
-            net.bn.weight.copy_(torch.rand(6) + 0.5)
-            net.bn.bias.copy_(torch.randn(6) * 0.1)
+        net = seeded_small_net()
         net.train()
         opt = torch.optim.SGD(net.parameters(), lr=lrs[0], **sgd)
         losses = []
         for i in range(steps):
-            x = synthetic_value(f"batch{i}", (4, 3, 8, 8)) * 2.0
-            y = torch.tensor([(i + k) % 5 for k in range(4)])
+            x, y = small_net_batch(i)
             for group in opt.param_groups:
                 group["lr"] = lrs[i]
             opt.zero_grad()
@@ -380,11 +386,7 @@ def sgd_trajectories():
 def grad_scaler_trajectory():
     """torch.amp.GradScaler over torch.optim.SGD on SmallNet: clean steps, an inf gradient and a NaN
     gradient injected after backward (both sides inject the same), growth every 2 clean steps."""
-    torch.manual_seed(1234)
-    net = SmallNet()
-    with torch.no_grad():
-        net.bn.weight.copy_(torch.rand(6) + 0.5)
-        net.bn.bias.copy_(torch.randn(6) * 0.1)
+    net = seeded_small_net()
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
     options = {"init_scale": 2.0**10, "growth_factor": 2.0, "backoff_factor": 0.25, "growth_interval": 2}
@@ -393,8 +395,7 @@ def grad_scaler_trajectory():
     params = dict(net.named_parameters())
     steps = []
     for i in range(8):
-        x = synthetic_value(f"batch{i}", (4, 3, 8, 8)) * 2.0
-        y = torch.tensor([(i + k) % 5 for k in range(4)])
+        x, y = small_net_batch(i)
         opt.zero_grad()
         loss = F.cross_entropy(net(x), y)
         scaler.scale(loss).backward()

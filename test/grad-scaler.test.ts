@@ -5,10 +5,9 @@
 // losses (rtol 1e-5) and the final weights and momentum buffers (rtol 1e-4, atol 1e-5).
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GradScaler, SGD, autocast, cuda, nn, tensor, tidy, type Device, type Tensor } from '../src/index';
+import { GradScaler, SGD, autocast, cuda, nn, tensor, tidy, type Device } from '../src/index';
 import { assertClose, loadFixture, type FixtureTensor } from './helpers';
-import { loadedSmallNet } from './small-net';
-import { syntheticValue } from './synthetic-weights';
+import { loadedSmallNet, smallNetBatch } from './small-net';
 
 interface Fixture {
   options: { initScale: number; growthFactor: number; backoffFactor: number; growthInterval: number };
@@ -21,10 +20,6 @@ interface Fixture {
 
 const fx = loadFixture<Fixture>('grad_scaler_trajectory.json');
 
-const batch = (i: number, device: Device = 'cpu'): [Tensor, Tensor] => [
-  syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2).to(device),
-  tensor(BigInt64Array.from({ length: 4 }, (_, k) => BigInt((i + k) % 5)), [4], { device: 'cpu' }).to(device),
-];
 
 // On a GPU the scale and the overflow flag live there and libtorch's CUDA kernels update them.
 function replayTrajectory(device: Device): void {
@@ -34,7 +29,7 @@ function replayTrajectory(device: Device): void {
   const scaler = new GradScaler(fx.options);
   fx.steps.forEach((expected, i) => {
     tidy(() => {
-      const [x, y] = batch(i, device);
+      const [x, y] = smallNetBatch(i, device);
       opt.zeroGrad();
       const loss = nn.functional.crossEntropy(net.forward(x), y);
       scaler.scale(loss).backward();
@@ -65,7 +60,7 @@ test('the scaled loss is loss * scale; a skipped step leaves weights and momentu
   const net = loadedSmallNet().train();
   const opt = new SGD(net.namedParameters(), { lr: 0.1 });
   const scaler = new GradScaler({ initScale: 8 });
-  const [x, y] = batch(0);
+  const [x, y] = smallNetBatch(0);
   const loss = nn.functional.crossEntropy(net.forward(x), y);
   const scaled = scaler.scale(loss);
   assert.deepEqual(scaled.shape, loss.shape);
@@ -89,7 +84,7 @@ test('float16 autocast with loss scaling on the CPU: overflowing steps are skipp
   const applied: boolean[] = [];
   for (let i = 0; i < 16; i++) {
     tidy(() => {
-      const [x, y] = batch(0);
+      const [x, y] = smallNetBatch(0);
       opt.zeroGrad();
       const loss = autocast(() => nn.functional.crossEntropy(net.forward(x).to('float32'), y), { deviceType: 'cpu', dtype: 'float16' });
       scaler.scale(loss).backward();
@@ -118,7 +113,7 @@ test('GradScaler refuses misuse and bad options with clear errors', () => {
   const scaler = new GradScaler();
   assert.throws(() => scaler.step(opt), /step\(\): no loss has been scaled yet: call scale\(loss\) and backward\(\) first/);
   assert.throws(() => scaler.update(), /update\(\): no loss has been scaled yet/);
-  const [x, y] = batch(0);
+  const [x, y] = smallNetBatch(0);
   scaler.scale(nn.functional.crossEntropy(net.forward(x), y)).backward();
   assert.throws(() => scaler.update(), /no gradients were checked since the last update\(\): call step\(optimizer\) first/);
   scaler.unscale(opt);
@@ -132,7 +127,7 @@ test('GradScaler refuses misuse and bad options with clear errors', () => {
   const half = loadedSmallNet().train();
   half.toDtype('float16');
   const halfOpt = new SGD(half.namedParameters(), { lr: 0.1 });
-  const [hx, hy] = batch(0);
+  const [hx, hy] = smallNetBatch(0);
   const halfScaler = new GradScaler();
   halfScaler.scale(nn.functional.crossEntropy(half.forward(hx.to('float16')).to('float32'), hy)).backward();
   assert.throws(() => halfScaler.step(halfOpt), /loss scaling needs gradients wider than float16 \(as PyTorch's GradScaler\): 'conv\.weight' has a float16 gradient/);

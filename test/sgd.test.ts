@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SGD, cosineDecayLr, nn, stepDecayLr, tensor, warmupCosineLr } from '../src/index';
 import { assertClose, loadFixture, type FixtureTensor } from './helpers';
-import { loadedSmallNet } from './small-net';
+import { loadedSmallNet, smallNetBatch } from './small-net';
 import { syntheticValue } from './synthetic-weights';
 
 interface Trajectory {
@@ -33,8 +33,7 @@ function replay(t: Trajectory, how: UpdatePath): void {
     capturable: how === 'capturable',
   });
   t.losses.forEach((expectedLoss, i) => {
-    const x = syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2);
-    const y = tensor(BigInt64Array.from({ length: 4 }, (_, k) => BigInt((i + k) % 5)), [4], { device: 'cpu' });
+    const [x, y] = smallNetBatch(i);
     opt.lr = t.lrs[i];
     opt.zeroGrad();
     const loss = nn.functional.crossEntropy(net.forward(x), y);

@@ -1,8 +1,9 @@
 // The small conv -> batchnorm -> relu -> max-pool -> linear network of scripts/gen_fixtures.py
 // (SmallNet), loaded with the weights of test/fixtures/small_net.json.
 import * as assert from 'node:assert/strict';
-import { nn, noGrad, type Tensor } from '../src/index';
+import { nn, noGrad, tensor, type Device, type Tensor } from '../src/index';
 import { fromFixture, loadFixture, type FixtureTensor } from './helpers';
+import { syntheticValue } from './synthetic-weights';
 
 export class SmallNet extends nn.Module {
   conv = this.registerModule('conv', new nn.Conv2d({ inChannels: 3, outChannels: 6, kernelSize: 3, padding: 1, device: 'cpu' }));
@@ -29,4 +30,13 @@ export function loadedSmallNet(): SmallNet {
     }
   });
   return net;
+}
+
+/** The i-th batch of the trajectory fixtures (scripts/gen_fixtures.py small_net_batch):
+ * syntheticValue('batch<i>') * 2 and targets (i + k) % 5. */
+export function smallNetBatch(i: number, device: Device = 'cpu'): [Tensor, Tensor] {
+  return [
+    syntheticValue(`batch${i}`, [4, 3, 8, 8]).mul(2).to(device),
+    tensor(BigInt64Array.from({ length: 4 }, (_, k) => BigInt((i + k) % 5)), [4], { device: 'cpu' }).to(device),
+  ];
 }
