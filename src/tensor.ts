@@ -9,6 +9,7 @@ export type Dtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | '
 /** The floating-point dtypes (what parameters may be). */
 export const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'] as const;
 export type FloatDtype = (typeof FLOAT_DTYPES)[number];
+export const isFloatDtype = (dtype: string): dtype is FloatDtype => (FLOAT_DTYPES as readonly string[]).includes(dtype);
 const DTYPES: readonly string[] = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'int16', 'int8', 'uint8', 'bool'];
 
 /** Bytes per element of each dtype. */

@@ -8,7 +8,7 @@ import { pad as padTensor } from '../nn/functional';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
 import { maxPool2d } from '../nn/functional';
-import { FLOAT_DTYPES, dispose, type FloatDtype, type Tensor } from '../tensor';
+import { dispose, isFloatDtype, type FloatDtype, type Tensor } from '../tensor';
 import { readWeights } from '../io/weights';
 
 /** 'torch': symmetric padding (torchvision). 'same': MindSpore's pad_mode='same' (asymmetric). */
@@ -313,7 +313,7 @@ export class ResNet extends Module {
   /** Floating-point inputs are cast to the dtype of the weights (float32, or toHalfPrecision()'s). */
   forward(x: Tensor): Tensor {
     const dtype = this.conv1.weight.dtype;
-    const input = x.dtype === dtype || !(FLOAT_DTYPES as readonly string[]).includes(x.dtype) ? x : x.to(dtype);
+    const input = x.dtype === dtype || !isFloatDtype(x.dtype) ? x : x.to(dtype);
     const stages: Module[] = [this.conv1, this.bn1, relu];
     if (this.maxpool) stages.push(this.maxpool);
     stages.push(this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool);

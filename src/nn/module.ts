@@ -3,7 +3,7 @@
 import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
 import { checkChoice } from '../errors';
-import { FLOAT_DTYPES, keep, type Dtype, type FloatDtype, type MemoryFormat, type Tensor } from '../tensor';
+import { FLOAT_DTYPES, isFloatDtype, keep, type Dtype, type FloatDtype, type MemoryFormat, type Tensor } from '../tensor';
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (after `skip`); default true. */
@@ -31,7 +31,7 @@ export class StateDictError extends Error {
 }
 
 function dtypeKind(dtype: Dtype): string {
-  return (FLOAT_DTYPES as readonly string[]).includes(dtype) ? 'float' : dtype === 'bool' ? 'bool' : 'int';
+  return isFloatDtype(dtype) ? 'float' : dtype === 'bool' ? 'bool' : 'int';
 }
 
 export abstract class Module {
@@ -208,7 +208,7 @@ export abstract class Module {
 
   /** Converts this module's own floating-point tensors (TypeScript-made ones are replaced). */
   protected convertOwnTensors(dtype: FloatDtype): void {
-    const convert = (t: Tensor) => t.dtype !== dtype && (FLOAT_DTYPES as readonly string[]).includes(t.dtype);
+    const convert = (t: Tensor) => t.dtype !== dtype && isFloatDtype(t.dtype);
     this.#replaceOwnTensors([this.#parameters, this.#buffers], convert, (t) => t.to(dtype));
   }
 
