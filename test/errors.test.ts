@@ -90,6 +90,14 @@ test('multi-tensor, memory-format and mode switches refuse bad input with a mess
   assert.throws(() => native.ops.foreachMul([a], 'x' as never), /Expected a number for 'factor'/);
   assert.throws(() => native.ops.foreachMul([a], b), /scalar tensor expected to be 0 dim/);
   assert.throws(() => native.ops.relu_({} as never), /Expected a Tensor for 'input'/);
+  // loss-scaling kernels: libtorch's own checks arrive as JavaScript errors
+  const found = zeros([1], cpu).handle;
+  const inv = ones([1], cpu).handle;
+  assert.throws(() => native.ops.ampUnscale_([a], zeros([1], { ...cpu, dtype: 'int32' }).handle, inv), /found_inf must be a float tensor/);
+  assert.throws(() => native.ops.ampUnscale_([a], found, b), /inv_scale must be a 1-element tensor/);
+  assert.throws(() => native.ops.ampUnscale_([a, 1 as never], found, inv), /Expected a Tensor at grads\[1\]/);
+  assert.throws(() => native.ops.ampUpdateScale_(ones([1], cpu).handle, zeros([1], cpu).handle, found, 2, 0.5, 10), /growth_tracker must be an int tensor/);
+  assert.throws(() => native.ops.ampUpdateScale_(ones([1], cpu).handle, zeros([1], { ...cpu, dtype: 'int32' }).handle, found, 2, 0.5, 'x' as never), /Expected an integer for 'growthInterval'/);
   const conv = new nn.Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 1, ...cpu });
   assert.throws(() => conv.toMemoryFormat('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last'/);
   assert.throws(() => conv.toDtype('int64' as never), /for dtype but received 'int64'/);
