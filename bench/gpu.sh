@@ -84,7 +84,7 @@ if [ "$wanted" != none ]; then
     [[ " $wanted " == *" $name "* ]] || continue
     say "bench $name"
     # shellcheck disable=SC2086
-    "$NODE" dist/cli/index.js bench --device "${BENCH_DEVICE:-cuda}" --python "$PYTHON" --batch "$BATCHES" --steps "$STEPS" --warmup 5 \
+    "$NODE" dist/cli/index.js bench --suite step --device "${BENCH_DEVICE:-cuda}" --python "$PYTHON" --batch "$BATCHES" --steps "$STEPS" --warmup 5 \
       --repeats "$REPEATS" $flags --json > "$results/$name.json.part"
     mv "$results/$name.json.part" "$results/$name.json"
     copy_out "$results/$name.json"

@@ -1,10 +1,18 @@
 // Devices, seeds, threads, and what `doctor` reports about the libtorch this addon runs on.
 #include <dlfcn.h>
+
+#include <algorithm>
+#include <thread>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 #include "common.h"
+
+// OpenMP's per-thread setter, from the OpenMP runtime libtorch itself loaded (weak: absent when
+// libtorch was built with another parallel backend). In libgomp and libiomp it changes the
+// calling thread's nthreads ICV only, which is what ATen's parallel_for and oneDNN read.
+extern "C" __attribute__((weak)) void omp_set_num_threads(int);
 
 #ifdef RN_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -22,12 +30,36 @@ RN_BINDING(ManualSeed) {
   torch::manual_seed(static_cast<uint64_t>(IntArg(info, 0, "seed")));
   return info.Env().Undefined();
 }
+// A thread count between 1 and 16x the hardware threads: OpenMP runtimes abort or crash when
+// asked for tens of thousands of threads, and no CPU gains from more than a few per core.
+int ThreadCountArg(const Napi::CallbackInfo& info) {
+  int64_t n = IntArg(info, 0, "threads");
+  int64_t most = 16 * std::max<int64_t>(1, std::thread::hardware_concurrency());
+  if (n < 1 || n > most) {
+    throw Napi::RangeError::New(info.Env(), "Expected a thread count between 1 and " + std::to_string(most) +
+                                                " (16 per hardware thread) for threads but received " + std::to_string(n));
+  }
+  return static_cast<int>(n);
+}
+
 RN_BINDING(GetNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 RN_BINDING(SetNumThreads) {
-  int64_t n = IntArg(info, 0, "threads");
-  if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1, got " + std::to_string(n));
-  at::set_num_threads(static_cast<int>(n));
+  int n = ThreadCountArg(info);
+  at::set_num_threads(n);
   return info.Env().Undefined();
+}
+
+// setThreadNumThreads(n) -> applied: intra-op threads for ops issued on the calling thread only.
+// at::set_num_threads also stores a process-wide value that every thread initialising later
+// takes, so a data worker that asked for 1 thread used to leave the training thread with 1.
+// Here libtorch's lazy per-thread initialisation is done first (from the process-wide value,
+// untouched), then only this thread's OpenMP setting changes.
+RN_BINDING(SetThreadNumThreads) {
+  int n = ThreadCountArg(info);
+  at::get_num_threads();
+  if (omp_set_num_threads == nullptr) return Napi::Boolean::New(info.Env(), false);
+  omp_set_num_threads(n);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // cudnnBenchmark / allowTF32: process-wide switches of libtorch's context; each setter returns
@@ -68,18 +100,22 @@ RN_BINDING(SetAutocast) {
 }
 
 // setMallocThresholds(mmapBytes, trimBytes) -> applied: glibc's mmap and trim thresholds (false
-// where the C library is not glibc). Process-wide; the policy is in src/native.ts.
+// where the C library is not glibc). Process-wide, so only the first call in the process (the
+// first thread that loads the addon) sets them; later calls, from worker threads loading their
+// own instance, change nothing and report that first result. The policy is in src/native.ts.
 RN_BINDING(SetMallocThresholds) {
   int64_t mmapBytes = IntArg(info, 0, "mmapBytes");
   int64_t trimBytes = IntArg(info, 1, "trimBytes");
   if (mmapBytes < 0 || trimBytes < 0 || mmapBytes > INT32_MAX || trimBytes > INT32_MAX) {
     throw Napi::RangeError::New(info.Env(), "malloc thresholds must be between 0 and 2^31 - 1 bytes");
   }
+  static const bool applied = [&] {
 #if defined(__GLIBC__)
-  bool applied = mallopt(M_MMAP_THRESHOLD, int(mmapBytes)) == 1 && mallopt(M_TRIM_THRESHOLD, int(trimBytes)) == 1;
+    return mallopt(M_MMAP_THRESHOLD, int(mmapBytes)) == 1 && mallopt(M_TRIM_THRESHOLD, int(trimBytes)) == 1;
 #else
-  bool applied = false;
+    return false;
 #endif
+  }();
   return Napi::Boolean::New(info.Env(), applied);
 }
 
@@ -153,6 +189,7 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("setThreadNumThreads", Napi::Function::New<SetThreadNumThreads>(env, "setThreadNumThreads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setCudnnBenchmark", Napi::Function::New<SetCudnnBenchmark>(env, "setCudnnBenchmark"));
   exports.Set("setAllowTF32", Napi::Function::New<SetAllowTF32>(env, "setAllowTF32"));

@@ -238,14 +238,18 @@ RN_BINDING(Pad) {
   return Wrap(info, torch::constant_pad_nd(TensorArg(info, 0, "input"), IntListArg(info, 1, "pad"),
                                            NumberArg(info, 2, "value")));
 }
-// to(x, device|null, dtype|null)
+// to(x, device|null, dtype|null, nonBlocking?): nonBlocking copies from pinned host memory
+// without waiting for the device (a plain host-to-device copy waits for the stream to drain).
 RN_BINDING(To) {
   Tensor& x = TensorArg(info, 0, "input");
   Napi::Env env = info.Env();
   torch::Device device = IsMissing(info, 1) ? x.device() : DeviceFromName(env, StringArg(info, 1, "device"));
   torch::Dtype dtype = IsMissing(info, 2) ? x.scalar_type() : DtypeFromName(env, StringArg(info, 2, "dtype"));
-  return Wrap(info, x.to(device, dtype));
+  bool nonBlocking = IsMissing(info, 3) ? false : BoolArg(info, 3, "nonBlocking");
+  return Wrap(info, x.to(device, dtype, nonBlocking));
 }
+// pinMemory(x): a copy in page-locked host memory (CUDA builds with a GPU; libtorch's error otherwise)
+RN_BINDING(PinMemory) { return Wrap(info, TensorArg(info, 0, "input").pin_memory()); }
 
 // ---- linear algebra and network layers ----
 RN_BINDING(Matmul) { return Wrap(info, torch::matmul(TensorArg(info, 0, "input"), TensorArg(info, 1, "other"))); }
@@ -339,6 +343,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("index", Index);
   RN_OP("upsampleBilinear2d", UpsampleBilinear2d);
   RN_OP("to", To);
+  RN_OP("pinMemory", PinMemory);
   RN_OP("matmul", Matmul);
   RN_OP("linear", Linear);
   RN_OP("conv2d", Conv2d);

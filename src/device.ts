@@ -1,5 +1,6 @@
 // Devices: 'cpu', 'cuda', 'cuda:N'; CUDA queries and the default device for new tensors.
-import { invalidArgument } from './errors';
+import { availableParallelism } from 'node:os';
+import { invalidArgument, isInteger } from './errors';
 import { native } from './native';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -48,14 +49,38 @@ export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }
 
-/** libtorch's intra-op thread pool size. */
+/** The most intra-op threads accepted: 16 per hardware thread (OpenMP crashes on absurd counts). */
+export const MAX_THREADS = 16 * Math.max(1, availableParallelism());
+
+/** A thread count between 1 and MAX_THREADS. */
+export function checkThreads(name: string, value: unknown): number {
+  if (!isInteger(value, 1) || value > MAX_THREADS) {
+    throw invalidArgument(`an integer between 1 and ${MAX_THREADS} (16 per hardware thread)`, name, value);
+  }
+  return value;
+}
+
+/** Intra-op threads libtorch uses for ops issued on the calling thread. */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
+/**
+ * Process-wide intra-op threads, as torch.set_num_threads: the calling thread and every thread
+ * that first uses libtorch later (threads already running keep their count). Decide it once,
+ * at start-up; library code never calls it.
+ */
 export function setNumThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1) throw invalidArgument('positive integer', 'threads', threads);
-  native.setNumThreads(threads);
+  native.setNumThreads(checkThreads('threads', threads));
+}
+
+/**
+ * Intra-op threads for ops issued on the calling thread only (a worker thread's own share);
+ * no other thread sees the change. Returns false where libtorch was built without OpenMP, which
+ * has no per-thread setting (the count is then left alone).
+ */
+export function setThreadNumThreads(threads: number): boolean {
+  return native.setThreadNumThreads(checkThreads('threads', threads));
 }
 
 /** cuDNN autotuning of convolution algorithms (fixed input shapes run faster); returns the previous value. */

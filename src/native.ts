@@ -82,7 +82,8 @@ export interface NativeOps {
   pad(a: T, pad: number[], value: number): T;
   index(a: T, indices: Nullable<T>[]): T;
   upsampleBilinear2d(a: T, size: number[], alignCorners: boolean): T;
-  to(a: T, device: Nullable<string>, dtype: Nullable<string>): T;
+  to(a: T, device: Nullable<string>, dtype: Nullable<string>, nonBlocking?: boolean): T;
+  pinMemory(a: T): T;
   matmul(a: T, b: T): T;
   linear(x: T, weight: T, bias: Nullable<T>): T;
   conv2d(x: T, w: T, b: Nullable<T>, stride: number[], padding: number[], dilation: number[], groups: number): T;
@@ -166,6 +167,7 @@ export interface NativeBinding {
   manualSeed(seed: number | bigint): void;
   getNumThreads(): number;
   setNumThreads(n: number): void;
+  setThreadNumThreads(n: number): boolean;
   buildInfo(): BuildInfo;
   setCudnnBenchmark(enabled: boolean): boolean;
   setAllowTF32(enabled: boolean): boolean;

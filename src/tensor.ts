@@ -1,7 +1,7 @@
 // Tensor: the TypeScript face of a libtorch tensor, plus its lifetime tools (dispose, tidy,
 // keep, a FinalizationRegistry backstop) and factories.
 import { checkDevice, defaultDevice, type Device } from './device';
-import { checkInteger, checkNumber, checkShape, invalidArgument } from './errors';
+import { checkBoolean, checkInteger, checkNumber, checkShape, invalidArgument } from './errors';
 import { native, type NativeTensor } from './native';
 
 export type Dtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -188,17 +188,26 @@ export class Tensor {
     return build(this.shape, 0);
   }
   /** Same data on another device and/or dtype (this tensor when nothing changes). */
-  to(target: Device | Dtype | { device?: Device; dtype?: Dtype }): Tensor {
+  /** A copy on another device and/or in another dtype (this tensor when nothing changes).
+   * `nonBlocking` with a pinned source (pinMemory()) copies to CUDA without waiting for the GPU. */
+  to(target: Device | Dtype | { device?: Device; dtype?: Dtype; nonBlocking?: boolean }): Tensor {
     let device: Device | null = null;
     let dtype: Dtype | null = null;
+    let nonBlocking = false;
     if (typeof target === 'string') {
       if (DTYPES.includes(target)) dtype = target as Dtype;
       else device = checkDevice('device', target);
     } else {
       if (target.device !== undefined) device = checkDevice('device', target.device);
       if (target.dtype !== undefined) dtype = checkDtype('dtype', target.dtype);
+      if (target.nonBlocking !== undefined) nonBlocking = checkBoolean('nonBlocking', target.nonBlocking);
     }
-    return new Tensor(native.ops.to(this.handle, device, dtype));
+    return new Tensor(native.ops.to(this.handle, device, dtype, nonBlocking));
+  }
+
+  /** A copy in page-locked host memory, the source of asynchronous copies to CUDA (needs CUDA). */
+  pinMemory(): Tensor {
+    return new Tensor(native.ops.pinMemory(this.handle));
   }
 
   // -- autograd --

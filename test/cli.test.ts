@@ -57,7 +57,7 @@ test('show-data saves a PNG grid of 6 labelled images and prints the tutorial sh
 });
 
 test('bench runs each case in its own process and reports images/s, peak RSS, page faults and the binding share', () => {
-  const res = run('bench', '--batch', '2', '--steps', '1', '--warmup', '0', '--repeats', '1', '--no-torch', '--json');
+  const res = run('bench', '--suite', 'step', '--batch', '2', '--steps', '1', '--warmup', '0', '--repeats', '1', '--no-torch', '--json');
   assert.equal(res.status, 0, res.stderr);
   const result = JSON.parse(res.stdout);
   assert.deepEqual(result.rows.map((r: { mode: string; batch: number }) => `${r.mode} ${r.batch}`), ['train 2', 'infer 2']);
@@ -70,11 +70,15 @@ test('bench runs each case in its own process and reports images/s, peak RSS, pa
     assert.equal(row.pytorch, null);
   }
   assert.ok(result.dataImagesPerSecond > 0);
-  assert.equal(run('bench', '--batch', 'x').status, 2);
-  const graphOnCpu = run('bench', '--cuda-graph', '--batch', '2');
+  for (const bad of ['x', 'a,b', '0', '']) {
+    const res = run('bench', '--batch', bad);
+    assert.equal(res.status, 2, `--batch '${bad}'`);
+    assert.match(res.stderr, /option '--batch <sizes>' argument '.*' is invalid/);
+  }
+  const graphOnCpu = run('bench', '--suite', 'step', '--cuda-graph', '--batch', '2');
   assert.equal(graphOnCpu.status, 1);
   assert.match(graphOnCpu.stderr, /CUDA graphs need a CUDA device: pass --device cuda/);
-  const both = run('bench', '--amp', 'bfloat16', '--half', 'bfloat16', '--batch', '2');
+  const both = run('bench', '--suite', 'step', '--amp', 'bfloat16', '--half', 'bfloat16', '--batch', '2');
   assert.equal(both.status, 1);
   assert.match(both.stderr, /--amp and --half are alternatives: pick one/);
   // One case with channels-last weights and inputs and a bfloat16 model (options both sides take).

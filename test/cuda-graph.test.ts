@@ -63,7 +63,12 @@ test('a graphed training step gives the losses of eager steps', { skip: !cuda.is
     const step = graphed ? new GraphedTrainStep(forwardLoss, opt, 'cuda', { warmupSteps: 2 }) : null;
     const losses = batches.map(([x, y], i) => {
       opt.lr = i < 5 ? 0.1 : 0.01;
-      if (step) return step.step(x, y);
+      if (step) {
+        const loss = step.step(x, y);
+        const value = loss.item();
+        loss.dispose();
+        return value;
+      }
       const loss = forwardLoss(x, y);
       loss.backward();
       opt.step();

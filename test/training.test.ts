@@ -54,7 +54,7 @@ test('a run stopped after epoch 1 and resumed ends with the same weights as an u
       { ...options, checkpointDir: dir },
       { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && controller.abort() },
     ),
-    (e: Error) => e instanceof TrainingError && /cancelled at epoch 2, step 1; the last checkpoint is .*resnet18-last\.safetensors/.test(e.message),
+    (e: Error) => e instanceof TrainingError && /cancelled at epoch 2, step 1; the last good checkpoint is .*resnet18-last\.safetensors/.test(e.message),
   );
   const resumedResult = await runTraining({ ...options, checkpointDir: dir, resume: path.join(dir, 'resnet18-last.safetensors') }, { onLine: () => {} });
   assert.equal(resumedResult.steps, whole.steps);
@@ -78,10 +78,38 @@ test('a NaN loss stops the run naming the step, and the last good checkpoint sta
   const before = fs.readFileSync(last);
   await assert.rejects(
     runTraining({ ...options, lr: 1e30, minLr: 1e30, resume: last }, { onLine: () => {} }),
-    (e: Error) => /loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+: training stopped before the update; the last good checkpoint is/.test(e.message),
+    (e: Error) => /loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+: training stopped; the last good checkpoint is/.test(e.message),
   );
   assert.deepEqual(fs.readFileSync(last), before, 'the last good checkpoint is untouched');
   assert.equal(readCheckpoint(last).meta.epoch, 1);
+});
+
+test('losses read steps later (lossReadLag, so a GPU is never drained) print, report and stop exactly as losses read at once', async () => {
+  const base: TrainOptions = { ...small, epochs: 2, maxStepsPerEpoch: 5, logEvery: 2, syntheticSize: { train: 160, test: 32 } };
+  const run = async (lossReadLag: number, extra: TrainOptions = {}) => {
+    const lines: string[] = [];
+    const steps: unknown[] = [];
+    let error = '';
+    const dir = path.join(tmp, `lag-${lossReadLag}-${extra.lr ?? 'ok'}`);
+    try {
+      await runTraining({ ...base, ...extra, lossReadLag, checkpointDir: dir }, {
+        onLine: (l) => lines.push(l),
+        onEvent: (e) => e.type === 'step' && steps.push({ ...e, imagesPerSecond: 0, etaSeconds: 0 }),
+      });
+    } catch (err) {
+      error = (err as Error).message.replace(dir, '<dir>');
+    }
+    return { lines: lines.map((l) => l.replace(dir, '<dir>')), steps, error };
+  };
+  const atOnce = await run(0);
+  assert.equal(atOnce.error, '');
+  assert.equal(atOnce.steps.length, 10);
+  for (const lag of [1, 3]) assert.deepEqual(await run(lag), atOnce, `lag ${lag}`);
+  // a loss that becomes infinite on step 2: the same lines, then the same error naming step 2
+  const nanAtOnce = await run(0, { lr: 1e30, minLr: 1e30 });
+  assert.match(nanAtOnce.error, /^loss became (NaN|Infinity|-Infinity) at epoch 1, step 2: training stopped; no checkpoint was written$/);
+  assert.equal(nanAtOnce.steps.length, 1);
+  for (const lag of [1, 3]) assert.deepEqual(await run(lag, { lr: 1e30, minLr: 1e30 }), nanAtOnce, `NaN, lag ${lag}`);
 });
 
 test('killing the training process at any moment leaves the last checkpoint readable', async () => {

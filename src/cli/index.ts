@@ -72,6 +72,7 @@ program
   .addOption(new Option('--arch <name>', 'architecture').choices(['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']).default('resnet50'))
   .option('--epochs <n>', 'epochs', integer(1), 5)
   .option('--batch-size <n>', 'batch size', integer(1), 256)
+  .option('--eval-batch-size <n>', 'batch size of the evaluation after each epoch (default: the larger of --batch-size and 256)', integer(1))
   .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
   .option('--min-lr <x>', 'final learning rate', number(0), 1e-5)
   .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['tutorial', 'warmup-cosine', 'step']).default('tutorial'))
@@ -87,7 +88,7 @@ program
   .option('--weights <file>', 'start from pretrained weights (.pth, .safetensors, MindSpore .ckpt); the head is replaced')
   .option('--seed <n>', 'seed for weights, order and augmentation', integer(0), 0)
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N' (default: CUDA when available)")
-  .option('--threads <n>', 'libtorch intra-op threads', integer(1))
+  .option('--threads <n>', 'libtorch intra-op threads of the training thread (default: one per core)', integer(1))
   .option('--checkpoint-dir <dir>', 'where the best and last checkpoints go', './BestCheckpoint')
   .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
   .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
@@ -212,41 +213,106 @@ program
     console.log(`Saved ${result.out}`);
   });
 
+const integerList = (min: number) => (value: string) => {
+  const parse = integer(min);
+  return value.split(',').map((v) => parse(v.trim()));
+};
+const archList = (value: string) => {
+  const names = value.split(',').map((v) => v.trim());
+  const bad = names.find((n) => n !== 'resnet18' && n !== 'resnet50');
+  if (bad !== undefined) throw new InvalidArgumentError(`expected resnet18 or resnet50, got '${bad}'`);
+  return names as ('resnet18' | 'resnet50')[];
+};
+
 program
   .command('bench')
-  .description('ResNet50 training-step and inference images/s (and peak RSS) against PyTorch eager in the same run, plus the data pipeline')
-  .option('--batch <sizes>', 'comma-separated batch sizes', '32,256')
-  .option('--steps <n>', 'timed steps per run', integer(1), 5)
-  .option('--warmup <n>', 'untimed steps first', integer(0), 2)
+  .description(
+    'speed against PyTorch in the same run: ResNet50 training-step and inference images/s (and peak RSS), the data pipeline, ' +
+      'and the whole train command end to end (data files, augmentation, steps, evaluation, checkpoints)',
+  )
+  .addOption(new Option('--suite <name>', "'step' (one step, one pass), 'train' (the train command end to end) or 'all'").choices(['step', 'train', 'all']).default('all'))
+  .option('--batch <sizes>', 'step suite: comma-separated batch sizes', integerList(1), [32, 256])
+  .option('--steps <n>', 'step suite: timed steps per run', integer(1), 5)
+  .option('--warmup <n>', 'step suite: untimed steps first', integer(0), 2)
+  .option('--train-batch <sizes>', 'train suite: comma-separated batch sizes', integerList(1), [64, 256])
+  .option('--train-arch <names>', 'train suite: resnet50 and/or resnet18', archList, ['resnet50', 'resnet18'])
+  .option('--epochs <n>', 'train suite: epochs per run', integer(1), 2)
+  .option('--per-file <n>', 'train suite: images in each of the 5 training files and in the test file', integer(1), 512)
+  .option('--workers <n>', 'train suite: DataLoader worker processes on the PyTorch side', integer(0), 2)
   .option('--repeats <n>', 'runs of each case (fresh processes)', integer(1), 3)
   .option('--threads <n>', 'intra-op threads for both', integer(1))
   .option('--python <exe>', 'python with torch and torchvision (default: RESNET_NATIVE_BENCH_PYTHON or python3)')
   .option('--no-torch', 'skip the PyTorch comparison')
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
-  .addOption(new Option('--amp <dtype>', 'mixed precision for both').choices(['bfloat16', 'float16']))
-  .addOption(new Option('--half <dtype>', 'half-precision model with float32 BatchNorm, for both').choices(['bfloat16', 'float16']))
-  .option('--channels-last', 'channels-last weights and inputs, for both', false)
-  .option('--cuda-graph', 'training steps and inference passes replayed as CUDA graphs, for both (CUDA only)', false)
+  .addOption(new Option('--amp <dtype>', 'step suite: mixed precision for both').choices(['bfloat16', 'float16']))
+  .addOption(new Option('--half <dtype>', 'step suite: half-precision model with float32 BatchNorm, for both').choices(['bfloat16', 'float16']))
+  .option('--channels-last', 'step suite: channels-last weights and inputs, for both', false)
+  .option('--cuda-graph', 'step suite: training steps and inference passes replayed as CUDA graphs, for both (CUDA only)', false)
   .option('--json', 'print the result as JSON')
-  .action(async (opts: { batch: string; steps: number; warmup: number; repeats: number; threads?: number; python?: string; torch: boolean; json?: boolean; device: string; amp?: 'bfloat16' | 'float16'; half?: 'bfloat16' | 'float16'; channelsLast: boolean; cudaGraph: boolean }) => {
-    const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
-    const batches = opts.batch.split(',').map((b) => integer(1)(b.trim()));
-    const result = runBenchmark({
-      batches,
-      steps: opts.steps,
-      warmup: opts.warmup,
-      repeats: opts.repeats,
-      threads: opts.threads,
-      python: opts.torch ? opts.python : null,
-      device: opts.device,
-      amp: opts.amp,
-      half: opts.half,
-      channelsLast: opts.channelsLast,
-      cudaGraph: opts.cudaGraph,
-      log: opts.json ? undefined : (l) => process.stderr.write(`${l}\n`),
-    });
-    console.log(opts.json ? JSON.stringify(result) : formatBenchmark(result));
+  .action(async (opts: BenchCliOptions) => {
+    const log = opts.json ? undefined : (l: string) => process.stderr.write(`${l}\n`);
+    const python = opts.torch ? opts.python : null;
+    const out: Record<string, unknown> = {};
+    if (opts.suite !== 'train') {
+      const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
+      const result = runBenchmark({
+        batches: opts.batch,
+        steps: opts.steps,
+        warmup: opts.warmup,
+        repeats: opts.repeats,
+        threads: opts.threads,
+        python,
+        device: opts.device,
+        amp: opts.amp,
+        half: opts.half,
+        channelsLast: opts.channelsLast,
+        cudaGraph: opts.cudaGraph,
+        log,
+      });
+      if (opts.json) out.step = result;
+      else console.log(formatBenchmark(result));
+    }
+    if (opts.suite !== 'step') {
+      const { runTrainBenchmark, formatTrainBenchmark } = await import('../bench/train-run.js');
+      const result = runTrainBenchmark({
+        cases: opts.trainArch.flatMap((arch) => opts.trainBatch.map((batch) => ({ arch, batch }))),
+        epochs: opts.epochs,
+        perFile: opts.perFile,
+        repeats: opts.repeats,
+        threads: opts.threads,
+        workers: opts.workers,
+        python,
+        device: opts.device,
+        log,
+      });
+      if (opts.json) out.train = result;
+      else console.log(`${opts.suite === 'all' ? '\n' : ''}${formatTrainBenchmark(result)}`);
+    }
+    // JSON: the suite's own result, or both under 'step' and 'train'.
+    if (opts.json) console.log(JSON.stringify(opts.suite === 'all' ? out : out[opts.suite]));
   });
+
+interface BenchCliOptions {
+  suite: 'step' | 'train' | 'all';
+  batch: number[];
+  steps: number;
+  warmup: number;
+  trainBatch: number[];
+  trainArch: ('resnet18' | 'resnet50')[];
+  epochs: number;
+  perFile: number;
+  workers: number;
+  repeats: number;
+  threads?: number;
+  python?: string;
+  torch: boolean;
+  json?: boolean;
+  device: string;
+  amp?: 'bfloat16' | 'float16';
+  half?: 'bfloat16' | 'float16';
+  channelsLast: boolean;
+  cudaGraph: boolean;
+}
 
 async function main(argv: string[]): Promise<number> {
   try {

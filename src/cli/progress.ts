@@ -63,7 +63,7 @@ export function trainReporter(json: boolean): TrainReporter {
           e.type === 'step'
             ? { type: e.type, epoch: e.epoch, step: e.step, globalStep: e.globalStep, loss: e.loss, lr: e.lr, imagesPerSecond: e.imagesPerSecond }
             : e.type === 'epoch'
-              ? { type: e.type, epoch: e.epoch, loss: e.averageLoss, accuracy: e.accuracy, lr: e.lr }
+              ? { type: e.type, epoch: e.epoch, loss: e.averageLoss, accuracy: e.accuracy, lr: e.lr, seconds: e.seconds, intraOpThreads: e.intraOpThreads }
               : e.type === 'start'
                 ? { type: e.type, stepsPerEpoch: e.stepsPerEpoch, synthetic: e.synthetic, startEpoch: e.startEpoch }
                 : e;

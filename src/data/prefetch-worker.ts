@@ -1,7 +1,7 @@
 // The prefetching thread of DataLoader.prefetch(): rebuilds the loader over a shared copy of the
 // uint8 images and prepares up to `depth` batches ahead of the training thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { setNumThreads } from '../device';
+import { setThreadNumThreads } from '../device';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import type { ImageDataset } from './cifar10';
@@ -25,7 +25,8 @@ export interface PrefetchWorkerData {
 }
 
 const data = workerData as PrefetchWorkerData;
-setNumThreads(data.threads);
+// This thread's share only: the training thread keeps its own count (see setThreadNumThreads).
+setThreadNumThreads(data.threads);
 // Node-API cannot read typed arrays over shared memory: copy to private buffers first.
 const labelArray = new Uint8Array(data.labels.byteLength);
 labelArray.set(new Uint8Array(data.labels));

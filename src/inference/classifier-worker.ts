@@ -2,7 +2,7 @@
 // arrived while it was busy with one batched forward pass.
 import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
-import type { Device } from '../device';
+import { getNumThreads, setThreadNumThreads, type Device } from '../device';
 import { tidy } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { imageToChw, normalizeBatch, type ImageInput } from './preprocess';
@@ -12,12 +12,13 @@ interface Request {
   images: ImageInput[];
 }
 
-const { checkpoint, device, topK, maxBatch } = workerData as { checkpoint: string; device?: Device; topK: number; maxBatch: number };
+const { checkpoint, device, topK, maxBatch, threads } = workerData as { checkpoint: string; device?: Device; topK: number; maxBatch: number; threads?: number };
 const port = parentPort!;
+if (threads !== undefined) setThreadNumThreads(threads);
 let ready: { model: ReturnType<typeof modelFromCheckpoint>['model']; meta: ReturnType<typeof modelFromCheckpoint>['meta'] };
 try {
   ready = modelFromCheckpoint(checkpoint, device);
-  port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch });
+  port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch, threads: getNumThreads() });
 } catch (err) {
   port.postMessage({ kind: 'failed', message: (err as Error).message });
 }

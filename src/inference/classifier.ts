@@ -1,7 +1,7 @@
 // Classifier: inference for services. The model lives on a worker thread; concurrent classify()
 // calls are batched together there; the caller's event loop is never blocked by the network.
 import { Worker } from 'node:worker_threads';
-import type { Device } from '../device';
+import { checkThreads, type Device } from '../device';
 import { workerFile } from '../worker-file';
 import type { ImageInput } from './preprocess';
 
@@ -21,12 +21,24 @@ export interface ClassifierOptions {
   topK?: number;
   /** Most images in one forward pass; default 64. */
   maxBatch?: number;
+  /** libtorch intra-op threads of the classifier's thread (no other thread is affected);
+   * default: the process's. */
+  threads?: number;
+}
+
+interface ClassifierInfo {
+  classNames: string[];
+  imageSize: number;
+  arch: string;
+  threads: number;
 }
 
 export class Classifier {
   readonly classNames: string[];
   readonly imageSize: number;
   readonly arch: string;
+  /** Intra-op threads the classifier's thread computes with. */
+  readonly threads: number;
   /** Forward passes run and images classified so far (batching shows as images > batches). */
   readonly stats = { batches: 0, images: 0 };
   readonly #worker: Worker;
@@ -34,11 +46,12 @@ export class Classifier {
   #nextId = 0;
   #closed = false;
 
-  private constructor(worker: Worker, info: { classNames: string[]; imageSize: number; arch: string }) {
+  private constructor(worker: Worker, info: ClassifierInfo) {
     this.#worker = worker;
     this.classNames = info.classNames;
     this.imageSize = info.imageSize;
     this.arch = info.arch;
+    this.threads = info.threads;
     worker.on('message', (m) => {
       if (m.kind !== 'answer') return;
       const pending = this.#pending.get(m.id);
@@ -54,10 +67,11 @@ export class Classifier {
 
   /** Loads a checkpoint written by train() (or `resnet-native train`) on a worker thread. */
   static async load(checkpoint: string, options: ClassifierOptions = {}): Promise<Classifier> {
+    const threads = options.threads === undefined ? undefined : checkThreads('threads', options.threads);
     const worker = new Worker(workerFile('inference/classifier-worker.js'), {
-      workerData: { checkpoint, device: options.device, topK: options.topK ?? 3, maxBatch: options.maxBatch ?? 64 },
+      workerData: { checkpoint, device: options.device, topK: options.topK ?? 3, maxBatch: options.maxBatch ?? 64, threads },
     });
-    const info = await new Promise<{ classNames: string[]; imageSize: number; arch: string }>((resolve, reject) => {
+    const info = await new Promise<ClassifierInfo>((resolve, reject) => {
       worker.once('message', (m) => (m.kind === 'ready' ? resolve(m) : reject(new Error(m.message))));
       worker.once('error', reject);
     }).catch(async (err) => {

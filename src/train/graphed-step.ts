@@ -40,15 +40,16 @@ export class GraphedTrainStep {
     return this.#graph.captured;
   }
 
-  /** One step on (x, y), both on the device; returns the loss. */
-  step(x: Tensor, y: Tensor): number {
+  /** One step on (x, y), both on the device; returns the loss, a device scalar the caller owns
+   * (reading it waits for the step: see LaggedLosses). */
+  step(x: Tensor, y: Tensor): Tensor {
     const s = this.#static;
     if (s) {
       if (!sameShape(x, s.x) || !sameShape(y, s.y)) return this.#eager(x, y);
       s.x.copy_(x);
       s.y.copy_(y);
       this.#graph.replay();
-      return s.loss.item();
+      return s.loss.clone();
     }
     if (this.#eagerSteps < this.#warmupSteps) {
       this.#eagerSteps += 1;
@@ -66,11 +67,11 @@ export class GraphedTrainStep {
     this.#static = { x: staticX, y: staticY, loss };
     // Capture records without running: run this batch's step now.
     this.#graph.replay();
-    return loss.item();
+    return loss.clone();
   }
 
-  #eager(x: Tensor, y: Tensor): number {
-    return tidy(() => this.#update(x, y).item());
+  #eager(x: Tensor, y: Tensor): Tensor {
+    return tidy(() => this.#update(x, y).detach());
   }
 
   /** Forward, loss, backward, update, gradients dropped; returns the loss (call inside tidy). */

@@ -1,8 +1,9 @@
 // The tutorial's training run: each epoch trains with momentum SGD and the cosine schedule,
 // evaluates on the test split, prints the tutorial's lines, and keeps the best model.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { autocast } from '../autograd';
-import { checkDevice, defaultDevice, manualSeed, setAllowTF32, setCudnnBenchmark, setNumThreads, type Device } from '../device';
+import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setAllowTF32, setCudnnBenchmark, setThreadNumThreads, type Device } from '../device';
 import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
@@ -17,6 +18,7 @@ import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
+import { LaggedLosses } from './loss-reader';
 
 export interface TrainOptions {
   /** Default 'resnet50'. */
@@ -29,6 +31,9 @@ export interface TrainOptions {
   epochs?: number;
   /** Default 256. */
   batchSize?: number;
+  /** Batch size of the evaluation after each epoch (inference can take larger batches; the
+   * accuracy does not depend on it). Default: the larger of batchSize and 256. */
+  evalBatchSize?: number;
   /** Peak learning rate; default 1e-3. */
   lr?: number;
   /** Final learning rate; default 1e-5. */
@@ -61,7 +66,8 @@ export interface TrainOptions {
   seed?: number;
   /** Default: defaultDevice(). */
   device?: Device;
-  /** libtorch intra-op threads; default: libtorch's. */
+  /** libtorch intra-op threads of the training thread (training and evaluation); other threads
+   * are not affected. Default: the process's (setNumThreads, or libtorch's: one per core). */
   threads?: number;
   /** Default './BestCheckpoint'. */
   checkpointDir?: string;
@@ -71,6 +77,10 @@ export interface TrainOptions {
   maxStepsPerEpoch?: number;
   /** Print a step line every this many steps; default 100. */
   logEvery?: number;
+  /** How many steps later a step's loss is read (its line, event and NaN check come then), so
+   * that reading it never waits for the GPU to finish the steps queued after it. 0 reads each
+   * loss at once. Values are the same either way. Default 1. */
+  lossReadLag?: number;
   /** Mixed precision (autocast) for forward and loss on the training device; default off. */
   amp?: 'bfloat16' | 'float16';
   /** Mixed precision the other way: convolutions and head stored and computed in this dtype,
@@ -99,9 +109,48 @@ export interface TrainOptions {
 export type TrainEvent =
   | { type: 'start'; config: Record<string, unknown>; stepsPerEpoch: number; synthetic: boolean; startEpoch: number }
   | { type: 'step'; epoch: number; epochs: number; step: number; stepsPerEpoch: number; globalStep: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
-  | { type: 'epoch'; epoch: number; epochs: number; averageLoss: number; accuracy: number; perClassAccuracy: number[]; lr: number; skippedSteps: number; lossScale: number | null }
+  | {
+      type: 'epoch';
+      epoch: number;
+      epochs: number;
+      averageLoss: number;
+      accuracy: number;
+      perClassAccuracy: number[];
+      lr: number;
+      skippedSteps: number;
+      lossScale: number | null;
+      /** Where the epoch's time went: waiting for batches, training steps, evaluation, checkpoint writes. */
+      seconds: EpochSeconds;
+      /** Intra-op threads of the training thread at the end of the epoch. */
+      intraOpThreads: number;
+    }
   | { type: 'checkpoint'; kind: 'best' | 'last'; file: string; epoch: number; accuracy: number }
   | { type: 'done'; bestAccuracy: number; bestCheckpoint: string; epochs: number; steps: number };
+
+export interface EpochSeconds {
+  data: number;
+  step: number;
+  eval: number;
+  checkpoint: number;
+  total: number;
+}
+
+/** What a step's report needs once its loss is read. */
+interface StepContext {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  lr: number;
+  /** Images trained on in the epoch up to this step. */
+  images: number;
+}
+
+/** Moves batch tensors to the training device: from page-locked memory without waiting for the
+ * GPU (a plain host-to-device copy waits for the stream to drain, every step). */
+function deviceCopy(device: Device): (t: Tensor) => Tensor {
+  if (device === 'cpu') return (t) => t;
+  return (t) => (t.device !== 'cpu' ? t : tidy(() => t.pinMemory().to({ device, nonBlocking: true })));
+}
 
 export interface TrainHooks {
   /** The tutorial's log lines. */
@@ -160,6 +209,7 @@ function normalize(options: TrainOptions) {
     syntheticSize: { train: options.syntheticSize?.train ?? 10_000, test: options.syntheticSize?.test ?? 2_000 },
     epochs,
     batchSize: checkInteger('batchSize', options.batchSize ?? 256, 1),
+    evalBatchSize: checkInteger('evalBatchSize', options.evalBatchSize ?? Math.max(options.batchSize ?? 256, 256), 1),
     lr: checkNumber('lr', options.lr ?? 1e-3, 0),
     minLr: checkNumber('minLr', options.minLr ?? 1e-5, 0),
     schedule: checkChoice('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
@@ -176,11 +226,12 @@ function normalize(options: TrainOptions) {
     weights: options.weights,
     seed: checkInteger('seed', options.seed ?? 0, 0),
     device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
-    threads: options.threads === undefined ? undefined : checkInteger('threads', options.threads, 1),
+    threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
     checkpointDir: options.checkpointDir ?? './BestCheckpoint',
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
+    lossReadLag: checkInteger('lossReadLag', options.lossReadLag ?? 1, 0),
     amp: options.amp === undefined ? undefined : checkChoice('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
     half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
     lossScaling: lossScalingOption(options.lossScaling, options.amp),
@@ -213,9 +264,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const scaler = c.lossScaling ? new GradScaler(c.lossScaling) : null;
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
-  if (c.threads) setNumThreads(c.threads);
-  setCudnnBenchmark(c.cudnnBenchmark);
-  setAllowTF32(c.tf32);
+  if (c.threads) setThreadNumThreads(c.threads);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
     const compute = () => crossEntropy(model.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
     if (!c.amp) return compute();
@@ -231,7 +280,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
   const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice });
-  const testLoader = new DataLoader(testSet, { batchSize: c.batchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice });
+  const testLoader = new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice });
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
 
@@ -299,70 +348,98 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const losses: number[] = [];
   const accuracies: number[] = [];
   const graphed = c.cudaGraph ? new GraphedTrainStep(forwardLoss, optimizer, c.device) : null;
+  const pendingLosses = new LaggedLosses<StepContext>(c.lossReadLag);
+  const toDevice = deviceCopy(c.device);
+  // Name only what exists: before the first epoch ends there is no checkpoint of this run.
+  const lastGood = () => (fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
+  // cuDNN autotuning and TF32 are process-wide switches in libtorch: set only for a CUDA run,
+  // and put back when it ends.
+  const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setAllowTF32(c.tf32) };
   try {
     model.train();
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       let lossSum = 0;
       let steps = 0;
       let skippedSteps = 0;
-      const t0 = performance.now();
       let images = 0;
-      for await (const batch of trainLoader.prefetch(epoch)) {
-        if (batch.index >= stepsPerEpoch) {
-          dispose(batch);
-          break;
-        }
-        if (hooks.signal?.aborted) {
-          dispose(batch);
-          throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; the last checkpoint is ${lastFile}`);
-        }
-        const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
-        optimizer.lr = lr;
-        const onDevice = c.device === 'cpu' ? batch.images : batch.images.to(c.device);
-        const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
-        const y = c.device === 'cpu' ? batch.labels : batch.labels.to(c.device);
-        const loss = graphed ? graphed.step(x, y) : tidy(() => {
-          const value = forwardLoss(x, y);
-          const item = value.item();
-          if (!Number.isFinite(item)) return item; // checked below, before any update
-          if (scaler) {
-            scaler.scale(value).backward();
-            if (!scaler.step(optimizer)) skippedSteps += 1;
-            scaler.update();
-          } else {
-            value.backward();
-            optimizer.step();
-          }
-          optimizer.zeroGrad();
-          return item;
-        });
-        images += batch.images.shape[0];
-        dispose([batch, onDevice, x, y]);
-        const step = batch.index + 1;
+      const seconds = { data: 0, step: 0, eval: 0, checkpoint: 0 };
+      const t0 = performance.now();
+      // A step's loss is read `lossReadLag` steps later (LaggedLosses): its line, event and NaN check come then.
+      const report = ({ context: s, value: loss }: { context: StepContext; value: number }) => {
         if (!Number.isFinite(loss)) {
-          const when = graphed ? 'after its update (the step is one CUDA graph)' : 'before the update';
-          throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${step}: training stopped ${when}; the last good checkpoint is ${lastFile}`);
+          throw new TrainingError(`loss became ${loss} at epoch ${s.epoch}, step ${s.step}: training stopped; ${lastGood()}`);
         }
-        globalStep += 1;
         lossSum += loss;
         steps += 1;
-        const seconds = (performance.now() - t0) / 1000;
-        const imagesPerSecond = images / seconds;
+        const elapsed = (performance.now() - t0) / 1000;
         emit({
           type: 'step',
-          epoch: epoch + 1,
+          epoch: s.epoch,
           epochs: c.epochs,
-          step,
+          step: s.step,
           stepsPerEpoch,
-          globalStep,
+          globalStep: s.globalStep,
           loss,
-          lr,
-          imagesPerSecond,
-          etaSeconds: ((stepsPerEpoch - step) * seconds) / step,
+          lr: s.lr,
+          imagesPerSecond: s.images / elapsed,
+          etaSeconds: ((stepsPerEpoch - s.step) * elapsed) / s.step,
         });
-        if (step === 1 || step % c.logEvery === 0 || step === stepsPerEpoch) line(stepLine(epoch + 1, c.epochs, step, stepsPerEpoch, loss));
+        if (s.step === 1 || s.step % c.logEvery === 0 || s.step === stepsPerEpoch) line(stepLine(s.epoch, c.epochs, s.step, stepsPerEpoch, loss));
+      };
+      const batches = trainLoader.prefetch(epoch);
+      try {
+        for (;;) {
+          let t = performance.now();
+          const next = await batches.next();
+          seconds.data += (performance.now() - t) / 1000;
+          if (next.done) break;
+          const batch = next.value;
+          if (batch.index >= stepsPerEpoch) {
+            dispose(batch);
+            break;
+          }
+          if (hooks.signal?.aborted) {
+            dispose(batch);
+            for (const read of pendingLosses.flush()) report(read);
+            throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; ${lastGood()}`);
+          }
+          t = performance.now();
+          const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
+          optimizer.lr = lr;
+          const onDevice = toDevice(batch.images);
+          const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
+          const y = toDevice(batch.labels);
+          const loss = graphed
+            ? graphed.step(x, y)
+            : tidy(() => {
+                const value = forwardLoss(x, y);
+                if (scaler) {
+                  scaler.scale(value).backward();
+                  if (!scaler.step(optimizer)) skippedSteps += 1;
+                  scaler.update();
+                } else {
+                  value.backward();
+                  optimizer.step();
+                }
+                optimizer.zeroGrad();
+                return value.detach();
+              });
+          images += batch.images.shape[0];
+          globalStep += 1;
+          pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss);
+          dispose([batch, onDevice, x, y]);
+          for (const read of pendingLosses.ready()) report(read);
+          seconds.step += (performance.now() - t) / 1000;
+        }
+      } finally {
+        await batches.return(undefined);
       }
+      let t = performance.now();
+      for (const read of pendingLosses.flush()) report(read);
+      seconds.step += (performance.now() - t) / 1000;
+      t = performance.now();
       const evaluation = await evaluate(model, testLoader);
+      seconds.eval = (performance.now() - t) / 1000;
       const averageLoss = lossSum / Math.max(steps, 1);
       losses.push(averageLoss);
       accuracies.push(evaluation.accuracy);
@@ -371,6 +448,14 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
       const lossScale = scaler ? scaler.getScale() : null;
       if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
+      t = performance.now();
+      const improved = evaluation.accuracy > bestAccuracy;
+      if (improved) {
+        saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
+        bestAccuracy = evaluation.accuracy;
+      }
+      saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
+      seconds.checkpoint = (performance.now() - t) / 1000;
       emit({
         type: 'epoch',
         epoch: epoch + 1,
@@ -381,18 +466,20 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
         lr: optimizer.lr,
         skippedSteps,
         lossScale,
+        seconds: { ...seconds, total: (performance.now() - t0) / 1000 },
+        intraOpThreads: getNumThreads(),
       });
-      if (evaluation.accuracy > bestAccuracy) {
-        saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
-        bestAccuracy = evaluation.accuracy;
-        emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
-      }
-      saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
+      if (improved) emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
       emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
     }
   } finally {
+    pendingLosses.dispose();
     graphed?.dispose();
     scaler?.dispose();
+    if (cudaSwitches) {
+      setCudnnBenchmark(cudaSwitches.benchmark);
+      setAllowTF32(cudaSwitches.tf32);
+    }
   }
   line('='.repeat(80));
   line(finalLine(bestAccuracy, bestFile));
