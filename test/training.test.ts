@@ -52,7 +52,7 @@ test('a run stopped after epoch 1 and resumed ends with the same weights as an u
   await assert.rejects(
     runTraining(
       { ...options, checkpointDir: dir },
-      { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && controller.abort() },
+      { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'epoch' && controller.abort() },
     ),
     (e: Error) => e instanceof TrainingError && /cancelled at epoch 2, step 1; the last good checkpoint is .*resnet18-last\.safetensors/.test(e.message),
   );
@@ -72,7 +72,7 @@ test('a NaN loss stops the run naming the step, and the last good checkpoint sta
   const options: TrainOptions = { ...small, epochs: 2, maxStepsPerEpoch: 3, syntheticSize: { train: 160, test: 32 }, checkpointDir: dir };
   const controller = new AbortController();
   await assert.rejects(
-    runTraining(options, { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && controller.abort() }),
+    runTraining(options, { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'epoch' && controller.abort() }),
   );
   const last = path.join(dir, 'resnet18-last.safetensors');
   const before = fs.readFileSync(last);
@@ -110,6 +110,28 @@ test('losses read steps later (lossReadLag, so a GPU is never drained) print, re
   assert.match(nanAtOnce.error, /^loss became (NaN|Infinity|-Infinity) at epoch 1, step 2: training stopped; no checkpoint was written$/);
   assert.equal(nanAtOnce.steps.length, 1);
   for (const lag of [1, 3]) assert.deepEqual(await run(lag, { lr: 1e30, minLr: 1e30 }), nanAtOnce, `NaN, lag ${lag}`);
+});
+
+test('checkpoints are written while the next epoch trains: each event names a complete file; a failed write stops the run', async () => {
+  const options: TrainOptions = { ...small, epochs: 3, maxStepsPerEpoch: 2, syntheticSize: { train: 160, test: 32 } };
+  const dir = path.join(tmp, 'background');
+  const seen: string[] = [];
+  const result = await runTraining({ ...options, checkpointDir: dir }, {
+    onLine: () => {},
+    onEvent: (e) => {
+      if (e.type !== 'checkpoint') return;
+      const { meta } = readCheckpoint(e.file); // whole, with this epoch's metadata, when the event comes
+      seen.push(`${e.kind} ${e.epoch} ${meta.epoch}`);
+    },
+  });
+  assert.ok(seen.includes('last 1 1') && seen.includes('last 2 2') && seen.includes('last 3 3'), seen.join(', '));
+  assert.ok(seen.includes('best 1 1'));
+  assert.equal(readCheckpoint(result.lastCheckpoint).meta.epoch, 3, 'the last write is complete when the run resolves');
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary files left');
+  // the last checkpoint's name taken by a folder: the rename fails, and the run says so
+  const blocked = path.join(tmp, 'blocked');
+  fs.mkdirSync(path.join(blocked, 'resnet18-last.safetensors'), { recursive: true });
+  await assert.rejects(runTraining({ ...options, checkpointDir: blocked }, { onLine: () => {} }), (e: Error) => e instanceof TrainingError && /writing a checkpoint failed: .*resnet18-last\.safetensors/.test(e.message));
 });
 
 test('killing the training process at any moment leaves the last checkpoint readable', async () => {

@@ -3,10 +3,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
+/** A temporary file name in the target's folder (created if needed), for an atomic write. */
+function temporaryFor(target: string): string {
   const dir = path.dirname(path.resolve(target));
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+}
+
+export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
+  const tmp = temporaryFor(target);
   const fd = fs.openSync(tmp, 'w');
   try {
     for (const chunk of chunks) {
@@ -24,6 +29,25 @@ export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** writeFileAtomic on libuv's thread pool: the caller's thread goes on while the bytes (which
+ * must not change meanwhile) are written and flushed. */
+export async function writeFileAtomicAsync(target: string, chunks: Uint8Array[]): Promise<void> {
+  const tmp = temporaryFor(target);
+  const file = await fs.promises.open(tmp, 'w');
+  try {
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const { bytesWritten } = await file.writev(chunks);
+    if (bytesWritten !== total) throw new Error(`${target}: wrote ${bytesWritten} of ${total} bytes`);
+    await file.sync();
+    await file.close();
+    await fs.promises.rename(tmp, target);
+  } catch (err) {
+    await file.close().catch(() => {});
+    await fs.promises.rm(tmp, { force: true });
     throw err;
   }
 }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
 import { CheckpointError } from './torch-pth';
 
 const CODES: Record<string, Dtype> = {
@@ -164,6 +164,12 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   return [prefix, Buffer.from(json, 'utf8'), ...blobs];
+}
+
+/** saveSafetensors in the background: the tensors' bytes are copied now, written and flushed
+ * while the caller goes on; the file appears whole (renamed into place) when the promise resolves. */
+export function saveSafetensorsInBackground(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
+  return writeFileAtomicAsync(file, encodeSafetensors(tensors, metadata));
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */

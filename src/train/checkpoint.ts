@@ -3,7 +3,7 @@
 // momentum buffers under 'optimizer.momentum_buffer.<key>', and what is needed to rebuild and
 // resume in the metadata. Written atomically.
 import { type Device } from '../device';
-import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetensors } from '../io/safetensors';
+import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetensors, saveSafetensorsInBackground } from '../io/safetensors';
 import { CheckpointError } from '../io/torch-pth';
 import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, type ResNet, type StemKind } from '../models/resnet';
 import type { GradScalerState } from '../optim/grad-scaler';
@@ -39,12 +39,22 @@ export interface CheckpointMeta {
   lossScale?: GradScalerState;
 }
 
-export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): void {
+function checkpointTensors(model: ResNet, optimizer?: SGD): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = { ...model.stateDict() };
   if (optimizer) {
     for (const [key, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + key] = t;
   }
-  saveSafetensors(file, tensors, { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
+  return tensors;
+}
+
+export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): void {
+  saveSafetensors(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
+}
+
+/** saveCheckpoint that only copies the state now and writes it while training goes on; the file
+ * is replaced, whole, when the promise resolves. */
+export function saveCheckpointInBackground(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): Promise<void> {
+  return saveSafetensorsInBackground(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 
 export interface LoadedCheckpoint {

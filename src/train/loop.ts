@@ -15,7 +15,7 @@ import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
 import { GradScaler, type GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
-import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint, type Arch, type CheckpointMeta } from './checkpoint';
+import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
 import { LaggedLosses } from './loss-reader';
@@ -150,6 +150,39 @@ interface StepContext {
 function deviceCopy(device: Device): (t: Tensor) => Tensor {
   if (device === 'cpu') return (t) => t;
   return (t) => (t.device !== 'cpu' ? t : tidy(() => t.pinMemory().to({ device, nonBlocking: true })));
+}
+
+/** The checkpoint writes of one epoch at a time, in the background: a new epoch's files start
+ * only once the previous ones are complete; a failed write stops the run at the next step. */
+class BackgroundCheckpoints {
+  readonly #write: (epoch: number, accuracy: number, best: boolean) => Promise<void>;
+  #pending: Promise<void> = Promise.resolve();
+  #failure: Error | null = null;
+  started = false;
+
+  constructor(write: (epoch: number, accuracy: number, best: boolean) => Promise<void>) {
+    this.#write = write;
+  }
+
+  /** Waits until the previous epoch's files are complete, then copies the state (synchronously,
+   * in `write`) and starts writing it; resolves once the copy is taken. */
+  async write(epoch: number, accuracy: number, best: boolean): Promise<void> {
+    await this.settle();
+    this.started = true;
+    const writing = this.#write(epoch, accuracy, best);
+    writing.catch((err: Error) => (this.#failure ??= err));
+    this.#pending = writing;
+  }
+
+  throwIfFailed(): void {
+    if (this.#failure) throw new TrainingError(`writing a checkpoint failed: ${this.#failure.message}`);
+  }
+
+  /** Resolves when every write is complete; rejects with the first failure. */
+  async settle(): Promise<void> {
+    await this.#pending.catch(() => {});
+    this.throwIfFailed();
+  }
 }
 
 export interface TrainHooks {
@@ -351,7 +384,16 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const pendingLosses = new LaggedLosses<StepContext>(c.lossReadLag);
   const toDevice = deviceCopy(c.device);
   // Name only what exists: before the first epoch ends there is no checkpoint of this run.
-  const lastGood = () => (fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
+  // Each epoch's checkpoints are copied at its end and written while the next epoch trains.
+  const checkpoints = new BackgroundCheckpoints(async (epoch, accuracy, best) => {
+    // Both files' bytes are copied here, before the first await.
+    const writes = [saveCheckpointInBackground(lastFile, model, meta(epoch, accuracy), optimizer)];
+    if (best) writes.push(saveCheckpointInBackground(bestFile, model, meta(epoch, accuracy)));
+    await Promise.all(writes);
+    if (best) emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch, accuracy });
+    emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch, accuracy });
+  });
+  const lastGood = () => (checkpoints.started || fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
   // cuDNN autotuning and TF32 are process-wide switches in libtorch: set only for a CUDA run,
   // and put back when it ends.
   const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setAllowTF32(c.tf32) };
@@ -398,6 +440,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
             dispose(batch);
             break;
           }
+          checkpoints.throwIfFailed();
           if (hooks.signal?.aborted) {
             dispose(batch);
             for (const read of pendingLosses.flush()) report(read);
@@ -449,12 +492,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
       if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
       t = performance.now();
-      const improved = evaluation.accuracy > bestAccuracy;
-      if (improved) {
-        saveCheckpoint(bestFile, model, meta(epoch + 1, evaluation.accuracy));
-        bestAccuracy = evaluation.accuracy;
-      }
-      saveCheckpoint(lastFile, model, meta(epoch + 1, evaluation.accuracy), optimizer);
+      await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
+      bestAccuracy = Math.max(bestAccuracy, evaluation.accuracy);
       seconds.checkpoint = (performance.now() - t) / 1000;
       emit({
         type: 'epoch',
@@ -469,9 +508,12 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
         seconds: { ...seconds, total: (performance.now() - t0) / 1000 },
         intraOpThreads: getNumThreads(),
       });
-      if (improved) emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
-      emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch: epoch + 1, accuracy: evaluation.accuracy });
     }
+    await checkpoints.settle();
+  } catch (err) {
+    // The files named in the message are complete before the caller hears of it.
+    await checkpoints.settle().catch(() => {});
+    throw err;
   } finally {
     pendingLosses.dispose();
     graphed?.dispose();
