@@ -1,5 +1,10 @@
 // The Tensor handle: a JavaScript object owning one torch::Tensor reference, its lifetime and
 // memory accounting; plus conversion between TypedArrays and tensors and the factories.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "common.h"
@@ -185,12 +190,38 @@ RN_BINDING(FromBytes) {
   return WrapTensor(env, FromHost(t, device, dtype));
 }
 
-// mapFile(path, bytes): the file's first `bytes` bytes as a uint8 tensor backed by a private
-// (copy-on-write) memory map: no read, no copy; writes never reach the file.
-RN_BINDING(MapFile) {
+// readFile(path, bytes): the file's first `bytes` bytes read into a new uint8 tensor. A copy,
+// not a memory map: a map of a file that is truncated later faults (SIGBUS) on the next read,
+// and one rewritten later changes the tensors. Only regular files: a FIFO would block (hence
+// O_NONBLOCK on open) and a device such as /dev/zero never ends.
+RN_BINDING(ReadFile) {
+  Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");
   int64_t bytes = IntArg(info, 1, "bytes");
-  return WrapTensor(info.Env(), torch::from_file(path, false, bytes, torch::TensorOptions().dtype(torch::kUInt8)));
+  if (bytes < 0) throw Napi::RangeError::New(env, "bytes must not be negative");
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Napi::Error::New(env, "cannot open " + path + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Napi::Error::New(env, "cannot stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw Napi::Error::New(env, path + " is not a regular file");
+  if (st.st_size < bytes) {
+    throw Napi::Error::New(env, path + " holds " + std::to_string(st.st_size) + " bytes, fewer than the " + std::to_string(bytes) + " expected");
+  }
+  torch::Tensor t = torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8));
+  auto* out = static_cast<uint8_t*>(t.data_ptr());
+  int64_t done = 0;
+  while (done < bytes) {
+    ssize_t n = ::pread(fd, out + done, static_cast<size_t>(bytes - done), done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Napi::Error::New(env, "cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) throw Napi::Error::New(env, path + " ended after " + std::to_string(done) + " of " + std::to_string(bytes) + " bytes");
+    done += n;
+  }
+  return WrapTensor(env, t);
 }
 
 // viewAs(t, dtype, shape): reinterprets a contiguous uint8 tensor's bytes as `dtype` [shape]
@@ -346,7 +377,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("toArray", Napi::Function::New<ToArray>(env, "toArray"));
   exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
   exports.Set("toBytes", Napi::Function::New<ToBytes>(env, "toBytes"));
-  exports.Set("mapFile", Napi::Function::New<MapFile>(env, "mapFile"));
+  exports.Set("readFile", Napi::Function::New<ReadFile>(env, "readFile"));
   exports.Set("viewAs", Napi::Function::New<ViewAs>(env, "viewAs"));
   exports.Set("item", Napi::Function::New<Item>(env, "item"));
   exports.Set("zeros", Napi::Function::New<Zeros>(env, "zeros"));

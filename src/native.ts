@@ -143,7 +143,7 @@ export interface NativeBinding {
   fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   fromBytes(bytes: Uint8Array, shape: number[], dtype: string, device?: Nullable<string>): T;
   toBytes(t: T): Uint8Array;
-  mapFile(path: string, bytes: number): T;
+  readFile(path: string, bytes: number): T;
   viewAs(t: T, dtype: string, shape: number[]): T;
   toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
   item(t: T): number;

@@ -1,5 +1,6 @@
 // Tensor: the TypeScript face of a libtorch tensor, plus its lifetime tools (dispose, tidy,
 // keep, a FinalizationRegistry backstop) and factories.
+import { constants as bufferConstants } from 'node:buffer';
 import { checkDevice, defaultDevice, type Device } from './device';
 import { checkBoolean, checkInteger, checkNumber, checkShape, invalidArgument } from './errors';
 import { native, type NativeTensor } from './native';
@@ -16,6 +17,22 @@ const DTYPES: readonly string[] = ['float32', 'float64', 'float16', 'bfloat16', 
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
   float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
+
+/** The most bytes one JavaScript buffer holds here (Node's limit: 4 GiB on Node 20). */
+export const MAX_HOST_COPY_BYTES: number = bufferConstants.MAX_LENGTH;
+
+/** Refuses, naming the tensor's shape, a copy into one JavaScript buffer that Node cannot hold
+ * (creating it would abort the process). */
+export function checkHostCopy(t: Tensor, what: string, name = 'tensor'): void {
+  const elementBytes = t.dtype === 'float16' || t.dtype === 'bfloat16' ? (what === 'toArray()' ? 4 : 2) : DTYPE_BYTES[t.dtype];
+  const bytes = t.shape.reduce((n, d) => n * d, 1) * elementBytes;
+  if (bytes >= MAX_HOST_COPY_BYTES) {
+    throw new RangeError(
+      `${what}: ${name} [${t.shape}] ${t.dtype} needs ${bytes} bytes in one JavaScript buffer, more than Node allows ` +
+        `(${MAX_HOST_COPY_BYTES}): copy it in parts (narrow) instead`,
+    );
+  }
+}
 
 export function checkDtype(name: string, value: unknown): Dtype {
   if (typeof value !== 'string' || !DTYPES.includes(value)) throw invalidArgument(`one of ${DTYPES.join(', ')}`, name, value);
@@ -170,6 +187,7 @@ export class Tensor {
   // -- data --
   /** A copy of the elements in C order (int64 as BigInt64Array, half types as Float32Array). */
   toArray(): TypedArray {
+    checkHostCopy(this, 'toArray()');
     return native.toArray(this.handle);
   }
   /** The single element as a number (bool as 0 or 1; int64 beyond 2^53 loses precision). */
@@ -395,6 +413,13 @@ const ARRAY_DTYPES: [new (...args: never[]) => TypedArray, Dtype][] = [
 
 /** A tensor holding a copy of `data` with the given shape (default: 1-D). */
 export function tensor(data: TypedArray | number[], shape?: number[], options: TensorOptions = {}): Tensor {
+  if (Array.isArray(data)) {
+    const bad = data.findIndex((v) => typeof v !== 'number');
+    if (bad >= 0) {
+      const nested = Array.isArray(data[bad]) ? ' (nested arrays: pass the flat values and a shape)' : '';
+      throw invalidArgument(`an array of numbers${nested}`, `data[${bad}]`, data[bad]);
+    }
+  }
   const array = Array.isArray(data) ? Float32Array.from(data) : data;
   if (!ARRAY_DTYPES.some(([ctor]) => array instanceof ctor)) {
     throw invalidArgument('a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or number[]', 'data', data);

@@ -21,6 +21,7 @@ interface ResNetFixture {
   arch: string;
   stateDictShapes: [string, number[], string][];
   numParameters: number;
+  inputShape: number[];
   inputScale: number;
   target: number[];
   evalLogits: FixtureTensor;
@@ -44,8 +45,8 @@ function checkAgainstTorchvision(model: ResNet, fx: ResNetFixture): void {
   assert.deepEqual(shapes, fx.stateDictShapes, 'state-dict keys, order, shapes and dtypes are torchvision\'s');
   assert.equal(model.numParameters(), fx.numParameters);
   loadSynthetic(model);
-  const x = noGrad(() => syntheticValue('input', [2, 3, 32, 32]).mul(fx.inputScale));
-  const target = tensor(BigInt64Array.from(fx.target, BigInt), [2], { device: 'cpu' });
+  const x = noGrad(() => syntheticValue('input', fx.inputShape).mul(fx.inputScale));
+  const target = tensor(BigInt64Array.from(fx.target, BigInt), [fx.target.length], { device: 'cpu' });
 
   const evalLogits = noGrad(() => model.eval().forward(x));
   assertClose(evalLogits, fx.evalLogits, { rtol: 1e-4, atol: 1e-4, what: 'eval logits' });

@@ -131,7 +131,7 @@ test('checkpoints are written while the next epoch trains: each event names a co
   // the last checkpoint's name taken by a folder: the rename fails, and the run says so
   const blocked = path.join(tmp, 'blocked');
   fs.mkdirSync(path.join(blocked, 'resnet18-last.safetensors'), { recursive: true });
-  await assert.rejects(runTraining({ ...options, checkpointDir: blocked }, { onLine: () => {} }), (e: Error) => e instanceof TrainingError && /writing a checkpoint failed: .*resnet18-last\.safetensors/.test(e.message));
+  await assert.rejects(runTraining({ ...options, checkpointDir: blocked, overwrite: true }, { onLine: () => {} }), (e: Error) => e instanceof TrainingError && /writing a checkpoint failed: .*resnet18-last\.safetensors/.test(e.message));
 });
 
 test('killing the training process at any moment leaves the last checkpoint readable', async () => {
@@ -139,7 +139,7 @@ test('killing the training process at any moment leaves the last checkpoint read
   const script = `
     const { runTraining } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'index.js'))});
     runTraining(
-      { arch: 'resnet18', batchSize: 8, epochs: 1000, maxStepsPerEpoch: 1, device: 'cpu', syntheticSize: { train: 64, test: 16 }, checkpointDir: ${JSON.stringify(dir)} },
+      { arch: 'resnet18', batchSize: 8, epochs: 1000, maxStepsPerEpoch: 1, device: 'cpu', syntheticSize: { train: 64, test: 16 }, checkpointDir: ${JSON.stringify(dir)}, overwrite: true },
       { onLine: () => {}, onEvent: (e) => e.type === 'checkpoint' && e.kind === 'last' && console.log(JSON.stringify(e)) },
     );
   `;
@@ -170,7 +170,7 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   assert.ok(lines.some((l) => STEP.test(l)));
   assert.ok(lines.some((l) => EPOCH.test(l)));
   assert.match(lines.at(-1)!, FINAL);
-  const json = spawnSync(process.execPath, [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '16', '--max-steps-per-epoch', '2', '--device', 'cpu', '--checkpoint-dir', dir, '--json'], { encoding: 'utf8' });
+  const json = spawnSync(process.execPath, [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '16', '--max-steps-per-epoch', '2', '--device', 'cpu', '--checkpoint-dir', dir, '--json', '--overwrite'], { encoding: 'utf8' });
   assert.equal(json.status, 0, json.stderr);
   const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const step = events.find((e) => e.type === 'step');

@@ -158,7 +158,7 @@ test('loadWeights: format by content whatever the extension; errors name file an
   const pth = fixture('pth', 'small_net.pth');
   assert.equal(readWeights(writeTmp('renamed.bin', fs.readFileSync(pth))).format, 'pytorch');
   assert.equal(readWeights(fixture('small_net.safetensors')).format, 'safetensors');
-  assert.throws(() => readWeights(path.join(tmp, 'nope.pth')), /Cannot read weights file .*nope\.pth: ENOENT/);
+  assert.throws(() => readWeights(path.join(tmp, 'nope.pth')), /weights file .*nope\.pth does not exist/);
   assert.throws(() => readWeights(writeTmp('notes.txt', Buffer.from('just some text'))), /notes\.txt is not a recognised weights file/);
   const net = resnet18({ numClasses: 10, stem: 'cifar', ...cpu });
   assert.throws(() => loadWeights(net, pth), (e: Error) => {
@@ -185,7 +185,7 @@ test('resnet18({ weights, numClasses: 10 }) starts from the weights with a fresh
   assert.throws(() => resnet18({ weights: wrongDtype, ...cpu }), /unsupported dtype for fc\.bias: checkpoint int32, model float32/);
 });
 
-test('safetensors files are memory-mapped: no copy, and writes never reach the file', () => {
+test('safetensors files are read once: the tensors are views of one copy, and writes never reach the file', () => {
   const file = path.join(tmp, 'mapped.safetensors');
   // a uint8 entry first makes the float16 one unaligned: that one is copied, the rest are views
   saveWeights({ odd: tensor(new Uint8Array([1, 2, 3]), [3], cpu), half: randn([4], cpu).to('float16'), w: randn([64, 64], cpu) }, file);
@@ -194,10 +194,10 @@ test('safetensors files are memory-mapped: no copy, and writes never reach the f
   const { tensors } = readSafetensorsFile(file);
   assert.deepEqual(tensors.w.toArray(), readSafetensors(before).tensors.w.toArray());
   assert.deepEqual(tensors.half.to('float32').toArray(), readSafetensors(before).tensors.half.to('float32').toArray());
-  assert.ok(memory().bytes - m0.bytes >= before.length, 'the tensors share one mapping of the file');
+  assert.ok(memory().bytes - m0.bytes >= before.length, 'the tensors share one copy of the file');
   noGrad(() => tensors.w.zero_());
   assert.deepEqual(fs.readFileSync(file), before, 'the file is unchanged');
-  assert.throws(() => readSafetensorsFile(path.join(tmp, 'absent.safetensors')), /ENOENT|no such file/i);
+  assert.throws(() => readSafetensorsFile(path.join(tmp, 'absent.safetensors')), /safetensors file .*absent\.safetensors does not exist/);
 });
 
 test("loadWeights reads a training checkpoint's weights and leaves its optimizer state out", () => {

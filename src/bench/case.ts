@@ -9,7 +9,7 @@ import { native } from '../native';
 import { crossEntropy } from '../nn/functional';
 import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
-import { GradScaler } from '../optim/grad-scaler';
+import { GradScaler, backwardAndStep } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { keep, memory, randint, randn, tidy, type Tensor } from '../tensor';
 import { CudaGraph, onSideStream } from '../cuda-graph';
@@ -75,15 +75,7 @@ const forwardLoss = (input: Tensor, labels: Tensor) => crossEntropy(forward(inpu
 const trainStep = () =>
   tidy(() => {
     const loss = forwardLoss(x, y);
-    if (scaler) {
-      scaler.scale(loss).backward();
-      scaler.step(optimizer);
-      scaler.update();
-    } else {
-      loss.backward();
-      optimizer.step();
-    }
-    optimizer.zeroGrad();
+    backwardAndStep(loss, optimizer, scaler);
     return loss.item();
   });
 const inferStep = () => inferenceMode(() => tidy(() => forward(x).argmax(1).toArray()));

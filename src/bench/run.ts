@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
 import { trainTransforms } from '../data/transforms';
-import { getNumThreads } from '../device';
+import { checkDevice, getNumThreads } from '../device';
 
 export interface BenchOptions {
   batches?: number[];
@@ -63,8 +63,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): CaseResult {
   const res = spawnSync(command, args, { encoding: 'utf8', env, maxBuffer: 1 << 20 });
-  if (res.status !== 0) throw new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} failed: ${res.stderr.trim().split('\n').pop()}`);
+  if (res.status !== 0) throw new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} failed: ${childError(res.stderr, res.status, res.signal)}`);
   return JSON.parse(res.stdout.trim().split('\n').pop()!);
+}
+
+/** The error a failed child printed: its last lines that are not a stack frame or Node's version. */
+export function childError(stderr: string, status: number | null, signal: string | null): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && !/^Node\.js v\d/.test(l) && l !== '^');
+  return lines.slice(-2).join(' | ') || `exit code ${status}, signal ${signal}`;
 }
 
 function combine(results: CaseResult[]): CaseResult {
@@ -89,6 +95,7 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
   const log = options.log ?? (() => {});
   if (options.cudaGraph && (options.device ?? 'cpu') === 'cpu') throw new Error('CUDA graphs need a CUDA device: pass --device cuda');
   if (options.amp && options.half) throw new Error('--amp and --half are alternatives: pick one');
+  checkDevice('device', options.device ?? 'cpu');
   const threads = options.threads ?? getNumThreads();
   const steps = String(options.steps ?? 5);
   const warmup = String(options.warmup ?? 2);

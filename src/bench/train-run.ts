@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeSyntheticCifar } from '../data/synthetic';
-import { getNumThreads } from '../device';
+import { checkDevice, getNumThreads } from '../device';
 import type { EpochSeconds } from '../train/loop';
-import { pytorchAvailable } from './run';
+import { childError, pytorchAvailable } from './run';
 
 export interface TrainBenchCase {
   arch: 'resnet18' | 'resnet50';
@@ -94,8 +94,7 @@ function timedRun(command: string, args: string[]): TrainRun {
   const wallSeconds = (performance.now() - t0) / 1000;
   if (res.error) throw new Error(`${path.basename(command)} could not start: ${res.error.message}`);
   if (res.status !== 0) {
-    const why = res.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ') || `exit code ${res.status}, signal ${res.signal}`;
-    throw new Error(`${path.basename(command)} ${args.slice(0, 2).join(' ')} failed: ${why}`);
+    throw new Error(`${path.basename(command)} ${args.slice(0, 2).join(' ')} failed: ${childError(res.stderr, res.status, res.signal)}`);
   }
   const events = res.stdout
     .split('\n')
@@ -124,7 +123,7 @@ export function runTrainBenchmark(options: TrainBenchOptions = {}): TrainBenchRe
   const perFile = options.perFile ?? 512;
   const repeats = options.repeats ?? 3;
   const threads = options.threads ?? getNumThreads();
-  const device = options.device ?? 'cpu';
+  const device = checkDevice('device', options.device ?? 'cpu');
   const python = options.python === null ? null : (options.python ?? process.env.RESNET_NATIVE_BENCH_PYTHON ?? 'python3');
   const torchVersion = python ? pytorchAvailable(python) : null;
   if (python && !torchVersion) log(`PyTorch comparison skipped: ${python} cannot import torch and torchvision`);

@@ -91,6 +91,7 @@ program
   .option('--threads <n>', 'libtorch intra-op threads of the training thread (default: one per core)', integer(1))
   .option('--checkpoint-dir <dir>', 'where the best and last checkpoints go', './BestCheckpoint')
   .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
+  .option('--overwrite', 'replace the checkpoints of a previous run in --checkpoint-dir (without it, or --resume, such a folder is refused)', false)
   .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
   .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
@@ -108,13 +109,15 @@ program
     type TrainOptions = import('../train/loop.js').TrainOptions;
     const { trainReporter } = await import('./progress.js');
     const reporter = trainReporter(Boolean(opts.json));
-    // Training runs on a worker thread: this one stays free for Ctrl-C, which stops the run at
-    // the next step boundary (a second Ctrl-C ends the process at once).
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      process.stderr.write('\nstopping at the next step (Ctrl-C again to quit now)\n');
+    // Training runs on a worker thread: this one stays free for Ctrl-C and for SIGTERM / SIGHUP
+    // (how container platforms and terminals stop jobs), which stop the run at the next step
+    // boundary; a second signal ends the process at once. Interrupted runs exit 128 + signal.
+    const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+    let interrupted: keyof typeof SIGNAL_CODES | null = null;
+    const onSignal = (signal: keyof typeof SIGNAL_CODES) => {
+      if (interrupted) process.exit(SIGNAL_CODES[signal]);
+      interrupted = signal;
+      process.stderr.write(`\n${signal}: stopping at the next step (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to quit now)\n`);
       handle.cancel();
     };
     // The option names are TrainOptions' own (commander camel-cases them); train() validates them.
@@ -124,19 +127,18 @@ program
       onLine: reporter.line,
       onEvent: reporter.event,
     });
-    process.on('SIGINT', onSigint);
+    const signals = Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[];
+    for (const signal of signals) process.on(signal, onSignal);
     try {
       await handle.result;
     } catch (err) {
-      if (interrupted) {
-        process.stderr.write(`resnet-native: ${(err as Error).message}\n`);
-        process.exitCode = 130;
-        return;
-      }
-      throw err;
+      if (!interrupted) throw err;
+      process.stderr.write(`resnet-native: ${(err as Error).message}\n`);
     } finally {
       reporter.stop();
-      process.removeListener('SIGINT', onSigint);
+      for (const signal of signals) process.removeListener(signal, onSignal);
+      // Interrupted after the last step too (during the last evaluation or save): not a success.
+      if (interrupted) process.exitCode = SIGNAL_CODES[interrupted];
     }
   });
 
@@ -170,15 +172,9 @@ program
   .option('--json', 'one JSON object per image')
   .argument('<images...>', 'image files')
   .action(async (files: string[], opts: { checkpoint: string; topK: number; device?: string; json?: boolean }) => {
-    const fs = await import('node:fs');
+    const { readRegularFile } = await import('../io/files.js');
     const { Classifier } = await import('../inference/classifier.js');
-    const inputs = files.map((file) => {
-      try {
-        return fs.readFileSync(file);
-      } catch (err) {
-        throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    });
+    const inputs = files.map((file) => readRegularFile(file, 'image'));
     const classifier = await Classifier.load(opts.checkpoint, { topK: opts.topK, device: opts.device as never });
     try {
       const predictions = await Promise.all(

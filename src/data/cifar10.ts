@@ -3,6 +3,8 @@
 // contiguous uint8 tensor [N, 3, 32, 32] plus int64 labels.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { invalidArgument } from '../errors';
+import { readRegularFile } from '../io/files';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 
@@ -58,7 +60,7 @@ export function resolveCifarFolder(dir: string): string {
 export function readClassNames(folder: string): string[] {
   const file = path.join(folder, 'batches.meta.txt');
   if (!fs.existsSync(file)) return [...CIFAR10_CLASSES];
-  const names = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const names = readRegularFile(file, 'CIFAR-10 file', (m) => new DatasetError(m)).toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (names.length !== 10) throw new DatasetError(`${file}: expected 10 class names, found ${names.length}`);
   return names;
 }
@@ -68,7 +70,7 @@ export function readRecordFiles(folder: string, files: string[], source = folder
   const contents = files.map((name) => {
     const file = path.join(folder, name);
     if (!fs.existsSync(file)) throw new DatasetError(`${file} is missing (expected ${files.join(', ')})`);
-    return { name: file, bytes: fs.readFileSync(file) };
+    return { name: file, bytes: readRegularFile(file, 'CIFAR-10 file', (m) => new DatasetError(m)) };
   });
   return parseRecords(contents, readClassNames(folder), source);
 }
@@ -104,6 +106,7 @@ export function parseRecords(contents: { name: string; bytes: Buffer }[], classN
 
 /** One split of CIFAR-10 from `dir` (the extracted archive or its cifar-10-batches-bin folder). */
 export function loadCifar10(dir: string, split: Split): ImageDataset {
+  if (split !== 'train' && split !== 'test') throw invalidArgument("'train' or 'test'", 'split', split);
   const folder = resolveCifarFolder(dir);
   return readRecordFiles(folder, split === 'train' ? TRAIN_FILES : TEST_FILES);
 }

@@ -2,6 +2,7 @@
 // calls are batched together there; the caller's event loop is never blocked by the network.
 import { Worker } from 'node:worker_threads';
 import { checkThreads, type Device } from '../device';
+import { checkInteger } from '../errors';
 import { workerFile } from '../worker-file';
 import type { ImageInput } from './preprocess';
 
@@ -68,8 +69,10 @@ export class Classifier {
   /** Loads a checkpoint written by train() (or `resnet-native train`) on a worker thread. */
   static async load(checkpoint: string, options: ClassifierOptions = {}): Promise<Classifier> {
     const threads = options.threads === undefined ? undefined : checkThreads('threads', options.threads);
+    const topK = checkInteger('topK', options.topK ?? 3, 1);
+    const maxBatch = checkInteger('maxBatch', options.maxBatch ?? 64, 1);
     const worker = new Worker(workerFile('inference/classifier-worker.js'), {
-      workerData: { checkpoint, device: options.device, topK: options.topK ?? 3, maxBatch: options.maxBatch ?? 64, threads },
+      workerData: { checkpoint, device: options.device, topK, maxBatch, threads },
     });
     const info = await new Promise<ClassifierInfo>((resolve, reject) => {
       worker.once('message', (m) => (m.kind === 'ready' ? resolve(m) : reject(new Error(m.message))));

@@ -4,8 +4,9 @@
 // copies nothing (readSafetensorsFile).
 import * as fs from 'node:fs';
 import { native } from '../native';
-import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, checkHostCopy, type Dtype } from '../tensor';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
+import { regularFileSize } from './files';
 import { CheckpointError } from './torch-pth';
 
 const CODES: Record<string, Dtype> = {
@@ -109,13 +110,14 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors file'):
 }
 
 /**
- * Reads a safetensors file without copying: the file is memory-mapped (privately: writes to the
- * tensors never reach the file) and each tensor is a view of the mapping. A tensor whose bytes
- * are not aligned to its element size is copied instead.
+ * Reads a safetensors file: its bytes are read once into memory (not mapped: a mapped file that
+ * is later truncated faults, one rewritten changes the tensors), and each tensor is a view of
+ * them, so the tensors own their data and do not depend on the file afterwards. A tensor whose
+ * bytes are not aligned to its element size is copied.
  */
 export function readSafetensorsFile(file: string): SafetensorsContent {
-  const total = fs.statSync(file).size;
-  const fd = fs.openSync(file, 'r');
+  const total = regularFileSize(file, 'safetensors file');
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   let headerBytes: Buffer;
   let headerLength: number;
   try {
@@ -129,7 +131,7 @@ export function readSafetensorsFile(file: string): SafetensorsContent {
   }
   const dataStart = 8 + headerLength;
   const { entries, metadata } = parseHeader(headerBytes, total - dataStart, file);
-  const mapped = new Tensor(native.mapFile(file, total));
+  const mapped = new Tensor(native.readFile(file, total));
   try {
     const tensors = buildAll(entries, (e) => {
       const start = dataStart + e.begin;
@@ -154,6 +156,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [key, t] of Object.entries(tensors)) {
+    checkHostCopy(t, 'saving safetensors', `'${key}'`);
     const bytes = native.toBytes(t.handle);
     header[key] = { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     blobs.push(bytes);

@@ -1,6 +1,7 @@
 // Weights files in any supported format, picked by content: PyTorch .pth/.pt (torch.save zip),
 // safetensors, MindSpore .ckpt. Saving writes safetensors, atomically.
 import * as fs from 'node:fs';
+import { readRegularFile, regularFileSize } from './files';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module';
 import { dispose, type Tensor } from '../tensor';
 import { looksLikeMindspore, readMindsporeCheckpoint } from './mindspore';
@@ -19,16 +20,17 @@ export function detectWeightsFormat(head: Uint8Array, total = head.length): Weig
 
 function readFile(file: string): Buffer {
   try {
-    return fs.readFileSync(file);
+    return readRegularFile(file, 'weights file', (m) => new CheckpointError(m));
   } catch (err) {
+    if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(`Cannot read weights file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
 function readHead(file: string): { head: Buffer; total: number } {
   try {
-    const total = fs.statSync(file).size;
-    const fd = fs.openSync(file, 'r');
+    const total = regularFileSize(file, 'weights file', (m) => new CheckpointError(m));
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const head = Buffer.alloc(Math.min(total, 16));
       fs.readSync(fd, head, 0, head.length, 0);
@@ -37,6 +39,7 @@ function readHead(file: string): { head: Buffer; total: number } {
       fs.closeSync(fd);
     }
   } catch (err) {
+    if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(`Cannot read weights file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }

@@ -169,3 +169,20 @@ function checkPositiveFinite(name: string, value: unknown): number {
   if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`${name} must be a positive finite number, got ${v}`);
   return v;
 }
+
+/** Backward and update from `loss`, through `scaler` when there is one (float16 loss scaling);
+ * the gradients are dropped after. Returns whether the update was applied (a scaled step whose
+ * gradients overflowed is skipped). */
+export function backwardAndStep(loss: Tensor, optimizer: SGD, scaler: GradScaler | null): boolean {
+  let applied = true;
+  if (scaler) {
+    scaler.scale(loss).backward();
+    applied = scaler.step(optimizer);
+    scaler.update();
+  } else {
+    loss.backward();
+    optimizer.step();
+  }
+  optimizer.zeroGrad();
+  return applied;
+}

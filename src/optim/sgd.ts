@@ -2,7 +2,7 @@
 // settings): g = grad + weightDecay * p; v = momentum * v + (1 - dampening) * g (v = g on the
 // first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
 import { noGrad } from '../autograd';
-import { checkBoolean, checkNumber } from '../errors';
+import { checkBoolean, checkNumber, invalidArgument } from '../errors';
 import { native } from '../native';
 import type { Device } from '../device';
 import { Tensor, full, keep, tidy } from '../tensor';
@@ -42,6 +42,9 @@ export class SGD {
 
   /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
   constructor(params: [string, Tensor][], options: SGDOptions = {}) {
+    if (!Array.isArray(params) || !params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[1] instanceof Tensor)) {
+      throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
+    }
     this.#params = params;
     this.#lr = checkNumber('lr', options.lr ?? 1e-3, 0);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.9, 0);

@@ -33,10 +33,20 @@ export function train(options: TrainApiOptions = {}): TrainHandle {
     else signal.addEventListener('abort', cancel, { once: true });
   }
   const result = new Promise<TrainResult>((resolve, reject) => {
+    // A callback that throws ends the run with its error (instead of the process).
+    const call = (fn: (() => void) | undefined) => {
+      try {
+        fn?.();
+      } catch (err) {
+        cancel();
+        reject(err);
+        void worker.terminate();
+      }
+    };
     worker.on('message', (m) => {
-      if (m.kind === 'line') onLine?.(m.line);
+      if (m.kind === 'line') call(onLine && (() => onLine(m.line)));
       else if (m.kind === 'event') {
-        onEvent?.(m.event);
+        call(onEvent && (() => onEvent(m.event)));
         queue.push(m.event);
         wake?.();
       } else if (m.kind === 'result') resolve(m.result);

@@ -12,13 +12,15 @@ import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../d
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
 import { crossEntropy } from '../nn/functional';
 import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
-import { GradScaler, type GradScalerOptions } from '../optim/grad-scaler';
+import { GradScaler, backwardAndStep, type GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
+import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
+import { prepareRunFolder } from './run-folder';
 
 export interface TrainOptions {
   /** Default 'resnet50'. */
@@ -69,8 +71,11 @@ export interface TrainOptions {
   /** libtorch intra-op threads of the training thread (training and evaluation); other threads
    * are not affected. Default: the process's (setNumThreads, or libtorch's: one per core). */
   threads?: number;
-  /** Default './BestCheckpoint'. */
+  /** Default './BestCheckpoint'. A folder holding a previous run's checkpoints is refused unless
+   * resuming or `overwrite`. */
   checkpointDir?: string;
+  /** Replace the checkpoints of a previous run in checkpointDir; default false. */
+  overwrite?: boolean;
   /** Resume from this checkpoint (written by a previous run: '<arch>-last.safetensors'). */
   resume?: string;
   /** Stop each epoch after this many steps (quick runs and tests); default: the whole epoch. */
@@ -203,12 +208,7 @@ export interface TrainResult {
   accuracies: number[];
 }
 
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
+export { TrainingError };
 
 const pad3 = (n: number) => String(n).padStart(3, ' ');
 
@@ -261,6 +261,7 @@ function normalize(options: TrainOptions) {
     device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
     threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
     checkpointDir: options.checkpointDir ?? './BestCheckpoint',
+    overwrite: checkBoolean('overwrite', options.overwrite ?? false),
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
@@ -294,9 +295,13 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     throw new TrainingError("loss scaling needs gradients wider than float16, and a half 'float16' model has float16 gradients: use amp 'float16' (a float32 model), or lossScaling: false");
   }
   if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
+  if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
+  const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
+  const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
   const scaler = c.lossScaling ? new GradScaler(c.lossScaling) : null;
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
+  if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
   if (c.threads) setThreadNumThreads(c.threads);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
     const compute = () => crossEntropy(model.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
@@ -310,9 +315,13 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
   const trainSet = load('train');
   const testSet = load('test');
+  // Before any model is built or step taken (after the data, whose errors come first).
+  prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
-  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice });
+  // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
+  const dropLast = trainSet.size % c.batchSize === 1;
+  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice, dropLast });
   const testLoader = new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice });
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
@@ -355,8 +364,6 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     bestAccuracy = saved.meta.bestAccuracy ?? -1;
   }
 
-  const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
-  const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
   const meta = (epoch: number, accuracy: number | null): CheckpointMeta => ({
     format: CHECKPOINT_FORMAT,
     version: 1,
@@ -377,6 +384,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   });
 
   emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
+  if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${trainSet.size - 1} images an epoch).`);
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
@@ -456,15 +464,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
             ? graphed.step(x, y)
             : tidy(() => {
                 const value = forwardLoss(x, y);
-                if (scaler) {
-                  scaler.scale(value).backward();
-                  if (!scaler.step(optimizer)) skippedSteps += 1;
-                  scaler.update();
-                } else {
-                  value.backward();
-                  optimizer.step();
-                }
-                optimizer.zeroGrad();
+                if (!backwardAndStep(value, optimizer, scaler)) skippedSteps += 1;
                 return value.detach();
               });
           images += batch.images.shape[0];
@@ -524,7 +524,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     }
   }
   line('='.repeat(80));
-  line(finalLine(bestAccuracy, bestFile));
+  // Name only a file that exists: a resumed run whose epochs never beat its earlier best wrote none here.
+  line(fs.existsSync(bestFile) ? finalLine(bestAccuracy, bestFile) : `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)} (from the resumed run; no epoch of this run improved on it, so ${bestFile} was not written)`);
   emit({ type: 'done', bestAccuracy, bestCheckpoint: bestFile, epochs: c.epochs, steps: globalStep });
   return { bestAccuracy, bestCheckpoint: bestFile, lastCheckpoint: lastFile, epochs: c.epochs, steps: globalStep, losses, accuracies };
 }

@@ -1,0 +1,44 @@
+// Files given by users are opened only when they are regular files: opening a FIFO blocks until
+// something writes to it, and a device such as /dev/zero never ends. Symbolic links are followed.
+import * as fs from 'node:fs';
+
+function kindOf(stat: fs.Stats): string {
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** The size of `file`; throws (via `fail`) naming it ("<what> <file> does not exist") when it is
+ * missing, unreadable or not a regular file. */
+export function regularFileSize(file: string, what = 'file', fail: (message: string) => Error = (m) => new Error(m)): number {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'cannot be read (permission denied)' : e.code === 'ELOOP' ? 'is a loop of symbolic links' : (e.code ?? e.message);
+    throw fail(`${what} ${file} ${why}`);
+  }
+  if (!stat.isFile()) throw fail(`${what} ${file} is ${kindOf(stat)}, not a regular file`);
+  return stat.size;
+}
+
+/** The whole of a regular file (read with a bound: its size when checked). */
+export function readRegularFile(file: string, what?: string, fail?: (message: string) => Error): Buffer {
+  const size = regularFileSize(file, what, fail);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const out = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const n = fs.readSync(fd, out, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === size ? out : out.subarray(0, done);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

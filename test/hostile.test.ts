@@ -1,0 +1,152 @@
+// Inputs and situations from the hostile sweep (issue 17): each used to crash, hang, lose work
+// or answer wrongly in silence; each must now end in a clear error or the documented behaviour.
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import {
+  Classifier,
+  SGD,
+  cuda,
+  TrainingError,
+  full,
+  loadCifar10,
+  readCheckpoint,
+  runTraining,
+  saveSafetensors,
+  tensor,
+  train,
+  writeSyntheticCifar,
+  type TrainOptions,
+} from '../src/index';
+import { native } from '../src/native';
+import { readSafetensorsFile } from '../src/io/safetensors';
+import { Tensor } from '../src/tensor';
+import { tempDir } from './helpers';
+
+const tmp = tempDir('rn-hostile-');
+const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+const tiny: TrainOptions = { arch: 'resnet18', batchSize: 8, epochs: 1, maxStepsPerEpoch: 2, device: 'cpu', syntheticSize: { train: 32, test: 8 } };
+
+test('a tensor too big for one JavaScript buffer is refused by toArray and by saving, naming its shape', () => {
+  // a stride-0 view: 2^30 + 1 float32 elements over one, nothing allocated
+  const huge = new Tensor(native.ops.asStrided(full([1], 1).handle, [2 ** 30 + 1], [0], 0));
+  assert.throws(() => huge.toArray(), /toArray\(\): tensor \[1073741825\] float32 needs 4294967300 bytes in one JavaScript buffer, more than Node allows/);
+  assert.throws(() => saveSafetensors(path.join(tmp, 'huge.safetensors'), { big: huge }), /saving safetensors: 'big' \[1073741825\] float32 needs/);
+  assert.equal(fs.existsSync(path.join(tmp, 'huge.safetensors')), false);
+});
+
+test('tensors read from a safetensors file do not depend on the file afterwards (truncated or rewritten)', () => {
+  const file = path.join(tmp, 'kept.safetensors');
+  saveSafetensors(file, { a: tensor([1, 2, 3, 4], [2, 2]), b: tensor([5, 6], [2]) });
+  const { tensors } = readSafetensorsFile(file);
+  fs.truncateSync(file, 8); // used to give SIGBUS on the next read of a mapped tensor
+  assert.deepEqual(Array.from(tensors.a.toArray() as Float32Array), [1, 2, 3, 4]);
+  saveSafetensors(file, { a: tensor([9, 9, 9, 9], [2, 2]), b: tensor([9, 9], [2]) });
+  assert.deepEqual(Array.from(tensors.b.toArray() as Float32Array), [5, 6], 'rewriting the file changes nothing');
+});
+
+test('FIFOs, devices and folders given as files are refused at once, naming them', () => {
+  const fifo = path.join(tmp, 'pipe');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const data = path.join(tmp, 'fifo-data', 'cifar-10-batches-bin');
+  writeSyntheticCifar(path.join(tmp, 'fifo-data'), { perFile: 2 });
+  fs.rmSync(path.join(data, 'test_batch.bin'));
+  fs.symlinkSync(fifo, path.join(data, 'test_batch.bin'));
+  const started = Date.now();
+  assert.throws(() => loadCifar10(data, 'test'), /test_batch\.bin is a FIFO \(named pipe\), not a regular file/);
+  assert.throws(() => readCheckpoint(fifo), /is a FIFO \(named pipe\), not a regular file/);
+  assert.throws(() => readSafetensorsFile('/dev/zero'), /\/dev\/zero is a device, not a regular file/);
+  assert.throws(() => readSafetensorsFile(tmp), /is a folder, not a regular file/);
+  const predict = spawnSync(process.execPath, [cli, 'predict', '--checkpoint', fifo, fifo], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(predict.status, 1, predict.stderr);
+  assert.match(predict.stderr, /image .*pipe is a FIFO \(named pipe\), not a regular file/);
+  const weights = spawnSync(process.execPath, [cli, 'train', '--weights', '/dev/zero', '--epochs', '1', '--device', 'cpu', '--checkpoint-dir', path.join(tmp, 'zero')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(weights.status, 1);
+  assert.match(weights.stderr, /\/dev\/zero is a device, not a regular file/);
+  assert.ok(Date.now() - started < 30_000, 'no hang');
+});
+
+test('a second run into a folder holding a run is refused unless resuming or overwriting; the folder is checked before training', async () => {
+  const dir = path.join(tmp, 'twice');
+  const first = await runTraining({ ...tiny, checkpointDir: dir }, { onLine: () => {} });
+  const before = fs.readFileSync(first.bestCheckpoint);
+  await assert.rejects(
+    runTraining({ ...tiny, checkpointDir: dir }, { onLine: () => {} }),
+    (e: Error) => e instanceof TrainingError && /already holds a run's checkpoints \(resnet18-best\.safetensors, resnet18-last\.safetensors\): pass --resume .*resnet18-last\.safetensors/.test(e.message),
+  );
+  assert.deepEqual(fs.readFileSync(first.bestCheckpoint), before, 'the earlier best checkpoint is untouched');
+  await runTraining({ ...tiny, checkpointDir: dir, overwrite: true }, { onLine: () => {} });
+  await runTraining({ ...tiny, epochs: 2, checkpointDir: dir, resume: first.lastCheckpoint }, { onLine: () => {} });
+  // an unusable folder is found before any model is built or step taken
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, 'x');
+  const events: string[] = [];
+  await assert.rejects(
+    runTraining({ ...tiny, checkpointDir: path.join(file, 'sub') }, { onLine: () => {}, onEvent: (e) => events.push(e.type) }),
+    /checkpoint folder .*a-file\/sub cannot take files: .*ENOTDIR/,
+  );
+  assert.deepEqual(events, []);
+  // temporaries of killed writes are removed at start; those of a live writer are not
+  const stale = path.join(dir, '.resnet18-last.safetensors.tmp-4194305-abc');
+  const live = path.join(dir, `.resnet18-best.safetensors.tmp-${process.ppid}-abc`);
+  fs.writeFileSync(stale, 'half a file');
+  fs.writeFileSync(live, 'being written');
+  await runTraining({ ...tiny, checkpointDir: dir, overwrite: true }, { onLine: () => {} });
+  assert.equal(fs.existsSync(stale), false);
+  assert.equal(fs.existsSync(live), true);
+});
+
+test('batches of one image: batch size 1 is refused, a last batch of one is left out and said so', async () => {
+  await assert.rejects(runTraining({ ...tiny, batchSize: 1, checkpointDir: path.join(tmp, 'b1') }, { onLine: () => {} }), /batchSize 1 cannot train: BatchNorm needs more than one value per channel/);
+  const lines: string[] = [];
+  const result = await runTraining({ ...tiny, maxStepsPerEpoch: undefined, syntheticSize: { train: 17, test: 8 }, checkpointDir: path.join(tmp, 'b17') }, { onLine: (l) => lines.push(l) });
+  assert.equal(result.steps, 2, '16 images in 2 steps; the 17th is left out');
+  assert.ok(lines.includes('The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (16 images an epoch).'), lines.join('\n'));
+});
+
+test('arguments that used to be accepted silently are refused or warned about', async () => {
+  assert.throws(() => tensor([[1, 2], [3, 4]] as unknown as number[]), /Expected an array of numbers \(nested arrays: pass the flat values and a shape\) for data\[0\] but received \[1 of type number, 2 of type number\] of type array/);
+  assert.throws(() => loadCifar10(tmp, 'validation' as 'test'), /Expected 'train' or 'test' for split but received 'validation'/);
+  assert.throws(() => new SGD([1, 2, 3] as never), /Expected \[name, Tensor\] pairs \(module\.namedParameters\(\)\) for params/);
+  await assert.rejects(Classifier.load('whatever.safetensors', { topK: 0 }), /Expected positive integer for topK but received 0/);
+  await assert.rejects(Classifier.load('whatever.safetensors', { topK: 'abc' as never }), /for topK but received 'abc'/);
+  const lines: string[] = [];
+  await runTraining({ ...tiny, momentum: 5, lr: 1e-6, checkpointDir: path.join(tmp, 'm5') }, { onLine: (l) => lines.push(l) });
+  assert.match(lines[0], /^Warning: momentum 5 is 1 or more: the updates grow without bound/);
+});
+
+test('an exception in a train() callback rejects the result instead of killing the process', async () => {
+  const handle = train({
+    ...tiny,
+    checkpointDir: path.join(tmp, 'callback'),
+    onEvent: (e) => {
+      if (e.type === 'step') throw new Error('my callback failed');
+    },
+  });
+  await assert.rejects(handle.result, /my callback failed/);
+});
+
+test('SIGTERM stops CLI training at a step boundary like Ctrl-C, and exits 143', async () => {
+  const dir = path.join(tmp, 'sigterm');
+  const child = spawn(process.execPath, [cli, 'train', '--arch', 'resnet18', '--batch-size', '8', '--epochs', '5', '--device', 'cpu', '--checkpoint-dir', dir, '--log-every', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('Steps:') && resolve()));
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 143, stderr);
+  assert.match(stderr, /SIGTERM: stopping at the next step/);
+  assert.match(stderr, /training cancelled at epoch 1, step \d+; no checkpoint was written/);
+});
+
+test('bench names a bad device before starting anything', () => {
+  for (const device of cuda.isAvailable() ? ['tpu'] : ['tpu', 'cuda']) {
+    const res = spawnSync(process.execPath, [cli, 'bench', '--suite', 'step', '--device', device, '--batch', '2', '--no-torch'], { encoding: 'utf8' });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, device === 'tpu' ? /Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu'/ : /(CUDA is not available|for device)/);
+  }
+});
