@@ -150,3 +150,43 @@ test('bench names a bad device before starting anything', () => {
     assert.match(res.stderr, device === 'tpu' ? /Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu'/ : /(CUDA is not available|for device)/);
   }
 });
+
+/** A copy of checkpoint `file` whose metadata is changed by `patch`. */
+function withMeta(file: string, patch: Record<string, unknown>, out: string): string {
+  const { tensors, metadata } = readSafetensorsFile(file);
+  const meta = { ...JSON.parse(metadata['resnet-native-checkpoint']), ...patch };
+  saveSafetensors(out, tensors, { 'resnet-native-checkpoint': JSON.stringify(meta) });
+  return out;
+}
+
+test('checkpoints that cannot continue a run or answer correctly are refused, naming the field; a Classifier never leaves a call waiting', async () => {
+  const dir = path.join(tmp, 'meta');
+  const run = await runTraining({ ...tiny, checkpointDir: dir }, { onLine: () => {} });
+  const resume = (file: string, extra: TrainOptions = {}) => runTraining({ ...tiny, epochs: 2, checkpointDir: path.join(tmp, 'meta-resumed'), resume: file, ...extra }, { onLine: () => {} });
+  await assert.rejects(resume(run.bestCheckpoint), /cannot resume from .*resnet18-best\.safetensors: it holds no optimizer state \(a '-best' checkpoint has only the weights\)/);
+  await assert.rejects(resume(run.lastCheckpoint, { stem: 'cifar' }), /it was trained with stem "imagenet" and this run has "cifar"/);
+  await assert.rejects(resume(run.lastCheckpoint, { epochs: 1 }), /it has already trained 1 of 1 epochs: pass epochs \(--epochs\) above 1/);
+  for (const epoch of ['1', 1e300, -2]) {
+    await assert.rejects(resume(withMeta(run.lastCheckpoint, { epoch }, path.join(tmp, 'bad-epoch.safetensors'))), /its epoch .* is not a number of completed epochs/);
+  }
+  // a model of 20 classes whose metadata names 10: refused at load (rows would mix images up)
+  const twenty = path.join(tmp, 'twenty');
+  const wide = await runTraining({ ...tiny, numClasses: 20, checkpointDir: twenty }, { onLine: () => {} });
+  await assert.rejects(Classifier.load(wide.bestCheckpoint, { device: 'cpu' }), /the model has 20 classes but the metadata names 10 \(classNames\)/);
+  // normalisation that cannot apply: each call gets the error, none waits forever
+  const badMean = withMeta(run.bestCheckpoint, { mean: [0.5] }, path.join(tmp, 'bad-mean.safetensors'));
+  const classifier = await Classifier.load(badMean, { device: 'cpu' });
+  const pixels = { data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 };
+  await assert.rejects(classifier.classify(pixels));
+  await assert.rejects(classifier.classify(pixels));
+  await classifier.close();
+});
+
+test('a safetensors file whose tensors share bytes (overlapping offsets) is refused', () => {
+  const file = path.join(tmp, 'overlap.safetensors');
+  const header = JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } });
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.length));
+  fs.writeFileSync(file, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(12)]));
+  assert.throws(() => readSafetensorsFile(file), /tensors 'a' \[0, 8\) and 'b' \[4, 12\) overlap \(corrupt or crafted file\)/);
+});

@@ -63,3 +63,21 @@ test('legacy, truncated, corrupt and foreign files get clear errors', () => {
   assert.throws(() => torchStateDict(corrupt, 'corrupt.pth'), /corrupt\.pth/);
   assert.throws(() => torchStateDict(Buffer.from('hello world'), 'text.pth'), /text\.pth is not a PyTorch checkpoint/);
 });
+
+test('a flipped byte in a stored entry is caught by the CRC-32 the archive records', () => {
+  const original = fs.readFileSync(path.join(__dirname, 'fixtures', 'pth', 'small_net.pth'));
+  // the first storage entry's local header: signature, then name length at 26, extra length at 28
+  let at = -1;
+  for (let i = original.indexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04])); i >= 0; i = original.indexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04]), i + 4)) {
+    const name = original.subarray(i + 30, i + 30 + original.readUInt16LE(i + 26)).toString();
+    if (/\/data\/\d+$/.test(name)) {
+      at = i + 30 + original.readUInt16LE(i + 26) + original.readUInt16LE(i + 28);
+      break;
+    }
+  }
+  assert.ok(at > 0, 'a storage entry');
+  const corrupt = Buffer.from(original);
+  corrupt[at + 1] ^= 0x40;
+  assert.doesNotThrow(() => readTorchCheckpoint(original, 'small_net.pth'));
+  assert.throws(() => readTorchCheckpoint(corrupt, 'small_net.pth'), /small_net\.pth: zip entry .*\/data\/\d+ is corrupt: its CRC-32 is [0-9a-f]{8}, the archive records [0-9a-f]{8}/);
+});

@@ -18,6 +18,11 @@ if (threads !== undefined) setThreadNumThreads(threads);
 let ready: { model: ReturnType<typeof modelFromCheckpoint>['model']; meta: ReturnType<typeof modelFromCheckpoint>['meta'] };
 try {
   ready = modelFromCheckpoint(checkpoint, device);
+  const { numClasses, classNames } = ready.meta;
+  if (!Array.isArray(classNames) || classNames.length !== numClasses) {
+    // Rows of probabilities would be cut by the names and mix up images of one batch.
+    throw new Error(`${checkpoint}: the model has ${numClasses} classes but the metadata names ${Array.isArray(classNames) ? classNames.length : 'none'} (classNames)`);
+  }
   port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch, threads: getNumThreads() });
 } catch (err) {
   port.postMessage({ kind: 'failed', message: (err as Error).message });
@@ -52,9 +57,16 @@ async function drain(): Promise<void> {
     if (ok.length === 0) continue;
     const flat = ok.flatMap((d) => d.images);
     const { meta, model } = ready;
-    const probabilities = inferenceMode(() =>
-      tidy(() => model.forward(normalizeBatch(flat, meta.imageSize, meta.mean, meta.std, model.options.device)).softmax(1).to('cpu').toArray() as Float32Array),
-    );
+    let probabilities: Float32Array;
+    try {
+      probabilities = inferenceMode(() =>
+        tidy(() => model.forward(normalizeBatch(flat, meta.imageSize, meta.mean, meta.std, model.options.device)).softmax(1).to('cpu').toArray() as Float32Array),
+      );
+    } catch (err) {
+      // The batch fails, the classifier stays: each request of it gets the error.
+      for (const { r } of ok) port.postMessage({ kind: 'answer', id: r.id, error: (err as Error).message });
+      continue;
+    }
     batches += 1;
     const classes = meta.classNames.length;
     let offset = 0;

@@ -46,6 +46,7 @@ export class Classifier {
   readonly #pending = new Map<number, { resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>();
   #nextId = 0;
   #closed = false;
+  #dead: Error | null = null;
 
   private constructor(worker: Worker, info: ClassifierInfo) {
     this.#worker = worker;
@@ -62,8 +63,9 @@ export class Classifier {
       this.stats.images += m.predictions.length;
       pending?.resolve(m.predictions);
     });
-    worker.on('error', (err) => this.#failAll(err));
-    worker.on('exit', () => this.#failAll(new Error('the classifier was closed')));
+    // A dead thread fails every pending call and every later one (never a call left waiting).
+    worker.on('error', (err) => this.#die(err));
+    worker.on('exit', (code) => this.#die(new Error(this.#closed ? 'the classifier was closed' : `the classifier's thread exited (code ${code})`)));
   }
 
   /** Loads a checkpoint written by train() (or `resnet-native train`) on a worker thread. */
@@ -89,6 +91,7 @@ export class Classifier {
   classify(image: ImageInput): Promise<Prediction>;
   async classify(input: ImageInput | ImageInput[]): Promise<Prediction | Prediction[]> {
     if (this.#closed) throw new Error('classify() after close()');
+    if (this.#dead) throw new Error(`the classifier cannot answer: ${this.#dead.message}`);
     const images = Array.isArray(input) ? input : [input];
     if (images.length === 0) return [];
     const id = this.#nextId++;
@@ -102,6 +105,11 @@ export class Classifier {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#worker.terminate();
+  }
+
+  #die(err: Error): void {
+    this.#dead ??= err;
+    this.#failAll(err);
   }
 
   #failAll(err: Error): void {

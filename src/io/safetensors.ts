@@ -78,6 +78,15 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
     }
     entries.push({ key, dtype, shape, begin, end });
   }
+  // Each tensor has bytes of its own: overlapping ranges (every tensor reading the same bytes)
+  // are a crafted or corrupt file, not something any writer produces.
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byOffset.length; i++) {
+    const [prev, next] = [byOffset[i - 1], byOffset[i]];
+    if (next.begin < prev.end) {
+      throw new CheckpointError(`${source}: tensors '${prev.key}' [${prev.begin}, ${prev.end}) and '${next.key}' [${next.begin}, ${next.end}) overlap (corrupt or crafted file)`);
+    }
+  }
   return { entries, metadata: (header.__metadata__ ?? {}) as Record<string, string> };
 }
 

@@ -2,6 +2,7 @@
 // (fflate) plus the restricted pickle reader. Only state-dict content is accepted; loading an
 // untrusted file never runs code.
 import { unzipSync } from 'fflate';
+import { centralDirectoryCrcs, checkEntryCrc } from './zip-directory';
 import { native } from '../native';
 import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
@@ -60,6 +61,12 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   } catch (err) {
     throw new CheckpointError(`${source} is truncated or corrupt: ${(err as Error).message}`);
   }
+  const crcs = centralDirectoryCrcs(bytes);
+  const entry = (name: string): Uint8Array | undefined => {
+    const data = files[name];
+    if (data) checkEntryCrc(crcs, name, data, (m) => new CheckpointError(`${source}: ${m}`));
+    return data;
+  };
   const pickleName = Object.keys(files).find((name) => name.endsWith('/data.pkl') || name === 'data.pkl');
   if (!pickleName) throw new CheckpointError(`${source} is a zip file but not a torch.save checkpoint (no data.pkl)`);
   const prefix = pickleName.slice(0, -'data.pkl'.length);
@@ -72,7 +79,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   const storageTensor = (ref: StorageRef): Tensor => {
     let t = storages.get(ref.key);
     if (!t) {
-      const data = files[`${prefix}data/${ref.key}`];
+      const data = entry(`${prefix}data/${ref.key}`);
       if (!data) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
       const bytesNeeded = ref.numel * DTYPE_BYTES[ref.dtype];
       if (data.length < bytesNeeded) {
@@ -124,7 +131,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   };
 
   try {
-    return unpickle(files[pickleName], { globals, persistentLoad, source });
+    return unpickle(entry(pickleName)!, { globals, persistentLoad, source });
   } catch (err) {
     if (err instanceof PickleError) throw new CheckpointError(err.message);
     throw err;

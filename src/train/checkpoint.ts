@@ -35,6 +35,8 @@ export interface CheckpointMeta {
   bestAccuracy: number | null;
   /** The training configuration, for resuming. */
   config: Record<string, unknown>;
+  /** 'last' (weights and optimizer state, to resume from) or 'best' (weights only). */
+  role?: 'best' | 'last';
   /** The loss scaler's state when the run used loss scaling. */
   lossScale?: GradScalerState;
 }

@@ -15,7 +15,7 @@ import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
 import { GradScaler, backwardAndStep, type GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
-import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta } from './checkpoint';
+import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
 import { TrainingError } from './errors';
@@ -284,6 +284,32 @@ function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): numbe
   return cosineDecayLr(c.minLr, c.lr, total, stepsPerEpoch, c.epochs);
 }
 
+/** The checkpoint to resume from, refused (naming the field) when it cannot continue this run:
+ * no optimizer state (a -best file), another model or input than this run's, or no epochs left. */
+function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedCheckpoint {
+  const saved = readCheckpoint(file);
+  const refuse = (why: string): never => {
+    dispose(saved.model);
+    dispose(saved.optimizer);
+    throw new TrainingError(`cannot resume from ${file}: ${why}`);
+  };
+  // (files written before 'role' existed: a -best file is the one without momentum buffers)
+  const best = saved.meta.role === 'best' || (saved.meta.role === undefined && Object.keys(saved.optimizer).length === 0);
+  if (best && c.momentum > 0) {
+    refuse("it holds no optimizer state (a '-best' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the momentum buffers");
+  }
+  for (const key of ['arch', 'numClasses', 'stem', 'padding', 'imageSize'] as const) {
+    if (saved.meta[key] !== c[key]) {
+      refuse(`it was trained with ${key} ${JSON.stringify(saved.meta[key])} and this run has ${JSON.stringify(c[key])}: a resumed run keeps its model and input (pass the same ${key})`);
+    }
+  }
+  const { epoch, step } = saved.meta;
+  if (!Number.isSafeInteger(epoch) || epoch < 0) refuse(`its epoch ${JSON.stringify(epoch)} is not a number of completed epochs`);
+  if (!Number.isSafeInteger(step) || step < 0) refuse(`its step ${JSON.stringify(step)} is not a number of steps`);
+  if (epoch >= c.epochs) refuse(`it has already trained ${epoch} of ${c.epochs} epochs: pass epochs (--epochs) above ${epoch} to train more`);
+  return saved;
+}
+
 /** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = normalize(options);
@@ -326,6 +352,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
 
+  // A resumed run continues the same run: its checkpoint is checked before any model is built.
+  const saved = c.resume ? readResumable(c.resume, c) : null;
   const model: ResNet = ARCHITECTURES[c.arch]({
     numClasses: c.numClasses,
     stem: c.stem,
@@ -347,8 +375,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   let startEpoch = 0;
   let globalStep = 0;
   let bestAccuracy = -1;
-  if (c.resume) {
-    const saved = readCheckpoint(c.resume);
+  if (saved) {
     try {
       model.loadStateDict(saved.model);
       optimizer.loadStateDict(saved.optimizer);
@@ -395,8 +422,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   // Each epoch's checkpoints are copied at its end and written while the next epoch trains.
   const checkpoints = new BackgroundCheckpoints(async (epoch, accuracy, best) => {
     // Both files' bytes are copied here, before the first await.
-    const writes = [saveCheckpointInBackground(lastFile, model, meta(epoch, accuracy), optimizer)];
-    if (best) writes.push(saveCheckpointInBackground(bestFile, model, meta(epoch, accuracy)));
+    const writes = [saveCheckpointInBackground(lastFile, model, { ...meta(epoch, accuracy), role: 'last' }, optimizer)];
+    if (best) writes.push(saveCheckpointInBackground(bestFile, model, { ...meta(epoch, accuracy), role: 'best' }));
     await Promise.all(writes);
     if (best) emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch, accuracy });
     emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch, accuracy });
