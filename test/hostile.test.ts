@@ -159,34 +159,60 @@ function withMeta(file: string, patch: Record<string, unknown>, out: string): st
   return out;
 }
 
-test('checkpoints that cannot continue a run or answer correctly are refused, naming the field; a Classifier never leaves a call waiting', async () => {
+test('checkpoints that cannot continue a run or answer correctly are refused, naming the field, by every reader', async () => {
   const dir = path.join(tmp, 'meta');
   const run = await runTraining({ ...tiny, checkpointDir: dir }, { onLine: () => {} });
   const resume = (file: string, extra: TrainOptions = {}) => runTraining({ ...tiny, epochs: 2, checkpointDir: path.join(tmp, 'meta-resumed'), resume: file, ...extra }, { onLine: () => {} });
   await assert.rejects(resume(run.bestCheckpoint), /cannot resume from .*resnet18-best\.safetensors: it holds no optimizer state \(a '-best' checkpoint has only the weights\)/);
   await assert.rejects(resume(run.lastCheckpoint, { stem: 'cifar' }), /it was trained with stem "imagenet" and this run has "cifar"/);
   await assert.rejects(resume(run.lastCheckpoint, { epochs: 1 }), /it has already trained 1 of 1 epochs: pass epochs \(--epochs\) above 1/);
-  for (const epoch of ['1', 1e300, -2]) {
-    await assert.rejects(resume(withMeta(run.lastCheckpoint, { epoch }, path.join(tmp, 'bad-epoch.safetensors'))), /its epoch .* is not a number of completed epochs/);
+  // metadata is checked by one schema, for every reader, before any model is built
+  const crafted = (patch: Record<string, unknown>) => withMeta(run.lastCheckpoint, patch, path.join(tmp, 'crafted.safetensors'));
+  for (const [patch, message] of [
+    [{ epoch: '1' }, /metadata field 'epoch' must be an integer from 0 to 1000000, found "1"/],
+    [{ epoch: 1e300 }, /metadata field 'epoch' must be an integer/],
+    [{ arch: 'constructor' }, /metadata field 'arch' must be one of resnet18, resnet34, resnet50, resnet101, resnet152, found "constructor"/],
+    [{ arch: '__proto__' }, /metadata field 'arch' must be one of/],
+    [{ arch: undefined }, /metadata field 'arch' must be one of .*, found undefined/],
+    [{ numClasses: 0 }, /metadata field 'numClasses' must be an integer from 1 to 100000, found 0/],
+    [{ numClasses: 1e12 }, /metadata field 'numClasses'/],
+    [{ numClasses: 'ten' }, /metadata field 'numClasses'/],
+    [{ std: [0.2, 0, 0.2] }, /metadata field 'std' must be three positive numbers/],
+    [{ classNames: [] }, /metadata field 'classNames' must be 10 non-empty names \(numClasses\), found \[\]/],
+  ] as const) {
+    const file = crafted(patch);
+    await assert.rejects(resume(file), message, JSON.stringify(patch));
+    await assert.rejects(Classifier.load(file, { device: 'cpu' }), message);
+    assert.throws(() => readCheckpoint(file), message);
   }
-  // a model of 20 classes whose metadata names 10: refused at load (rows would mix images up)
-  const twenty = path.join(tmp, 'twenty');
-  const wide = await runTraining({ ...tiny, numClasses: 20, checkpointDir: twenty }, { onLine: () => {} });
-  await assert.rejects(Classifier.load(wide.bestCheckpoint, { device: 'cpu' }), /the model has 20 classes but the metadata names 10 \(classNames\)/);
-  // normalisation that cannot apply: each call gets the error, none waits forever
+  // more outputs than the data has classes: the extra outputs are named, so names and outputs agree
+  const wide = await runTraining({ ...tiny, numClasses: 12, checkpointDir: path.join(tmp, 'twelve') }, { onLine: () => {} });
+  const names = readCheckpoint(wide.bestCheckpoint).meta.classNames;
+  assert.equal(names.length, 12);
+  assert.deepEqual(names.slice(10), ['class 10', 'class 11']);
+  assert.deepEqual(names.slice(0, 10), readCheckpoint(run.bestCheckpoint).meta.classNames);
+  const twelve = await Classifier.load(wide.bestCheckpoint, { device: 'cpu', topK: 12 });
+  assert.equal((await twelve.classify({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 })).top.length, 12);
+  await twelve.close();
+  await assert.rejects(runTraining({ ...tiny, numClasses: 5, checkpointDir: path.join(tmp, 'five') }, { onLine: () => {} }), /the training data has labels up to \d \(10 classes\) but numClasses is 5: pass numClasses \(--num-classes\) \d+ or more/);
+  // normalisation that cannot apply (it used to kill the classifier's thread and leave every
+  // later call waiting): refused at load
   const badMean = withMeta(run.bestCheckpoint, { mean: [0.5] }, path.join(tmp, 'bad-mean.safetensors'));
-  const classifier = await Classifier.load(badMean, { device: 'cpu' });
-  const pixels = { data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 };
-  await assert.rejects(classifier.classify(pixels));
-  await assert.rejects(classifier.classify(pixels));
-  await classifier.close();
+  await assert.rejects(Classifier.load(badMean, { device: 'cpu' }), /metadata field 'mean' must be three finite numbers, found \[0\.5\]/);
 });
 
-test('a safetensors file whose tensors share bytes (overlapping offsets) is refused', () => {
+test('a safetensors file whose tensors share bytes (overlapping offsets), or whose dtype names an Object property, is refused', () => {
   const file = path.join(tmp, 'overlap.safetensors');
   const header = JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } });
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(header.length));
   fs.writeFileSync(file, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(12)]));
   assert.throws(() => readSafetensorsFile(file), /tensors 'a' \[0, 8\) and 'b' \[4, 12\) overlap \(corrupt or crafted file\)/);
+  for (const dtype of ['constructor', '__proto__', 'toString']) {
+    const h = JSON.stringify({ a: { dtype, shape: [1], data_offsets: [0, 4] } });
+    const p = Buffer.alloc(8);
+    p.writeBigUInt64LE(BigInt(h.length));
+    fs.writeFileSync(file, Buffer.concat([p, Buffer.from(h), Buffer.alloc(4)]));
+    assert.throws(() => readSafetensorsFile(file), new RegExp(`tensor 'a' has unsupported dtype "${dtype}"`));
+  }
 });

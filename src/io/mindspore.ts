@@ -29,7 +29,8 @@ message MapTensorProto {
 
 const Checkpoint = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType('Checkpoint');
 
-const TYPES: Record<string, Dtype> = {
+// No prototype: names read from files ('constructor', '__proto__') find nothing.
+const TYPES: Record<string, Dtype> = Object.setPrototypeOf({
   Float32: 'float32',
   Float64: 'float64',
   Float16: 'float16',
@@ -40,7 +41,7 @@ const TYPES: Record<string, Dtype> = {
   Int8: 'int8',
   UInt8: 'uint8',
   Bool: 'bool',
-};
+}, null);
 
 interface DecodedValue {
   tag: string;

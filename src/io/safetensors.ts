@@ -9,7 +9,8 @@ import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
 import { regularFileSize } from './files';
 import { CheckpointError } from './torch-pth';
 
-const CODES: Record<string, Dtype> = {
+// No prototype: names read from files ('constructor', '__proto__') find nothing.
+const CODES: Record<string, Dtype> = Object.setPrototypeOf({
   F64: 'float64',
   F32: 'float32',
   F16: 'float16',
@@ -20,7 +21,7 @@ const CODES: Record<string, Dtype> = {
   I8: 'int8',
   U8: 'uint8',
   BOOL: 'bool',
-};
+}, null);
 const CODE_OF = Object.fromEntries(Object.entries(CODES).map(([code, dtype]) => [dtype, code])) as Record<Dtype, string>;
 
 /** Metadata key of this project's training checkpoints, and the prefix of their optimizer state. */

@@ -8,7 +8,8 @@ import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
 
 /** torch.<Name>Storage -> dtype */
-const STORAGE_DTYPES: Record<string, Dtype> = {
+// No prototype: names read from files ('constructor', '__proto__') find nothing.
+const STORAGE_DTYPES: Record<string, Dtype> = Object.setPrototypeOf({
   FloatStorage: 'float32',
   DoubleStorage: 'float64',
   HalfStorage: 'float16',
@@ -19,7 +20,7 @@ const STORAGE_DTYPES: Record<string, Dtype> = {
   CharStorage: 'int8',
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
-};
+}, null);
 
 export class CheckpointError extends Error {
   constructor(message: string) {

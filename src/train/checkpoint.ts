@@ -59,6 +59,58 @@ export function saveCheckpointInBackground(file: string, model: ResNet, meta: Ch
   return saveSafetensorsInBackground(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 
+const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+/**
+ * The one check of checkpoint metadata, for every reader (eval, predict, visualize, Classifier,
+ * resume): each field present, of its type and in its range, else an error naming the file and
+ * the field. Keys chosen by the file are looked up as own properties only.
+ */
+export function validateCheckpointMeta(value: unknown, file: string): CheckpointMeta {
+  const bad = (field: string, expected: string, got: unknown): never => {
+    throw new CheckpointError(`${file}: metadata field '${field}' must be ${expected}, found ${JSON.stringify(got) ?? String(got)}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('(metadata)', 'an object', value);
+  const m = value as Record<string, unknown>;
+  const get = (field: string) => (own(m, field) ? m[field] : undefined);
+  const int = (field: string, min: number, max: number) => {
+    const v = get(field);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) bad(field, `an integer from ${min} to ${max}`, v);
+    return v as number;
+  };
+  const arch = get('arch');
+  if (typeof arch !== 'string' || !own(ARCHITECTURES, arch)) bad('arch', `one of ${Object.keys(ARCHITECTURES).join(', ')}`, arch);
+  const numClasses = int('numClasses', 1, 100_000);
+  for (const [field, allowed] of [['stem', ['imagenet', 'cifar']], ['padding', ['torch', 'same']]] as const) {
+    if (!(allowed as readonly unknown[]).includes(get(field))) bad(field, allowed.map((a) => `'${a}'`).join(' or '), get(field));
+  }
+  int('imageSize', 1, 4096);
+  for (const field of ['mean', 'std']) {
+    const v = get(field);
+    const ok = Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (field === 'mean' || x > 0));
+    if (!ok) bad(field, field === 'std' ? 'three positive numbers' : 'three finite numbers', v);
+  }
+  const names = get('classNames');
+  if (!Array.isArray(names) || names.length !== numClasses || !names.every((n) => typeof n === 'string' && n.length > 0)) {
+    bad('classNames', `${numClasses} non-empty names (numClasses)`, names);
+  }
+  int('epoch', 0, 1_000_000);
+  int('step', 0, Number.MAX_SAFE_INTEGER);
+  for (const field of ['accuracy', 'bestAccuracy']) {
+    const v = get(field);
+    if (v !== null && v !== undefined && !(typeof v === 'number' && v >= -1 && v <= 1)) bad(field, 'null or an accuracy (0 to 1)', v);
+  }
+  const config = get('config');
+  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) bad('config', 'an object', config);
+  const role = get('role');
+  if (role !== undefined && role !== 'best' && role !== 'last') bad('role', "'best' or 'last'", role);
+  const scale = get('lossScale') as Record<string, unknown> | undefined;
+  if (scale !== undefined && !(typeof scale === 'object' && scale !== null && typeof scale.scale === 'number' && scale.scale > 0 && typeof scale.growthTracker === 'number')) {
+    bad('lossScale', '{ scale > 0, growthTracker }', scale);
+  }
+  return { ...(m as unknown as CheckpointMeta), config: (config ?? {}) as Record<string, unknown> };
+}
+
 export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   model: Record<string, Tensor>;
@@ -77,7 +129,20 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
     dispose(content.tensors);
     throw new CheckpointError(`${file} is not a resnet-native checkpoint (no '${CHECKPOINT_FORMAT}' metadata); load plain weights with loadWeights()`);
   }
-  const meta = JSON.parse(raw) as CheckpointMeta;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    dispose(content.tensors);
+    throw new CheckpointError(`${file}: its '${CHECKPOINT_FORMAT}' metadata is not JSON: ${(err as Error).message}`);
+  }
+  let meta: CheckpointMeta;
+  try {
+    meta = validateCheckpointMeta(parsed, file);
+  } catch (err) {
+    dispose(content.tensors);
+    throw err;
+  }
   const model: Record<string, Tensor> = {};
   const optimizer: Record<string, Tensor> = {};
   for (const [key, t] of Object.entries(content.tensors)) {
@@ -92,7 +157,6 @@ export function modelFromCheckpoint(file: string, device?: Device): { model: Res
   const { meta, model: weights, optimizer } = readCheckpoint(file);
   try {
     const factory = ARCHITECTURES[meta.arch];
-    if (!factory) throw new CheckpointError(`${file}: unknown architecture '${meta.arch}'`);
     const model = factory({ numClasses: meta.numClasses, stem: meta.stem, padding: meta.padding, device });
     try {
       model.loadStateDict(weights);

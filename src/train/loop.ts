@@ -341,6 +341,12 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
   const trainSet = load('train');
   const testSet = load('test');
+  const largestLabel = trainSet.labelArray.reduce((a, b) => Math.max(a, b), 0);
+  if (largestLabel >= c.numClasses) {
+    throw new TrainingError(`the training data has labels up to ${largestLabel} (${trainSet.classNames.length} classes) but numClasses is ${c.numClasses}: pass numClasses (--num-classes) ${largestLabel + 1} or more`);
+  }
+  // One name per output: the data's names, then 'class N' for outputs the data does not use.
+  const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
   // Before any model is built or step taken (after the data, whose errors come first).
   prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
   const pipeline = { imageSize: c.imageSize };
@@ -401,7 +407,7 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
     imageSize: c.imageSize,
     mean: [...CIFAR10_MEAN],
     std: [...CIFAR10_STD],
-    classNames: trainSet.classNames,
+    classNames,
     epoch,
     step: globalStep,
     accuracy,
