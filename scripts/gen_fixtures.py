@@ -95,6 +95,8 @@ def pth_files():
     save_pth("wrapped.pth", {"epoch": 3, "best_acc": 0.5, "state_dict": OrderedDict([("w", torch.ones(2, 2)), ("b", torch.zeros(2))])})
     save_pth("malicious.pth", OrderedDict([("w", torch.ones(2)), ("payload", RunsCommandWhenUnpickled())]))
     save_pth("legacy.pth", OrderedDict([("w", torch.ones(2))]), _use_new_zipfile_serialization=False)
+    # 9,408 stored floats seen as [32000, 9408] through a zero stride: 1.2 GB if materialised
+    save_pth("expanded.pth", OrderedDict([("conv1.weight", torch.arange(9408, dtype=torch.float32).expand(32000, 9408))]))
 
 
 def seeded_small_net():

@@ -81,3 +81,15 @@ test('a flipped byte in a stored entry is caught by the CRC-32 the archive recor
   assert.doesNotThrow(() => readTorchCheckpoint(original, 'small_net.pth'));
   assert.throws(() => readTorchCheckpoint(corrupt, 'small_net.pth'), /small_net\.pth: zip entry .*\/data\/\d+ is corrupt: its CRC-32 is [0-9a-f]{8}, the archive records [0-9a-f]{8}/);
 });
+
+test('a tensor seen through a zero stride stays a view: a 39 KB file cannot take gigabytes', async () => {
+  const { memory, resnet18, loadWeights } = await import('../src/index');
+  const file = path.join(__dirname, 'fixtures', 'pth', 'expanded.pth');
+  const before = memory().bytes;
+  const big = torchStateDict(fs.readFileSync(file), 'expanded.pth')['conv1.weight'];
+  assert.deepEqual(big.shape, [32000, 9408]);
+  assert.ok(memory().bytes - before < 1e6, `${memory().bytes - before} bytes held for 301 million elements`);
+  assert.deepEqual(Array.from(big.narrow(0, 31999, 1).narrow(1, 9405, 3).toArray() as Float32Array), [9405, 9406, 9407]);
+  big.dispose();
+  assert.throws(() => loadWeights(resnet18({ numClasses: 10, device: 'cpu' }), file, { strict: false }), /conv1\.weight.*\[32000, 9408\]/);
+});

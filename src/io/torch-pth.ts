@@ -103,8 +103,11 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     if (off + span > ref.numel) {
       throw new CheckpointError(`${source}: tensor [${shape.join(', ')}] reaches past its storage ${ref.key} (corrupt file)`);
     }
-    // A copy, so tensors are independent of each other and of shared storages.
+    // A copy, so tensors are independent of each other and of shared storages; except a view
+    // with more elements than its storage (zero strides, as from expand()): copying it could
+    // take gigabytes from a few kilobytes of file, so it stays a view, as torch.load keeps it.
     const view = new Tensor(native.ops.asStrided(storageTensor(ref).handle, shape, strides, off));
+    if (shape.reduce((a, d) => a * d, 1) > ref.numel) return view;
     const copy = view.clone();
     view.dispose();
     return copy;
