@@ -138,7 +138,11 @@ export function memory(): MemoryInfo {
 
 export type Scalar = number;
 type Operand = Tensor | Scalar;
-const h = (x: Operand): NativeTensor | number => (typeof x === 'number' ? x : x.handle);
+const h = (x: Operand): NativeTensor | number => {
+  if (typeof x === 'number') return x;
+  if (x instanceof Tensor) return x.handle;
+  throw invalidArgument('a Tensor or a number', 'other', x);
+};
 
 export interface TensorOptions {
   dtype?: Dtype;

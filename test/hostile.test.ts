@@ -216,3 +216,24 @@ test('a safetensors file whose tensors share bytes (overlapping offsets), or who
     assert.throws(() => readSafetensorsFile(file), new RegExp(`tensor 'a' has unsupported dtype "${dtype}"`));
   }
 });
+
+test('messages that were cryptic name the file, key and problem', async () => {
+  const { nn, zeros } = await import('../src/index');
+  const pth = path.join(__dirname, 'fixtures', 'pth', 'small_net.pth');
+  const evalPth = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', pth], { encoding: 'utf8' });
+  assert.equal(evalPth.status, 1);
+  assert.match(evalPth.stderr, /small_net\.pth is a PyTorch \.pth weights file, not a checkpoint written by train .*start a training from it with --weights/);
+  const fileAsData = spawnSync(process.execPath, [cli, 'train', '--data', __filename, '--device', 'cpu'], { encoding: 'utf8' });
+  assert.match(fileAsData.stderr, /CIFAR-10 folder .*hostile\.test\.ts is a file, not a folder/);
+  const loop = path.join(tmp, 'loop-data');
+  writeSyntheticCifar(loop, { perFile: 2 });
+  const batch = path.join(loop, 'cifar-10-batches-bin', 'data_batch_3.bin');
+  fs.rmSync(batch);
+  fs.symlinkSync(batch, batch);
+  assert.throws(() => loadCifar10(loop, 'train'), /CIFAR-10 file .*data_batch_3\.bin is a loop of symbolic links/);
+  fs.rmSync(batch);
+  assert.throws(() => loadCifar10(loop, 'train'), /CIFAR-10 file .*data_batch_3\.bin does not exist \(expected data_batch_1\.bin/);
+  const linear = new nn.Linear({ inFeatures: 2, outFeatures: 2 });
+  assert.throws(() => linear.loadStateDict({ weight: 5 as never, bias: zeros([2]) }), /weight is not a Tensor \(number\)/);
+  assert.throws(() => zeros([2]).add(null as never), /Expected a Tensor or a number for other but received null/);
+});

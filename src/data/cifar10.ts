@@ -42,8 +42,11 @@ export interface ImageDataset {
 export function resolveCifarFolder(dir: string): string {
   const nested = path.join(dir, 'cifar-10-batches-bin');
   const folder = fs.existsSync(nested) ? nested : dir;
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
+  if (!fs.existsSync(folder)) {
     throw new DatasetError(`CIFAR-10 folder ${dir} does not exist (run \`npx resnet-native download --dir ${dir}\`)`);
+  }
+  if (!fs.statSync(folder).isDirectory()) {
+    throw new DatasetError(`CIFAR-10 folder ${dir} is a file, not a folder: pass the folder holding data_batch_1.bin ... test_batch.bin`);
   }
   const pythonVersion = ['data_batch_1', 'test_batch', 'batches.meta'].some((f) => fs.existsSync(path.join(folder, f)));
   const pythonFolder = fs.existsSync(path.join(dir, 'cifar-10-batches-py'));
@@ -69,8 +72,9 @@ export function readClassNames(folder: string): string[] {
 export function readRecordFiles(folder: string, files: string[], source = folder): ImageDataset {
   const contents = files.map((name) => {
     const file = path.join(folder, name);
-    if (!fs.existsSync(file)) throw new DatasetError(`${file} is missing (expected ${files.join(', ')})`);
-    return { name: file, bytes: readRegularFile(file, 'CIFAR-10 file', (m) => new DatasetError(m)) };
+    // existsSync is false for an unreadable folder and a symbolic-link loop too: say which.
+    const missing = (message: string) => new DatasetError(message.endsWith('does not exist') ? `${message} (expected ${files.join(', ')})` : message);
+    return { name: file, bytes: readRegularFile(file, 'CIFAR-10 file', missing) };
   });
   return parseRecords(contents, readClassNames(folder), source);
 }

@@ -98,6 +98,13 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     const shape = size as number[];
     const strides = stride as number[];
     const off = offset as number;
+    const counts = (v: unknown) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
+    if (!counts(shape) || !counts(strides) || shape.length !== strides.length || !Number.isSafeInteger(off) || off < 0) {
+      throw new CheckpointError(
+        `${source}: a tensor of storage ${ref.key} has size ${JSON.stringify(size)}, stride ${JSON.stringify(stride)} and offset ${JSON.stringify(offset)}: ` +
+          'expected non-negative integers, one stride per dimension (corrupt file)',
+      );
+    }
     const span = shape.reduce((acc, d, i) => (d === 0 ? acc : acc + (d - 1) * strides[i]), 1);
     if (shape.some((d) => d === 0)) return new Tensor(native.zeros(shape, ref.dtype, 'cpu'));
     if (off + span > ref.numel) {

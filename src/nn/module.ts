@@ -3,7 +3,7 @@
 import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
 import { checkChoice } from '../errors';
-import { FLOAT_DTYPES, isFloatDtype, keep, type Dtype, type FloatDtype, type MemoryFormat, type Tensor } from '../tensor';
+import { FLOAT_DTYPES, Tensor, isFloatDtype, keep, type Dtype, type FloatDtype, type MemoryFormat } from '../tensor';
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (after `skip`); default true. */
@@ -152,7 +152,9 @@ export abstract class Module {
     for (const [key, target] of Object.entries(own)) {
       const source = dict[key];
       if (skipped(key) || source === undefined) continue;
-      if (source.shape.join(',') !== target.shape.join(',')) {
+      if (!(source instanceof Tensor)) {
+        problems.push(`${key} is not a Tensor (${source === null ? 'null' : typeof source})`);
+      } else if (source.shape.join(',') !== target.shape.join(',')) {
         problems.push(`shape mismatch for ${key}: checkpoint [${source.shape.join(', ')}], model [${target.shape.join(', ')}]`);
       } else if (dtypeKind(source.dtype) !== dtypeKind(target.dtype)) {
         problems.push(`unsupported dtype for ${key}: checkpoint ${source.dtype}, model ${target.dtype}`);

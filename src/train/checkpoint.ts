@@ -2,7 +2,9 @@
 // loadWeights) holding the model's state dict under torchvision's keys, optionally the optimizer's
 // momentum buffers under 'optimizer.momentum_buffer.<key>', and what is needed to rebuild and
 // resume in the metadata. Written atomically.
+import * as fs from 'node:fs';
 import { type Device } from '../device';
+import { detectWeightsFormat } from '../io/weights';
 import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetensors, saveSafetensorsInBackground } from '../io/safetensors';
 import { CheckpointError } from '../io/torch-pth';
 import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, type ResNet, type StemKind } from '../models/resnet';
@@ -111,6 +113,23 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   return { ...(m as unknown as CheckpointMeta), config: (config ?? {}) as Record<string, unknown> };
 }
 
+/** 'PyTorch .pth' / 'MindSpore .ckpt' when the file is one of those, by content. */
+function otherWeightsFormat(file: string): string | null {
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const head = Buffer.alloc(16);
+      const n = fs.readSync(fd, head, 0, 16, 0);
+      const format = detectWeightsFormat(head.subarray(0, n), fs.fstatSync(fd).size);
+      return format === 'pytorch' ? 'PyTorch .pth' : format === 'mindspore' ? 'MindSpore .ckpt' : null;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
 export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   model: Record<string, Tensor>;
@@ -122,6 +141,13 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   try {
     content = readSafetensorsFile(file);
   } catch (err) {
+    const other = otherWeightsFormat(file);
+    if (other) {
+      throw new CheckpointError(
+        `${file} is a ${other} weights file, not a checkpoint written by train (safetensors with resnet-native metadata): ` +
+          'start a training from it with --weights (API: weights / loadWeights), then use the checkpoint that run writes',
+      );
+    }
     throw new CheckpointError(`Cannot read checkpoint ${file}: ${(err as Error).message}`);
   }
   const raw = content.metadata[CHECKPOINT_FORMAT];
