@@ -137,6 +137,12 @@ export class DataLoader {
       failure = err;
       fail(err);
     });
+    // A thread that ends without an error event (process.exit, terminate from elsewhere) must not
+    // leave the caller waiting for a batch that never comes.
+    worker.on('exit', (code) => {
+      failure ??= new Error(`the data prefetching thread exited (code ${code}) before epoch ${epoch} ended`);
+      fail(failure);
+    });
     try {
       for (let i = start; i < this.length; i++) {
         const m =
