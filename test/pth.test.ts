@@ -93,3 +93,38 @@ test('a tensor seen through a zero stride stays a view: a 39 KB file cannot take
   big.dispose();
   assert.throws(() => loadWeights(resnet18({ numClasses: 10, device: 'cpu' }), file, { strict: false }), /conv1\.weight.*\[32000, 9408\]/);
 });
+
+test('zip bombs: unreferenced entries are never inflated, and an entry declaring more bytes than its storage is refused', async () => {
+  const { unzipSync, zipSync } = await import('fflate');
+  const original = new Uint8Array(fs.readFileSync(path.join(__dirname, 'fixtures', 'pth', 'small_net.pth')));
+  const entries = unzipSync(original);
+  const prefix = Object.keys(entries).find((n) => n.endsWith('data.pkl'))!.slice(0, -'data.pkl'.length);
+  const zeros = new Uint8Array(128 * 2 ** 20);
+  const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rn-bomb-'));
+  try {
+    // three 128 MB entries of zeros nothing refers to: a file of under 1 MB
+    const extra = zipSync({ ...entries, [`${prefix}data/junk1`]: zeros, [`${prefix}data/junk2`]: zeros, [`${prefix}data/junk3`]: zeros }, { level: 1 });
+    const bomb = path.join(tmp, 'bomb.pth');
+    fs.writeFileSync(bomb, extra);
+    assert.ok(extra.length < 4 * 2 ** 20, `${extra.length} bytes`);
+    // measured in a fresh process: the peak RSS must not see the 384 MB
+    const script = `
+      const fs = require('node:fs');
+      const { readWeights } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'index.js'))});
+      const before = process.resourceUsage().maxRSS;
+      const dict = readWeights(${JSON.stringify(bomb)});
+      console.log(JSON.stringify({ keys: Object.keys(dict.tensors).length, grewKB: process.resourceUsage().maxRSS - before }));
+    `;
+    const res = require('node:child_process').spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    const { keys, grewKB } = JSON.parse(res.stdout);
+    assert.equal(keys, Object.keys(torchStateDict(original)).length);
+    assert.ok(grewKB < 100 * 1024, `peak RSS grew by ${grewKB} KB`);
+    // a storage entry that declares more bytes than the pickle says it holds
+    const storageName = Object.keys(entries).find((n) => /\/data\/\d+$/.test(n))!;
+    const lying = zipSync({ ...entries, [storageName]: zeros }, { level: 1 });
+    assert.throws(() => readTorchCheckpoint(lying, 'lying.pth'), /lying\.pth: zip entry .*\/data\/\d+ declares 134217728 bytes for a storage of \d+ float32 elements \(\d+ bytes\): corrupt or crafted file, not inflated/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -44,6 +44,8 @@ export function looksLikeTorchCheckpoint(bytes: Uint8Array): boolean {
   return isZip(bytes) || isLegacyTorch(bytes);
 }
 
+const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
 /**
  * The object torch.save wrote, with tensors as Tensors (on the CPU), dicts as Maps and tuples
  * as arrays. `source` names the file in errors.
@@ -56,15 +58,28 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     );
   }
   if (!isZip(bytes)) throw new CheckpointError(`${source} is not a PyTorch checkpoint (no zip header)`);
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (err) {
-    throw new CheckpointError(`${source} is truncated or corrupt: ${(err as Error).message}`);
-  }
+  // Entries are inflated only when needed: the small ones (pickle, byte order) now, each storage
+  // when the pickle refers to it and after its declared size is checked against what the
+  // pickle says it holds. Entries nothing refers to are never inflated (a few MB of zip can
+  // declare gigabytes of zeros).
+  const declared = new Map<string, { size: number; originalSize: number }>();
+  const inflate = (keep: (name: string) => boolean): Record<string, Uint8Array> => {
+    try {
+      return unzipSync(bytes, {
+        filter: (f) => {
+          declared.set(f.name, { size: f.size, originalSize: f.originalSize });
+          return keep(f.name);
+        },
+      });
+    } catch (err) {
+      throw new CheckpointError(`${source} is truncated or corrupt: ${(err as Error).message}`);
+    }
+  };
+  const isStorage = (name: string) => /(^|\/)data\/[^/]+$/.test(name);
+  const files = inflate((name) => !isStorage(name));
   const crcs = centralDirectoryCrcs(bytes);
   const entry = (name: string): Uint8Array | undefined => {
-    const data = files[name];
+    const data = own(files, name) ? files[name] : isStorage(name) && declared.has(name) ? inflate((n) => n === name)[name] : undefined;
     if (data) checkEntryCrc(crcs, name, data, (m) => new CheckpointError(`${source}: ${m}`));
     return data;
   };
@@ -80,9 +95,17 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   const storageTensor = (ref: StorageRef): Tensor => {
     let t = storages.get(ref.key);
     if (!t) {
-      const data = entry(`${prefix}data/${ref.key}`);
-      if (!data) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
+      const name = `${prefix}data/${ref.key}`;
+      const info = declared.get(name);
+      if (!info) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
       const bytesNeeded = ref.numel * DTYPE_BYTES[ref.dtype];
+      if (info.originalSize > bytesNeeded) {
+        throw new CheckpointError(
+          `${source}: zip entry ${name} declares ${info.originalSize} bytes for a storage of ${ref.numel} ${ref.dtype} elements ` +
+            `(${bytesNeeded} bytes): corrupt or crafted file, not inflated`,
+        );
+      }
+      const data = entry(name)!;
       if (data.length < bytesNeeded) {
         throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
       }
