@@ -208,6 +208,14 @@ test('a safetensors file whose tensors share bytes (overlapping offsets), or who
   prefix.writeBigUInt64LE(BigInt(header.length));
   fs.writeFileSync(file, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(12)]));
   assert.throws(() => readSafetensorsFile(file), /tensors 'a' \[0, 8\) and 'b' \[4, 12\) overlap \(corrupt or crafted file\)/);
+  // a header declared at 150 MB (in a sparse 200 MB file): refused before it is read
+  const sparse = path.join(tmp, 'big-header.safetensors');
+  const prefix150 = Buffer.alloc(8);
+  prefix150.writeBigUInt64LE(150_000_000n);
+  fs.writeFileSync(sparse, prefix150);
+  fs.truncateSync(sparse, 200_000_000);
+  assert.throws(() => readSafetensorsFile(sparse), /header of 150000000 bytes, more than the 100000000 the safetensors format allows/);
+  fs.rmSync(sparse);
   for (const dtype of ['constructor', '__proto__', 'toString']) {
     const h = JSON.stringify({ a: { dtype, shape: [1], data_offsets: [0, 4] } });
     const p = Buffer.alloc(8);

@@ -91,10 +91,16 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
   return { entries, metadata: (header.__metadata__ ?? {}) as Record<string, string> };
 }
 
+/** The safetensors format's own limit on the JSON header (as its reference implementation). */
+const MAX_HEADER_BYTES = 100_000_000;
+
 function headerLengthOf(prefix: Uint8Array, total: number, source: string): number {
   if (total < 8) throw new CheckpointError(`${source} is truncated: ${total} bytes`);
   const n = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
   if (n > total - 8) throw new CheckpointError(`${source} is truncated or not safetensors: header of ${n} bytes in a ${total}-byte file`);
+  if (n > MAX_HEADER_BYTES) {
+    throw new CheckpointError(`${source}: header of ${n} bytes, more than the ${MAX_HEADER_BYTES} the safetensors format allows (corrupt or crafted file)`);
+  }
   return n;
 }
 
