@@ -12,6 +12,8 @@ import {
   TrainingError,
   full,
   loadCifar10,
+  nn,
+  zeros,
   readCheckpoint,
   runTraining,
   saveSafetensors,
@@ -226,7 +228,6 @@ test('a safetensors file whose tensors share bytes (overlapping offsets), or who
 });
 
 test('messages that were cryptic name the file, key and problem', async () => {
-  const { nn, zeros } = await import('../src/index');
   const pth = path.join(__dirname, 'fixtures', 'pth', 'small_net.pth');
   const evalPth = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', pth], { encoding: 'utf8' });
   assert.equal(evalPth.status, 1);
