@@ -74,7 +74,7 @@ test('validation names the file and the problem', () => {
   fs.writeFileSync(file, badLabel);
   assert.throws(() => loadCifar10(folder, 'train'), /data_batch_3\.bin: record 5 has label 12; labels are 0-9/);
   fs.rmSync(file);
-  assert.throws(() => loadCifar10(folder, 'train'), /data_batch_3\.bin is missing/);
+  assert.throws(() => loadCifar10(folder, 'train'), /data_batch_3\.bin does not exist \(expected data_batch_1\.bin/);
   assert.throws(() => loadCifar10(path.join(tmp, 'nowhere'), 'train'), /nowhere does not exist \(run `npx resnet-native download/);
   const py = path.join(tmp, 'py', 'cifar-10-batches-py');
   fs.mkdirSync(py, { recursive: true });

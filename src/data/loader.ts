@@ -1,11 +1,11 @@
 // Batches for training and evaluation: seeded shuffling (same seed and epoch, same batches and
 // same augmentation), last partial batch kept unless dropLast, optional device residency (the
 // whole uint8 set moved once, augmented where it lives).
-import { Worker } from 'node:worker_threads';
 import { checkDevice, type Device } from '../device';
 import { checkBoolean, checkInteger } from '../errors';
 import { native } from '../native';
 import { workerFile } from '../worker-file';
+import { WorkerThread } from '../worker-thread';
 import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
@@ -127,38 +127,21 @@ export class DataLoader {
       depth: options.depth ?? 2,
       threads: options.threads ?? 1,
     };
-    const worker = new Worker(workerFile('data/prefetch-worker.js'), { workerData });
     const inbox: PrefetchedBatch[] = [];
     let waiting: ((b: PrefetchedBatch) => void) | null = null;
-    let failure: Error | null = null;
-    let fail: (err: Error) => void = () => {};
-    worker.on('message', (m: PrefetchedBatch) => (waiting ? (waiting(m), (waiting = null)) : inbox.push(m)));
-    worker.on('error', (err) => {
-      failure = err;
-      fail(err);
-    });
-    // A thread that ends without an error event (process.exit, terminate from elsewhere) must not
-    // leave the caller waiting for a batch that never comes.
-    worker.on('exit', (code) => {
-      failure ??= new Error(`the data prefetching thread exited (code ${code}) before epoch ${epoch} ended`);
-      fail(failure);
-    });
+    const thread = new WorkerThread<PrefetchedBatch>('data prefetching thread', workerFile('data/prefetch-worker.js'), { workerData }, (m) =>
+      waiting ? (waiting(m), (waiting = null)) : inbox.push(m),
+    );
     try {
       for (let i = start; i < this.length; i++) {
-        const m =
-          inbox.shift() ??
-          (await new Promise<PrefetchedBatch>((resolve, reject) => {
-            if (failure) return reject(failure);
-            waiting = resolve;
-            fail = reject;
-          }));
+        const m = inbox.shift() ?? (await thread.race(new Promise<PrefetchedBatch>((resolve) => (waiting = resolve))));
         const images = tensor(m.images, m.shape, { device: 'cpu' });
         const labels = tensor(m.labels, [m.labels.length], { device: 'cpu' });
-        worker.postMessage('ack');
+        thread.post('ack');
         yield { images, labels, index: m.index, indices: m.indices };
       }
     } finally {
-      await worker.terminate();
+      await thread.close();
     }
   }
 }

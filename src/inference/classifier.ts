@@ -1,9 +1,9 @@
 // Classifier: inference for services. The model lives on a worker thread; concurrent classify()
 // calls are batched together there; the caller's event loop is never blocked by the network.
-import { Worker } from 'node:worker_threads';
 import { checkThreads, type Device } from '../device';
 import { checkInteger } from '../errors';
 import { workerFile } from '../worker-file';
+import { WorkerThread } from '../worker-thread';
 import type { ImageInput } from './preprocess';
 
 export interface Prediction {
@@ -27,6 +27,12 @@ export interface ClassifierOptions {
   threads?: number;
 }
 
+/** What the classifier's thread posts (classifier-worker.ts). */
+type WorkerMessage =
+  | ({ kind: 'ready' } & ClassifierInfo)
+  | { kind: 'failed'; message: string }
+  | { kind: 'answer'; id: number; error?: string; predictions: Prediction[]; batch: number };
+
 interface ClassifierInfo {
   classNames: string[];
   imageSize: number;
@@ -42,30 +48,32 @@ export class Classifier {
   readonly threads: number;
   /** Forward passes run and images classified so far (batching shows as images > batches). */
   readonly stats = { batches: 0, images: 0 };
-  readonly #worker: Worker;
+  readonly #thread: WorkerThread<WorkerMessage>;
   readonly #pending = new Map<number, { resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>();
   #nextId = 0;
   #closed = false;
-  #dead: Error | null = null;
 
-  private constructor(worker: Worker, info: ClassifierInfo) {
-    this.#worker = worker;
+  private constructor(thread: WorkerThread<WorkerMessage>, info: ClassifierInfo) {
+    this.#thread = thread;
     this.classNames = info.classNames;
     this.imageSize = info.imageSize;
     this.arch = info.arch;
     this.threads = info.threads;
-    worker.on('message', (m) => {
-      if (m.kind !== 'answer') return;
-      const pending = this.#pending.get(m.id);
-      this.#pending.delete(m.id);
-      if (m.error) return pending?.reject(new Error(m.error));
-      this.stats.batches = Math.max(this.stats.batches, m.batch);
-      this.stats.images += m.predictions.length;
-      pending?.resolve(m.predictions);
+    // A dead thread fails every pending call, and classify() refuses later ones: none waits.
+    thread.onEnd((err) => {
+      for (const { reject } of this.#pending.values()) reject(err);
+      this.#pending.clear();
     });
-    // A dead thread fails every pending call and every later one (never a call left waiting).
-    worker.on('error', (err) => this.#die(err));
-    worker.on('exit', (code) => this.#die(new Error(this.#closed ? 'the classifier was closed' : `the classifier's thread exited (code ${code})`)));
+  }
+
+  #answer(m: WorkerMessage): void {
+    if (m.kind !== 'answer') return;
+    const pending = this.#pending.get(m.id);
+    this.#pending.delete(m.id);
+    if (m.error) return pending?.reject(new Error(m.error));
+    this.stats.batches = Math.max(this.stats.batches, m.batch);
+    this.stats.images += m.predictions.length;
+    pending?.resolve(m.predictions);
   }
 
   /** Loads a checkpoint written by train() (or `resnet-native train`) on a worker thread. */
@@ -73,17 +81,22 @@ export class Classifier {
     const threads = options.threads === undefined ? undefined : checkThreads('threads', options.threads);
     const topK = checkInteger('topK', options.topK ?? 3, 1);
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? 64, 1);
-    const worker = new Worker(workerFile('inference/classifier-worker.js'), {
-      workerData: { checkpoint, device: options.device, topK, maxBatch, threads },
-    });
-    const info = await new Promise<ClassifierInfo>((resolve, reject) => {
-      worker.once('message', (m) => (m.kind === 'ready' ? resolve(m) : reject(new Error(m.message))));
-      worker.once('error', reject);
-    }).catch(async (err) => {
-      await worker.terminate();
+    let ready: (m: WorkerMessage) => void = () => {};
+    let classifier: Classifier | null = null;
+    const thread = new WorkerThread<WorkerMessage>(
+      'classifier thread',
+      workerFile('inference/classifier-worker.js'),
+      { workerData: { checkpoint, device: options.device, topK, maxBatch, threads } },
+      (m) => (classifier ? classifier.#answer(m) : ready(m)),
+    );
+    try {
+      const info = await thread.race(new Promise<ClassifierInfo>((resolve, reject) => (ready = (m) => (m.kind === 'ready' ? resolve(m) : reject(new Error(m.kind === 'failed' ? m.message : `unexpected message ${m.kind}`))))));
+      classifier = new Classifier(thread, info);
+      return classifier;
+    } catch (err) {
+      await thread.close();
       throw err;
-    });
-    return new Classifier(worker, info);
+    }
   }
 
   /** Classifies encoded images (any format sharp reads) or raw RGB(A) pixels. */
@@ -91,12 +104,13 @@ export class Classifier {
   classify(image: ImageInput): Promise<Prediction>;
   async classify(input: ImageInput | ImageInput[]): Promise<Prediction | Prediction[]> {
     if (this.#closed) throw new Error('classify() after close()');
-    if (this.#dead) throw new Error(`the classifier cannot answer: ${this.#dead.message}`);
+    const ended = this.#thread.ended;
+    if (ended) throw new Error(`the classifier cannot answer: ${ended.message}`);
     const images = Array.isArray(input) ? input : [input];
     if (images.length === 0) return [];
     const id = this.#nextId++;
     const answer = new Promise<Prediction[]>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    this.#worker.postMessage({ id, images });
+    this.#thread.post({ id, images });
     const predictions = await answer;
     return Array.isArray(input) ? predictions : predictions[0];
   }
@@ -104,16 +118,6 @@ export class Classifier {
   /** Frees the model and its thread; pending calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#worker.terminate();
-  }
-
-  #die(err: Error): void {
-    this.#dead ??= err;
-    this.#failAll(err);
-  }
-
-  #failAll(err: Error): void {
-    for (const { reject } of this.#pending.values()) reject(err);
-    this.#pending.clear();
+    await this.#thread.close();
   }
 }

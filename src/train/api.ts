@@ -1,8 +1,8 @@
 // train(): the training run on a worker thread, so the caller's event loop stays free. The
 // handle gives the result as a Promise, the events as an async iterator or callbacks, and stops
 // the run at the next step boundary when the AbortSignal fires.
-import { Worker } from 'node:worker_threads';
 import { workerFile } from '../worker-file';
+import { WorkerThread } from '../worker-thread';
 import { TrainingError, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
 
 export interface TrainApiOptions extends TrainOptions {
@@ -20,10 +20,16 @@ export interface TrainHandle extends AsyncIterable<TrainEvent> {
   cancel(): void;
 }
 
+/** What the training thread posts (train-worker.ts). */
+type WorkerMessage =
+  | { kind: 'line'; line: string }
+  | { kind: 'event'; event: TrainEvent }
+  | { kind: 'result'; result: TrainResult }
+  | { kind: 'error'; name: string; message: string; stack?: string };
+
 export function train(options: TrainApiOptions = {}): TrainHandle {
   const { signal, onLine, onEvent, ...config } = options;
   const stopFlag = new SharedArrayBuffer(4);
-  const worker = new Worker(workerFile('train/train-worker.js'), { workerData: { config, stopFlag } });
   const queue: TrainEvent[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
@@ -32,38 +38,40 @@ export function train(options: TrainApiOptions = {}): TrainHandle {
     if (signal.aborted) cancel();
     else signal.addEventListener('abort', cancel, { once: true });
   }
-  const result = new Promise<TrainResult>((resolve, reject) => {
-    // A callback that throws ends the run with its error (instead of the process).
-    const call = (fn: (() => void) | undefined) => {
-      try {
-        fn?.();
-      } catch (err) {
-        cancel();
-        reject(err);
-        void worker.terminate();
-      }
-    };
-    worker.on('message', (m) => {
-      if (m.kind === 'line') call(onLine && (() => onLine(m.line)));
-      else if (m.kind === 'event') {
-        call(onEvent && (() => onEvent(m.event)));
-        queue.push(m.event);
-        wake?.();
-      } else if (m.kind === 'result') resolve(m.result);
-      else if (m.kind === 'error') {
-        const err = m.name === 'TrainingError' ? new TrainingError(m.message) : new Error(m.message);
-        err.stack = m.stack;
-        reject(err);
-      }
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      finished = true;
+  let settle: { resolve: (r: TrainResult) => void; reject: (err: unknown) => void };
+  const result = new Promise<TrainResult>((resolve, reject) => (settle = { resolve, reject }));
+  // A callback that throws ends the run with its error (instead of the process).
+  const call = (fn: (() => void) | undefined) => {
+    try {
+      fn?.();
+    } catch (err) {
+      cancel();
+      settle.reject(err);
+      void thread.close();
+    }
+  };
+  const thread = new WorkerThread<WorkerMessage>('training thread', workerFile('train/train-worker.js'), { workerData: { config, stopFlag } }, (m) => {
+    if (m.kind === 'line') call(onLine && (() => onLine(m.line)));
+    else if (m.kind === 'event') {
+      call(onEvent && (() => onEvent(m.event)));
+      queue.push(m.event);
       wake?.();
-      signal?.removeEventListener('abort', cancel);
-      reject(new Error(`the training thread exited (code ${code}) without a result`));
-    });
-  }).finally(() => worker.terminate());
+    } else if (m.kind === 'result') settle.resolve(m.result);
+    else {
+      const err = m.name === 'TrainingError' ? new TrainingError(m.message) : new Error(m.message);
+      err.stack = m.stack;
+      settle.reject(err);
+    }
+  });
+  // However the thread ends, the run has ended: the result settles (a no-op if it has) and the
+  // event iterator finishes.
+  thread.onEnd((err) => {
+    finished = true;
+    wake?.();
+    signal?.removeEventListener('abort', cancel);
+    settle.reject(err);
+  });
+  void result.finally(() => thread.close()).catch(() => {});
   result.catch(() => {}); // handled by whoever awaits it; keeps an unobserved failure quiet
 
   return {
