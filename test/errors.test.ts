@@ -2,9 +2,11 @@
 // the process goes on: shape mismatch, wrong dtype, bad device, use after dispose, bad types.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { nn, ones, randn, tensor, zeros } from '../src/index';
+import { cuda, nn, ones, randn, tensor, zeros } from '../src/index';
 import { native } from '../src/native';
 
 const cpu = { device: 'cpu' } as const;
@@ -72,6 +74,18 @@ test('checkpoint and data entry points refuse bad input with a message', () => {
   assert.throws(() => native.fromBytes(bytes, [10], 'complex'), /Unknown dtype 'complex'/);
   assert.throws(() => native.readFile('/nonexistent/file', 10), /cannot open \/nonexistent\/file: No such file or directory/);
   assert.throws(() => native.readFile('/dev/zero', 10), /\/dev\/zero is not a regular file/);
+  const small = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rn-errors-')), 'three-bytes');
+  fs.writeFileSync(small, 'abc');
+  assert.throws(() => native.readFile(small, 1e9), /holds 3 bytes, fewer than the 1000000000 expected/);
+  assert.throws(() => native.readFile(small, -1), /bytes must not be negative/);
+  fs.rmSync(path.dirname(small), { recursive: true });
+  const t = randn([2, 2], { device: 'cpu' });
+  // this session's other new entry points
+  assert.throws(() => native.setThreadNumThreads(0), /Expected a thread count between 1 and \d+ \(16 per hardware thread\) for threads but received 0/);
+  assert.throws(() => native.setThreadNumThreads('a' as never), /Expected an integer for 'threads'/);
+  assert.throws(() => native.ops.pinMemory({} as never), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.ops.to(t.handle, null, null, 'yes' as never), /Expected a boolean for 'nonBlocking'/);
+  if (!cuda.isAvailable()) assert.throws(() => t.pinMemory(), /accelerator|CUDA/i, 'pinning needs CUDA: an error, not an abort');
   const u8 = native.fromBytes(new Uint8Array(16), [16], 'uint8');
   assert.throws(() => native.viewAs(native.ops.narrow(u8, 0, 1, 8), 'float32', [2]), /storage_offset\(\) must be divisible by 4/);
   assert.throws(() => native.viewAs(u8, 'float32', [5]), /shape '\[5\]' is invalid for input of size 4/);
