@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
+import { WorkerThread } from '../src/worker-thread';
 import { TrainingError, train, type TrainEvent, type TrainOptions } from '../src/index';
 import { tempDir } from './helpers';
 
@@ -47,5 +48,10 @@ test('an AbortSignal stops the run at a step boundary; bad options reject with t
   });
   await assert.rejects(handle.result, (e: Error) => e instanceof TrainingError && /training cancelled at epoch 1, step \d+/.test(e.message));
   assert.ok(steps < 10, `stopped promptly after ${steps} steps`);
-  await assert.rejects(train({ ...small, epochs: 0 }).result, /Expected positive integer for epochs but received 0/);
+  // bad options reject at once, before any thread starts (the error is the check's own, with its class)
+  const threadsBefore = WorkerThread.live.size;
+  const bad = train({ ...small, epochs: 0 });
+  assert.equal(WorkerThread.live.size, threadsBefore, 'no training thread started');
+  await assert.rejects(bad.result, (e: Error) => e instanceof TypeError && /Expected positive integer for epochs but received 0/.test(e.message));
+  await assert.rejects(train({ ...small, amp: 'bfloat16', half: 'bfloat16' }).result, (e: Error) => e instanceof TrainingError && /alternatives: pick one/.test(e.message));
 });

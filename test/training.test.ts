@@ -193,13 +193,23 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^resnet-native: CIFAR-10 folder .*no-such-dir does not exist/);
   const graphOnCpu = spawnSync(process.execPath, [cli, 'train', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
-  assert.equal(graphOnCpu.status, 1);
+  assert.equal(graphOnCpu.status, 2, 'conflicting options are bad usage');
   assert.match(graphOnCpu.stderr, /^resnet-native: cudaGraph needs a CUDA device, and the device is 'cpu'/);
   const scaledGraph = spawnSync(process.execPath, [cli, 'train', '--amp', 'float16', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
-  assert.equal(scaledGraph.status, 1);
+  assert.equal(scaledGraph.status, 2);
   assert.match(scaledGraph.stderr, /^resnet-native: loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot: use amp 'bfloat16'/);
   const unscaledGraph = spawnSync(process.execPath, [cli, 'train', '--amp', 'float16', '--no-loss-scaling', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
   assert.match(unscaledGraph.stderr, /^resnet-native: cudaGraph needs a CUDA device/, '--no-loss-scaling reaches train()');
+  // options checked before the training thread starts: bad usage exits 2 with the option named
+  for (const [bad, message] of [
+    [['--device', 'foo'], /Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'foo'/],
+    [['--threads', '40000'], /Expected an integer between 1 and \d+ \(16 per hardware thread\) for threads but received 40000/],
+    [['--batch-size', '1'], /batchSize 1 cannot train/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [cli, 'train', ...bad], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
   const notCkpt = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(__dirname, 'fixtures', 'small_net.safetensors')], { encoding: 'utf8' });
   assert.equal(notCkpt.status, 1);
   assert.match(notCkpt.stderr, /is not a resnet-native checkpoint/);

@@ -120,8 +120,15 @@ program
       process.stderr.write(`\n${signal}: stopping at the next step (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to quit now)\n`);
       handle.cancel();
     };
-    // The option names are TrainOptions' own (commander camel-cases them); train() validates them.
+    // The option names are TrainOptions' own (commander camel-cases them); checked here, before
+    // the training thread starts, so that bad usage exits 2.
     const { json: _json, ...config } = opts;
+    const { checkTrainOptions } = await import('../train/loop.js');
+    try {
+      checkTrainOptions(config as TrainOptions);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const handle = train({
       ...(config as TrainOptions),
       onLine: reporter.line,
@@ -310,6 +317,9 @@ interface BenchCliOptions {
   cudaGraph: boolean;
 }
 
+/** Options that commander accepted one by one but that do not work (alone or together): exit 2. */
+class UsageError extends Error {}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
@@ -321,7 +331,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const verbose = argv.includes('--verbose');
     console.error(`resnet-native: ${verbose ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}`);
-    return 1;
+    return err instanceof UsageError ? 2 : 1;
   }
 }
 

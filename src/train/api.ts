@@ -3,7 +3,7 @@
 // the run at the next step boundary when the AbortSignal fires.
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
-import { TrainingError, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
+import { TrainingError, checkTrainOptions, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
 
 export interface TrainApiOptions extends TrainOptions {
   /** Stops the run at the next step boundary (the last checkpoint is kept); result rejects. */
@@ -29,6 +29,13 @@ type WorkerMessage =
 
 export function train(options: TrainApiOptions = {}): TrainHandle {
   const { signal, onLine, onEvent, ...config } = options;
+  try {
+    checkTrainOptions(config); // bad options reject the result without starting a thread
+  } catch (err) {
+    const result = Promise.reject(err);
+    result.catch(() => {});
+    return { result, cancel: () => {}, async *[Symbol.asyncIterator]() {} };
+  }
   const stopFlag = new SharedArrayBuffer(4);
   const queue: TrainEvent[] = [];
   let wake: (() => void) | null = null;

@@ -1,4 +1,4 @@
-export { runTraining, stepLine, epochLine, finalLine, TrainingError } from './loop';
+export { runTraining, checkTrainOptions, stepLine, epochLine, finalLine, TrainingError } from './loop';
 export type { TrainOptions, TrainEvent, TrainHooks, TrainResult } from './loop';
 export { evaluate } from './evaluate';
 export type { EvaluationResult } from './evaluate';

@@ -310,8 +310,12 @@ function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedChe
   return saved;
 }
 
-/** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
-export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+/**
+ * Every option checked, each alone (type, range) and together (conflicts), without starting
+ * anything: train() and the CLI call it before a worker thread starts, so that bad usage is
+ * reported as such. Returns the options with their defaults.
+ */
+export function checkTrainOptions(options: TrainOptions = {}): ReturnType<typeof normalize> {
   const c = normalize(options);
   if (c.amp && c.half) throw new TrainingError('amp (autocast) and half (a half-precision model) are alternatives: pick one');
   if (c.lossScaling && c.cudaGraph) {
@@ -322,6 +326,12 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   }
   if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
   if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
+  return c;
+}
+
+/** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
+export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const c = checkTrainOptions(options);
   const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
   const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
   const scaler = c.lossScaling ? new GradScaler(c.lossScaling) : null;
