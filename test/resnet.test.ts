@@ -2,8 +2,14 @@
 // full-size ResNet18 / ResNet50 numbers (eval and train logits, loss, selected gradients,
 // running statistics) on synthetic weights that both sides compute from the same integer hash
 // (test/synthetic-weights.ts = scripts/gen_fixtures.py), so no weight file is needed.
-// Tolerances (float32, 50 layers deep): logits and loss rtol 1e-4 / atol 1e-4; gradient heads
-// atol 1e-4 of the largest head value, gradient sums within 1e-3 of their absolute sums.
+// Tolerances (float32, 50 layers deep): eval logits and loss rtol 1e-4 / atol 1e-4; train-mode
+// logits 5e-4 of the largest logit (layer4's BatchNorm normalises over only 8 values at 1x1, which
+// amplifies rounding: libtorch 2.13 and 2.14.1 on one CPU differ by 1.1e-4 of it, eval by 1.5e-6);
+// gradients (train-mode BatchNorm over 8 samples in every block amplifies rounding on the way
+// back: early layers' heads differ by up to 7e-3 of the largest head value and sums by 1.2e-3 of
+// the absolute sum between libtorch 2.13 and 2.14.1) heads atol 1e-2 of the largest head value,
+// sums within 3e-3 of their absolute sums; running statistics 1e-4 / 1e-3. A wrong layer moves
+// these by far more (order 1).
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nn, noGrad, resnet18, resnet50, samePadding, tensor, type ResNet, type Tensor } from '../src/index';
@@ -31,13 +37,16 @@ interface ResNetFixture {
   buffersAfterTrainForward: Record<string, Summary>;
 }
 
-function assertSummary(actual: Tensor, expected: Summary, what: string): void {
+const FORWARD = { head: 1e-4, sum: 1e-3 };
+const BACKWARD = { head: 1e-2, sum: 3e-3 };
+
+function assertSummary(actual: Tensor, expected: Summary, what: string, tol: { head: number; sum: number }): void {
   assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
   const flat = Array.from(actual.toArray() as ArrayLike<number | bigint>, Number);
   const scale = Math.max(...expected.head.map(Math.abs), 1e-12);
-  assertClose(flat.slice(0, expected.head.length), expected.head, { rtol: 1e-3, atol: 1e-4 * scale, what: `${what} (head)` });
+  assertClose(flat.slice(0, expected.head.length), expected.head, { rtol: 0, atol: tol.head * scale, what: `${what} (head)` });
   const sum = flat.reduce((a, b) => a + b, 0);
-  assert.ok(Math.abs(sum - expected.sum) <= 1e-3 * expected.absSum + 1e-7, `${what}: sum ${sum} vs ${expected.sum} (abs sum ${expected.absSum})`);
+  assert.ok(Math.abs(sum - expected.sum) <= tol.sum * expected.absSum + 1e-7, `${what}: sum ${sum} vs ${expected.sum} (abs sum ${expected.absSum})`);
 }
 
 function checkAgainstTorchvision(model: ResNet, fx: ResNetFixture): void {
@@ -52,14 +61,15 @@ function checkAgainstTorchvision(model: ResNet, fx: ResNetFixture): void {
   assertClose(evalLogits, fx.evalLogits, { rtol: 1e-4, atol: 1e-4, what: 'eval logits' });
 
   const trainLogits = model.train().forward(x);
-  assertClose(trainLogits, fx.trainLogits, { rtol: 1e-4, atol: 1e-4, what: 'train logits' });
+  const largest = Math.max(...fx.trainLogits.values.map(Math.abs));
+  assertClose(trainLogits, fx.trainLogits, { rtol: 0, atol: 5e-4 * largest, what: 'train logits' });
   const loss = nn.functional.crossEntropy(trainLogits, target);
   assertClose([loss.item()], [fx.loss], { rtol: 1e-4, what: 'loss' });
   loss.backward();
   const params = Object.fromEntries(model.namedParameters());
-  for (const [key, expected] of Object.entries(fx.grads)) assertSummary(params[key].grad!, expected, `grad of ${key}`);
+  for (const [key, expected] of Object.entries(fx.grads)) assertSummary(params[key].grad!, expected, `grad of ${key}`, BACKWARD);
   const buffers = Object.fromEntries(model.namedBuffers());
-  for (const [key, expected] of Object.entries(fx.buffersAfterTrainForward)) assertSummary(buffers[key], expected, key);
+  for (const [key, expected] of Object.entries(fx.buffersAfterTrainForward)) assertSummary(buffers[key], expected, key, FORWARD);
 }
 
 test('ResNet50 (10 classes) matches torchvision: keys, shapes, logits, loss, gradients, running stats', () => {
