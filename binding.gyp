@@ -7,6 +7,7 @@
       "target_name": "resnet_native",
       "sources": [
         "native/addon.cc",
+        "native/allocator.cc",
         "native/autograd.cc",
         "native/convert.cc",
         "native/cuda_graph.cc",
@@ -21,7 +22,7 @@
         "<!@(node scripts/libtorch.js --include)"
       ],
       "defines": [
-        "NAPI_VERSION=8",
+        "NAPI_VERSION=2147483647",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",

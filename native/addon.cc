@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitModules(env, exports);
   InitDevice(env, exports);
   InitCudaGraph(env, exports);
+  InitAllocator(env, exports);
   return exports;
 }
 

@@ -18,6 +18,7 @@ namespace rn {
 struct Accounting {
   int64_t tensors = 0;
   int64_t bytes = 0;
+  int64_t releasedByGc = 0;  // handles finalized by the garbage collector while still holding a tensor
   std::unordered_map<const void*, std::pair<int64_t, int64_t>> storages;  // key -> (handles, bytes)
   bool shuttingDown = false;
 };
@@ -60,6 +61,9 @@ auto Protect(Napi::Env env, F&& body) -> decltype(body()) {
 [[noreturn]] inline void ThrowType(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);
 }
+// The TypeScript checks' message shape (src/errors.ts): "Expected <what> for <name> but received
+// <value> of type <type>".
+[[noreturn]] void ThrowExpected(Napi::Env env, const std::string& expected, const std::string& name, Napi::Value received);
 
 // ---- tensors ---------------------------------------------------------------------------
 torch::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* name);
@@ -102,5 +106,6 @@ void InitAutograd(Napi::Env env, Napi::Object exports);
 void InitModules(Napi::Env env, Napi::Object exports);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitCudaGraph(Napi::Env env, Napi::Object exports);
+void InitAllocator(Napi::Env env, Napi::Object exports);
 
 }  // namespace rn

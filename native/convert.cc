@@ -1,6 +1,8 @@
 // Conversion of plain JavaScript values (numbers, lists, dtype and device names) to libtorch's.
 #include <dlfcn.h>
 
+#include <cmath>
+
 #include "common.h"
 
 #ifdef RN_WITH_CUDA
@@ -9,12 +11,37 @@
 
 namespace rn {
 
+// A short description of a JavaScript value, as src/errors.ts describes one.
+static std::string Describe(Napi::Value v) {
+  if (v.IsNull()) return "null";
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsString()) {
+    std::string text = v.As<Napi::String>().Utf8Value();
+    if (text.size() > 40) text = text.substr(0, 40) + "...";
+    return "'" + text + "' of type string";
+  }
+  if (v.IsArray()) return "an array of length " + std::to_string(v.As<Napi::Array>().Length());
+  if (v.IsFunction()) return "a function";
+  if (v.IsObject()) {
+    Napi::Value ctor = v.As<Napi::Object>().Get("constructor");
+    std::string type = ctor.IsFunction() ? ctor.As<Napi::Function>().Get("name").ToString().Utf8Value() : "object";
+    return "an object of type " + (type.empty() ? std::string("object") : type);
+  }
+  std::string type = v.IsNumber() ? "number" : v.IsBoolean() ? "boolean" : v.IsBigInt() ? "bigint" : v.IsSymbol() ? "symbol" : "unknown";
+  std::string text = v.IsSymbol() ? "a symbol" : v.ToString().Utf8Value();
+  return text + " of type " + type;
+}
+
+void ThrowExpected(Napi::Env env, const std::string& expected, const std::string& name, Napi::Value received) {
+  throw Napi::TypeError::New(env, "Expected " + expected + " for '" + name + "' but received " + Describe(received));
+}
+
 bool IsMissing(const Napi::CallbackInfo& info, size_t i) {
   return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull();
 }
 
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) ThrowType(info.Env(), std::string("Expected a number for '") + name + "'");
+  if (!info[i].IsNumber()) ThrowExpected(info.Env(), "a number", name, info[i]);
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
@@ -27,32 +54,31 @@ static int64_t ToInt(Napi::Env env, Napi::Value v, const std::string& name) {
   if (v.IsBigInt()) {
     bool lossless = false;
     int64_t r = v.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) ThrowType(env, "Expected a 64-bit integer for '" + name + "'");
+    if (!lossless) ThrowExpected(env, "a 64-bit integer", name, v);
     return r;
   }
-  if (!v.IsNumber()) ThrowType(env, "Expected an integer for '" + name + "'");
+  if (!v.IsNumber()) ThrowExpected(env, "an integer", name, v);
   double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) {
-    ThrowType(env, "Expected an integer for '" + name + "' but received " + std::to_string(d));
-  }
+  // 2^63 itself rounds to a double that does not fit: the bounds are exclusive at the top.
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != std::trunc(d)) ThrowExpected(env, "an integer", name, v);
   return static_cast<int64_t>(d);
 }
 
 int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) { return ToInt(info.Env(), info[i], name); }
 
 bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsBoolean()) ThrowType(info.Env(), std::string("Expected a boolean for '") + name + "'");
+  if (!info[i].IsBoolean()) ThrowExpected(info.Env(), "a boolean", name, info[i]);
   return info[i].As<Napi::Boolean>().Value();
 }
 
 std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsString()) ThrowType(info.Env(), std::string("Expected a string for '") + name + "'");
+  if (!info[i].IsString()) ThrowExpected(info.Env(), "a string", name, info[i]);
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 std::vector<int64_t> IntListValue(Napi::Env env, Napi::Value v, const char* name) {
   if (v.IsNumber() || v.IsBigInt()) return {ToInt(env, v, name)};
-  if (!v.IsArray()) ThrowType(env, std::string("Expected an array of integers for '") + name + "'");
+  if (!v.IsArray()) ThrowExpected(env, "an array of integers", name, v);
   auto array = v.As<Napi::Array>();
   std::vector<int64_t> out(array.Length());
   for (uint32_t k = 0; k < array.Length(); ++k) {

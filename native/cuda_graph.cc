@@ -21,7 +21,7 @@ namespace {
 }
 
 Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsFunction()) ThrowType(info.Env(), std::string("Expected a function for ") + name);
+  if (!info[i].IsFunction()) ThrowExpected(info.Env(), "a function", name, info[i]);
   return info[i].As<Napi::Function>();
 }
 

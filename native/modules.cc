@@ -12,17 +12,17 @@ Napi::Value Prop(Napi::Object options, const char* key) {
 }
 int64_t IntProp(Napi::Object o, const char* key) {
   Napi::Value v = Prop(o, key);
-  if (!v.IsNumber()) ThrowType(o.Env(), std::string("Expected an integer for option '") + key + "'");
+  if (!v.IsNumber()) ThrowExpected(o.Env(), "an integer", std::string("option ") + key, v);
   return v.As<Napi::Number>().Int64Value();
 }
 double NumberProp(Napi::Object o, const char* key) {
   Napi::Value v = Prop(o, key);
-  if (!v.IsNumber()) ThrowType(o.Env(), std::string("Expected a number for option '") + key + "'");
+  if (!v.IsNumber()) ThrowExpected(o.Env(), "a number", std::string("option ") + key, v);
   return v.As<Napi::Number>().DoubleValue();
 }
 bool BoolProp(Napi::Object o, const char* key) {
   Napi::Value v = Prop(o, key);
-  if (!v.IsBoolean()) ThrowType(o.Env(), std::string("Expected a boolean for option '") + key + "'");
+  if (!v.IsBoolean()) ThrowExpected(o.Env(), "a boolean", std::string("option ") + key, v);
   return v.As<Napi::Boolean>().Value();
 }
 torch::ExpandingArray<2> PairProp(Napi::Object o, const char* key) {
@@ -74,28 +74,45 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
                                  Base::template InstanceMethod<&ModuleWrap::NamedBuffers>("namedBuffers"),
                                  Base::template InstanceMethod<&ModuleWrap::To>("to"),
                                  Base::template InstanceMethod<&ModuleWrap::ToMemoryFormat>("toMemoryFormat"),
+                                 Base::template InstanceMethod<&ModuleWrap::Dispose>("dispose"),
+                                 Base::template InstanceAccessor<&ModuleWrap::IsDisposed>("isDisposed"),
                              });
   }
 
   explicit ModuleWrap(const Napi::CallbackInfo& info) : Base(info) {
     Protect(info.Env(), [&] {
-      if (!info[0].IsObject()) ThrowType(info.Env(), "Expected an options object");
+      if (!info[0].IsObject()) ThrowExpected(info.Env(), "an options object", "options", info[0]);
       module_ = Make(info[0].As<Napi::Object>());
       return 0;
     });
   }
 
  private:
+  // The libtorch module, or an error once dispose() has released it.
+  Holder& Get(Napi::Env env) {
+    if (module_.is_empty()) throw Napi::Error::New(env, "This module has been disposed and cannot be used");
+    return module_;
+  }
+  // dispose(): drops the module's references to its parameters and buffers now (the memory goes
+  // once no tensor handle shares it). Idempotent.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    module_ = Holder(nullptr);
+    return info.Env().Undefined();
+  }
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), module_.is_empty()); }
+
   Napi::Value Forward(const Napi::CallbackInfo& info) {
-    return Protect(info.Env(), [&] { return WrapTensor(info.Env(), module_->forward(TensorArg(info, 0, "input"))); });
+    return Protect(info.Env(), [&] { return WrapTensor(info.Env(), Get(info.Env())->forward(TensorArg(info, 0, "input"))); });
   }
   Napi::Value Train(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] {
-      module_->train(BoolArg(info, 0, "on"));
+      Get(info.Env())->train(BoolArg(info, 0, "on"));
       return info.Env().Undefined();
     });
   }
-  Napi::Value IsTraining(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), module_->is_training()); }
+  Napi::Value IsTraining(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] { return Napi::Boolean::New(info.Env(), Get(info.Env())->is_training()); });
+  }
 
   // [[name, Tensor], ...] in registration order (weight before bias, as in PyTorch).
   template <typename Dict>
@@ -111,10 +128,10 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
     return out;
   }
   Napi::Value NamedParameters(const Napi::CallbackInfo& info) {
-    return Protect(info.Env(), [&] { return Entries(info.Env(), module_->named_parameters(false)); });
+    return Protect(info.Env(), [&] { return Entries(info.Env(), Get(info.Env())->named_parameters(false)); });
   }
   Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
-    return Protect(info.Env(), [&] { return Entries(info.Env(), module_->named_buffers(false)); });
+    return Protect(info.Env(), [&] { return Entries(info.Env(), Get(info.Env())->named_buffers(false)); });
   }
   // to(device|null, dtype|null): moves parameters and buffers in place (set_data), so existing
   // handles to them stay valid. A dtype converts the floating-point ones only, as PyTorch's
@@ -122,15 +139,16 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
   Napi::Value To(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] {
       Napi::Env env = info.Env();
-      if (!IsMissing(info, 0)) module_->to(DeviceFromName(env, StringArg(info, 0, "device")));
+      Holder& module = Get(env);
+      if (!IsMissing(info, 0)) module->to(DeviceFromName(env, StringArg(info, 0, "device")));
       if (!IsMissing(info, 1)) {
         torch::Dtype dtype = DtypeFromName(env, StringArg(info, 1, "dtype"));
         if (!c10::isFloatingType(dtype)) ThrowType(env, "modules convert to floating-point dtypes only");
         torch::NoGradGuard noGrad;
-        for (auto& t : module_->parameters()) {
+        for (auto& t : module->parameters()) {
           if (t.is_floating_point()) t.set_data(t.to(dtype));
         }
-        for (auto& t : module_->buffers()) {
+        for (auto& t : module->buffers()) {
           if (t.is_floating_point()) t.set_data(t.to(dtype));
         }
       }
@@ -144,7 +162,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap<Holder, Make>> {
     return Protect(info.Env(), [&] {
       c10::MemoryFormat format = MemoryFormatFromName(info.Env(), StringArg(info, 0, "memoryFormat"));
       torch::NoGradGuard noGrad;
-      for (auto& p : module_->parameters()) {
+      for (auto& p : Get(info.Env())->parameters()) {
         if (p.dim() == 4) p.set_data(p.contiguous(format));
       }
       return info.Env().Undefined();

@@ -213,7 +213,7 @@ RN_BINDING(Flip) { return Wrap(info, torch::flip(TensorArg(info, 0, "input"), In
 // index(x, indices): advanced indexing x[i0, i1, ...] with a Tensor or null (a full slice) per
 // leading dimension, as torch's x[idx0, :, idx2].
 RN_BINDING(Index) {
-  if (!info[1].IsArray()) ThrowType(info.Env(), "Expected an array of Tensors or nulls for 'indices'");
+  if (!info[1].IsArray()) ThrowExpected(info.Env(), "an array of Tensors or nulls", "indices", info[1]);
   auto array = info[1].As<Napi::Array>();
   c10::List<std::optional<Tensor>> indices;
   for (uint32_t k = 0; k < array.Length(); ++k) {
@@ -223,7 +223,7 @@ RN_BINDING(Index) {
     } else if (IsTensor(v)) {
       indices.push_back(std::optional<Tensor>(TensorValue(info.Env(), v, "indices[" + std::to_string(k) + "]")));
     } else {
-      ThrowType(info.Env(), "Expected a Tensor or null at indices[" + std::to_string(k) + "]");
+      ThrowExpected(info.Env(), "a Tensor or null", "indices[" + std::to_string(k) + "]", v);
     }
   }
   return Wrap(info, at::index(TensorArg(info, 0, "input"), indices));

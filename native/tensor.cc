@@ -40,7 +40,13 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
     Register(info.Env());
   }
 
-  ~Tensor() override { Release(Env()); }
+  // Runs inside garbage collection (the module is built with Node-API's experimental version),
+  // so it frees the tensor at once, even in a loop that never yields; it may only use the
+  // Node-API calls that are allowed there (adjusting external memory is).
+  ~Tensor() override {
+    if (tensor_.defined() && !accounting_->shuttingDown) accounting_->releasedByGc += 1;
+    Release(Env());
+  }
 
   torch::Tensor& Get(Napi::Env env, const char* name) {
     if (!tensor_.defined()) {
@@ -124,7 +130,7 @@ torch::Dtype DtypeOfTypedArray(Napi::Env env, const Napi::TypedArray& a) {
     case napi_bigint64_array: return torch::kInt64;
     case napi_uint8_array: return torch::kUInt8;
     default:
-      ThrowType(env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+      ThrowExpected(env, "a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array", "data", a);
   }
 }
 
@@ -142,7 +148,7 @@ torch::Tensor FromHost(const torch::Tensor& host, const torch::Device& device, t
 // fromArray(data, shape, dtype?, device?): copies the data into a new tensor.
 RN_BINDING(FromArray) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) ThrowType(env, "data must be a TypedArray");
+  if (!info[0].IsTypedArray()) ThrowExpected(env, "a TypedArray", "data", info[0]);
   auto array = info[0].As<Napi::TypedArray>();
   torch::Dtype source = DtypeOfTypedArray(env, array);
   auto shape = IntListArg(info, 1, "shape");
@@ -168,7 +174,7 @@ RN_BINDING(FromArray) {
 RN_BINDING(FromBytes) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowType(env, "bytes must be a Uint8Array");
+    ThrowExpected(env, "a Uint8Array", "bytes", info[0]);
   }
   auto bytes = info[0].As<Napi::Uint8Array>();
   auto shape = IntListArg(info, 1, "shape");
@@ -317,6 +323,7 @@ RN_BINDING(LiveTensors) {
   auto out = Napi::Object::New(info.Env());
   out.Set("tensors", Napi::Number::New(info.Env(), double(acc.tensors)));
   out.Set("bytes", Napi::Number::New(info.Env(), double(acc.bytes)));
+  out.Set("releasedByGc", Napi::Number::New(info.Env(), double(acc.releasedByGc)));
   // V8's own running total of external memory, which includes what we reported to it.
   out.Set("v8ExternalBytes", Napi::Number::New(info.Env(), double(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0))));
   return out;
@@ -326,9 +333,14 @@ RN_BINDING(LiveTensors) {
 
 bool IsTensor(Napi::Value v) { return UnwrapTensor(v) != nullptr; }
 
+// An object that is not a handle (a forged one, or the TypeScript wrapper) is named as such.
+[[noreturn]] static void ThrowNotTensor(Napi::Env env, const std::string& name, Napi::Value v) {
+  ThrowExpected(env, v.IsObject() ? "a Tensor handle made by resnet-native" : "a Tensor", name, v);
+}
+
 torch::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Tensor* t = UnwrapTensor(info[i]);
-  if (t == nullptr) ThrowType(info.Env(), std::string("Expected a Tensor for '") + name + "'");
+  if (t == nullptr) ThrowNotTensor(info.Env(), name, info[i]);
   return t->Get(info.Env(), name);
 }
 
@@ -339,7 +351,7 @@ std::optional<torch::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, s
 
 torch::Tensor& TensorValue(Napi::Env env, Napi::Value v, const std::string& name) {
   Tensor* t = UnwrapTensor(v);
-  if (t == nullptr) ThrowType(env, "Expected a Tensor at " + name);
+  if (t == nullptr) ThrowNotTensor(env, name, v);
   return t->Get(env, name.c_str());
 }
 
@@ -353,7 +365,7 @@ std::vector<torch::Tensor> TensorListFromArray(Napi::Env env, Napi::Array array,
 }
 
 std::vector<torch::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsArray()) ThrowType(info.Env(), std::string("Expected an array of Tensors for '") + name + "'");
+  if (!info[i].IsArray()) ThrowExpected(info.Env(), "an array of Tensors", name, info[i]);
   return TensorListFromArray(info.Env(), info[i].As<Napi::Array>(), name);
 }
 

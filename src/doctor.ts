@@ -1,5 +1,5 @@
 // What `resnet-native doctor` reports: which libtorch this process runs on and what it can use.
-import { hostAllocator, native } from './native';
+import { hostAllocator, native, type HostAllocatorReport } from './native';
 
 export interface DoctorReport {
   libtorchVersion: string;
@@ -13,9 +13,13 @@ export interface DoctorReport {
   intraOpThreads: number;
   interOpThreads: number;
   /** Whether glibc's malloc thresholds were raised when the addon loaded, and why (not). */
-  hostAllocator: { tuned: boolean; reason: string };
-  addon: { napiVersion: number; nodeAbi: string; node: string; cxx11Abi: boolean };
+  hostAllocator: HostAllocatorReport;
+  /** napiVersion: the Node-API module version the addon was built for ('experimental': its
+   *  finalizers run inside garbage collection, see README Memory). */
+  addon: { napiVersion: number | 'experimental'; nodeAbi: string; node: string; cxx11Abi: boolean };
 }
+
+const NAPI_VERSION_EXPERIMENTAL = 2147483647;
 
 export function doctorReport(): DoctorReport {
   const info = native.buildInfo();
@@ -31,7 +35,7 @@ export function doctorReport(): DoctorReport {
     intraOpThreads: info.intraOpThreads,
     interOpThreads: info.interOpThreads,
     hostAllocator: { ...hostAllocator },
-    addon: { napiVersion: info.napiVersion, nodeAbi: process.versions.modules, node: process.version, cxx11Abi: info.cxx11Abi },
+    addon: { napiVersion: info.napiVersion === NAPI_VERSION_EXPERIMENTAL ? 'experimental' : info.napiVersion, nodeAbi: process.versions.modules, node: process.version, cxx11Abi: info.cxx11Abi },
   };
 }
 
@@ -45,6 +49,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     `cuDNN           ${r.cudnnVersion ?? 'not available'}`,
     `threads         ${r.intraOpThreads} intra-op, ${r.interOpThreads} inter-op`,
     `host malloc     ${r.hostAllocator.tuned ? 'tuned' : 'untouched'}: ${r.hostAllocator.reason}`,
+    `tensor memory   ${r.hostAllocator.tensorAllocator === 'malloc' ? 'malloc (reuses freed blocks; see README Performance)' : "libtorch's default allocator"}`,
     `addon           N-API ${r.addon.napiVersion}, Node ${r.addon.node} (ABI ${r.addon.nodeAbi}), C++11 ABI ${r.addon.cxx11Abi ? 'on' : 'off'}`,
   ];
   return lines.join('\n');

@@ -23,6 +23,8 @@ export interface NativeModule {
   namedBuffers(): [string, T][];
   to(device: Nullable<string>, dtype?: Nullable<string>): void;
   toMemoryFormat(format: 'channels_last' | 'contiguous'): void;
+  dispose(): void;
+  readonly isDisposed: boolean;
 }
 
 /** libtorch's at::cuda::CUDAGraph (native/cuda_graph.cc); constructing one throws without CUDA. */
@@ -154,7 +156,7 @@ export interface NativeBinding {
   full(shape: number[], value: number, dtype?: Nullable<string>, device?: Nullable<string>, requiresGrad?: boolean): T;
   randint(low: number, high: number, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   arange(start: number, end: number, step: number, dtype?: Nullable<string>, device?: Nullable<string>): T;
-  liveTensors(): { tensors: number; bytes: number; v8ExternalBytes: number };
+  liveTensors(): { tensors: number; bytes: number; releasedByGc: number; v8ExternalBytes: number };
   ops: NativeOps;
   autograd: NativeAutograd;
   Conv2d: ModuleCtor;
@@ -173,6 +175,7 @@ export interface NativeBinding {
   setAllowTF32(enabled: boolean): boolean;
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
+  useMallocCpuAllocator(): boolean;
   CudaGraph: new (device: string) => NativeCudaGraph;
   cudaOnSideStream<R>(fn: () => R, device: string): R;
   cudaSynchronize(device: string): void;
@@ -218,22 +221,38 @@ function load(): NativeBinding {
 export const native: NativeBinding = load();
 
 /** What was done to the C library's allocator when the addon loaded (see tuneHostAllocator). */
-export const hostAllocator: { tuned: boolean; reason: string } = tuneHostAllocator();
+export const hostAllocator: HostAllocatorReport = tuneHostAllocator();
 
-// glibc returns freed memory to the OS once the top of its heap exceeds the trim threshold, and
-// serves blocks above the mmap threshold with fresh mappings. Both start at 128 KiB and grow only
-// as large blocks are freed, so a process that has not yet freed large blocks (a Node service;
-// python has, by the time torch is imported) gives back and page-faults in every activation, every
-// pass: 3,000 faults and ~5% of the time of a ResNet50 inference at batch 32 on 2 cores. The
-// values below are where glibc's own adjustment ends (32 MiB, trim at twice that).
-// RESNET_NATIVE_MALLOC=system, or any malloc setting of the user's own, leaves glibc alone.
-function tuneHostAllocator(): { tuned: boolean; reason: string } {
+export interface HostAllocatorReport {
+  /** Whether glibc's mmap and trim thresholds were raised. */
+  tuned: boolean;
+  /** Why (not). */
+  reason: string;
+  /** Where CPU tensors' memory comes from: 'malloc' (see native/allocator.cc) or libtorch's default. */
+  tensorAllocator: 'malloc' | 'libtorch';
+}
+
+// Two changes to how host memory is handed out, both for glibc and both process-wide (made once,
+// by the first thread that loads the addon):
+// - CPU tensors come from malloc instead of posix_memalign (native/allocator.cc): glibc < 2.38
+//   cannot reuse a freed aligned block for the next request of the same size, and a training loop
+//   on the main thread of Node (whose other threads allocate in between) walked through gigabytes
+//   of fresh memory in a few hundred steps, all of it free inside malloc.
+// - The mmap and trim thresholds: they start at 128 KiB and grow only as large blocks are freed,
+//   so a process that has not yet freed large blocks (a Node service; python has, by the time
+//   torch is imported) gives back and page-faults in every activation, every pass: 3,000 faults
+//   and ~5% of the time of a ResNet50 inference at batch 32 on 2 cores. The values below are where
+//   glibc's own adjustment ends (32 MiB, trim at twice that).
+// RESNET_NATIVE_MALLOC=system leaves both alone; a malloc setting of the user's own leaves the
+// thresholds alone.
+function tuneHostAllocator(): HostAllocatorReport {
+  if (process.env.RESNET_NATIVE_MALLOC === 'system') return { tuned: false, reason: 'RESNET_NATIVE_MALLOC=system', tensorAllocator: 'libtorch' };
+  const tensorAllocator = native.useMallocCpuAllocator() ? 'malloc' : 'libtorch';
   const own = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_'].find((v) => process.env[v] !== undefined);
-  if (process.env.RESNET_NATIVE_MALLOC === 'system') return { tuned: false, reason: 'RESNET_NATIVE_MALLOC=system' };
-  if (own) return { tuned: false, reason: `${own} is set` };
-  if (process.env.GLIBC_TUNABLES?.includes('glibc.malloc.')) return { tuned: false, reason: 'GLIBC_TUNABLES sets malloc' };
+  if (own) return { tuned: false, reason: `${own} is set`, tensorAllocator };
+  if (process.env.GLIBC_TUNABLES?.includes('glibc.malloc.')) return { tuned: false, reason: 'GLIBC_TUNABLES sets malloc', tensorAllocator };
   const MiB = 2 ** 20;
   return native.setMallocThresholds(32 * MiB, 64 * MiB)
-    ? { tuned: true, reason: 'glibc mmap threshold 32 MiB, trim threshold 64 MiB' }
-    : { tuned: false, reason: 'not glibc' };
+    ? { tuned: true, reason: 'glibc mmap threshold 32 MiB, trim threshold 64 MiB', tensorAllocator }
+    : { tuned: false, reason: 'not glibc', tensorAllocator };
 }

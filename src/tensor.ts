@@ -48,16 +48,11 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Arra
 
 /** Tensors created inside each open tidy() scope, innermost last. */
 const scopes: Set<Tensor>[] = [];
-let releasedByGc = 0;
 
-// Backstop for handles the program forgot: when a Tensor is garbage-collected, its libtorch
-// reference is released (and counted, so leaks are visible in memory()).
-const registry = new FinalizationRegistry<NativeTensor>((handle) => {
-  if (!handle.isDisposed) {
-    handle.dispose();
-    releasedByGc += 1;
-  }
-});
+// A handle the program forgot is released by the garbage collector: the native handle frees its
+// tensor from inside the collection (not on a later event-loop turn), and its bytes are reported
+// to V8 as external memory, so collections come as memory grows even in a loop that never
+// yields. Nothing here may hold handles strongly (a FinalizationRegistry's held values would).
 
 function isThenable(value: unknown): boolean {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
@@ -67,7 +62,7 @@ function isThenable(value: unknown): boolean {
 function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (value instanceof Tensor) {
     out.add(value);
-  } else if (value !== null && typeof value === 'object' && !seen.has(value)) {
+  } else if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value) && !seen.has(value)) {
     seen.add(value);
     const values = Array.isArray(value) || value instanceof Map || value instanceof Set ? [...value.values()] : Object.values(value);
     for (const v of values) collectTensors(v, out, seen);
@@ -130,8 +125,7 @@ export interface MemoryInfo {
 }
 
 export function memory(): MemoryInfo {
-  const live = native.liveTensors();
-  return { ...live, releasedByGc, cuda: native.cudaMemory() };
+  return { ...native.liveTensors(), cuda: native.cudaMemory() };
 }
 
 // ---- the Tensor class -----------------------------------------------------------------------
@@ -157,7 +151,6 @@ export class Tensor {
   /** @internal Tensors are made by factories and ops, not by `new`. */
   constructor(handle: NativeTensor) {
     this.handle = handle;
-    registry.register(this, handle, this);
     scopes[scopes.length - 1]?.add(this);
   }
 
@@ -182,10 +175,12 @@ export class Tensor {
 
   /** Releases this handle's reference now (the memory goes once nothing else holds it). */
   dispose(): void {
-    if (!this.handle.isDisposed) {
-      registry.unregister(this);
-      this.handle.dispose();
-    }
+    this.handle.dispose();
+  }
+
+  /** `using t = randn([2])` disposes `t` at the end of the block. */
+  [Symbol.dispose](): void {
+    this.handle.dispose();
   }
 
   // -- data --

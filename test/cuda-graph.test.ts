@@ -19,7 +19,7 @@ test('without CUDA, graphs and side streams refuse with the reason', { skip: cud
   assert.throws(() => native.cudaSynchronize(0 as never), /Expected a string for 'device'/);
   assert.throws(() => new native.CudaGraph('gpu'), /device string: gpu/);
   assert.throws(() => new native.CudaGraph('cpu'), /CUDA graphs need a CUDA device, got 'cpu'/);
-  assert.throws(() => native.cudaOnSideStream(42 as never, 'cuda'), /Expected a function for fn/);
+  assert.throws(() => native.cudaOnSideStream(42 as never, 'cuda'), /Expected a function for 'fn' but received 42 of type number/);
   assert.throws(() => new CudaGraph(), /Device 'cuda' requested but CUDA is not available/);
   assert.throws(() => onSideStream('cpu', () => 1), /CUDA graphs need a CUDA device, got 'cpu'/);
   assert.throws(() => synchronize('cpu'), /CUDA graphs need a CUDA device, got 'cpu'/);

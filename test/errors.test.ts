@@ -51,26 +51,26 @@ test('use after dispose names the problem', () => {
 
 test('garbage arguments to the native layer are TypeErrors, never crashes', () => {
   const t = randn([2, 2], cpu);
-  assert.throws(() => native.ops.add({} as never, 1), /Expected a Tensor for 'input'/);
-  assert.throws(() => native.ops.add(t.handle, 'x' as never), /Expected a Tensor for 'other'/);
-  assert.throws(() => native.ops.reshape(t.handle, ['a'] as never), /Expected an integer for 'shape\[0\]'/);
-  assert.throws(() => native.ops.reshape(t.handle, [1.5] as never), /Expected an integer for 'shape\[0\]' but received 1.5/);
-  assert.throws(() => native.ops.cat([t.handle, 3] as never, 0), /Expected a Tensor at tensors\[1\]/);
-  assert.throws(() => native.fromArray([1, 2] as never, [2]), /data must be a TypedArray/);
-  assert.throws(() => native.fromArray(new Int16Array(2), [2]), /data must be a Float32Array/);
+  assert.throws(() => native.ops.add({} as never, 1), /Expected a Tensor handle made by resnet-native for 'input' but received an object of type Object/);
+  assert.throws(() => native.ops.add(t.handle, 'x' as never), /Expected a Tensor for 'other' but received 'x' of type string/);
+  assert.throws(() => native.ops.reshape(t.handle, ['a'] as never), /Expected an integer for 'shape\[0\]' but received 'a' of type string/);
+  assert.throws(() => native.ops.reshape(t.handle, [1.5] as never), /Expected an integer for 'shape\[0\]' but received 1.5 of type number/);
+  assert.throws(() => native.ops.cat([t.handle, 3] as never, 0), /Expected a Tensor for 'tensors\[1\]' but received 3 of type number/);
+  assert.throws(() => native.fromArray([1, 2] as never, [2]), /Expected a TypedArray for 'data' but received an array of length 2/);
+  assert.throws(() => native.fromArray(new Int16Array(2), [2]), /Expected a Float32Array, .* for 'data' but received an object of type Int16Array/);
   assert.throws(() => native.fromArray(new Float32Array(2), [-1, -2]), /negative sizes/);
   assert.throws(() => new (native.Tensor as unknown as new () => unknown)(), /created by resnet-native functions/);
   assert.throws(() => new native.Conv2d({ inChannels: 1 }), /Missing option '(outChannels|kernelSize|stride|padding|dilation|groups|bias)'/);
   assert.throws(() => native.ops.crossEntropy(t.handle, t.handle, 0, 'avg'), /reduction must be 'mean', 'sum' or 'none'/);
   // a forged object without the type tag is not unwrapped
-  assert.throws(() => native.ops.relu(Object.create(native.Tensor.prototype as object)), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.ops.relu(Object.create(native.Tensor.prototype as object)), /Expected a Tensor handle made by resnet-native for 'input' but received an object of type Tensor/);
   assert.throws(() => native.item(t.handle), /exactly one element, got shape \[2, 2\]/);
 });
 
 test('checkpoint and data entry points refuse bad input with a message', () => {
   const bytes = new Uint8Array(10);
   assert.throws(() => native.fromBytes(bytes, [3], 'float32'), /shape \[3\] of float32 needs 12 bytes but 10 were given/);
-  assert.throws(() => native.fromBytes(new Float32Array(2) as never, [2], 'float32'), /bytes must be a Uint8Array/);
+  assert.throws(() => native.fromBytes(new Float32Array(2) as never, [2], 'float32'), /Expected a Uint8Array for 'bytes' but received an object of type Float32Array/);
   assert.throws(() => native.fromBytes(bytes, [10], 'complex'), /Unknown dtype 'complex'/);
   assert.throws(() => native.readFile('/nonexistent/file', 10), /cannot open \/nonexistent\/file: No such file or directory/);
   assert.throws(() => native.readFile('/dev/zero', 10), /\/dev\/zero is not a regular file/);
@@ -82,15 +82,15 @@ test('checkpoint and data entry points refuse bad input with a message', () => {
   const t = randn([2, 2], { device: 'cpu' });
   // this session's other new entry points
   assert.throws(() => native.setThreadNumThreads(0), /Expected a thread count between 1 and \d+ \(16 per hardware thread\) for threads but received 0/);
-  assert.throws(() => native.setThreadNumThreads('a' as never), /Expected an integer for 'threads'/);
-  assert.throws(() => native.ops.pinMemory({} as never), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.setThreadNumThreads('a' as never), /Expected an integer for 'threads' but received 'a' of type string/);
+  assert.throws(() => native.ops.pinMemory({} as never), /Expected a Tensor handle made by resnet-native for 'input' but received an object of type Object/);
   assert.throws(() => native.ops.to(t.handle, null, null, 'yes' as never), /Expected a boolean for 'nonBlocking'/);
   if (!cuda.isAvailable()) assert.throws(() => t.pinMemory(), /accelerator|CUDA/i, 'pinning needs CUDA: an error, not an abort');
   const u8 = native.fromBytes(new Uint8Array(16), [16], 'uint8');
   assert.throws(() => native.viewAs(native.ops.narrow(u8, 0, 1, 8), 'float32', [2]), /storage_offset\(\) must be divisible by 4/);
   assert.throws(() => native.viewAs(u8, 'float32', [5]), /shape '\[5\]' is invalid for input of size 4/);
   assert.throws(() => native.ops.asStrided(u8, [4, 4], [4, 1], 8), /setStorage|out of bounds|storage/i);
-  assert.throws(() => native.ops.index(u8, [3 as never]), /Expected a Tensor or null at indices\[0\]/);
+  assert.throws(() => native.ops.index(u8, [3 as never]), /Expected a Tensor or null for 'indices\[0\]' but received 3 of type number/);
   assert.throws(() => native.ops.index(u8, [native.fromArray(new Float32Array([0]), [1])]), /tensors used as indices must be long, int, byte or bool/);
   assert.throws(() => native.ops.upsampleBilinear2d(u8, [4, 4], false), /Expected .*4D|input|dimension/i);
   assert.throws(() => native.ops.normal_(native.zeros([2], 'int64', 'cpu'), 0, 1), /normal_ expects floating-point|not implemented for 'Long'/);
@@ -101,18 +101,18 @@ test('multi-tensor, memory-format and mode switches refuse bad input with a mess
   const b = randn([3], cpu).handle;
   assert.throws(() => native.ops.foreachAdd_([a], [a, b], 1), /Tensor lists must have the same number of tensors/);
   assert.throws(() => native.ops.foreachAdd_([a], [b], 1), /must match the size|size of tensor/);
-  assert.throws(() => native.ops.foreachMul_([a, 3 as never], 2), /Expected a Tensor at tensors\[1\]/);
-  assert.throws(() => native.ops.foreachMul([a], 'x' as never), /Expected a number for 'factor'/);
+  assert.throws(() => native.ops.foreachMul_([a, 3 as never], 2), /Expected a Tensor for 'tensors\[1\]' but received 3 of type number/);
+  assert.throws(() => native.ops.foreachMul([a], 'x' as never), /Expected a number for 'factor' but received 'x' of type string/);
   assert.throws(() => native.ops.foreachMul([a], b), /scalar tensor expected to be 0 dim/);
-  assert.throws(() => native.ops.relu_({} as never), /Expected a Tensor for 'input'/);
+  assert.throws(() => native.ops.relu_({} as never), /Expected a Tensor handle made by resnet-native for 'input' but received an object of type Object/);
   // loss-scaling kernels: libtorch's own checks arrive as JavaScript errors
   const found = zeros([1], cpu).handle;
   const inv = ones([1], cpu).handle;
   assert.throws(() => native.ops.ampUnscale_([a], zeros([1], { ...cpu, dtype: 'int32' }).handle, inv), /found_inf must be a float tensor/);
   assert.throws(() => native.ops.ampUnscale_([a], found, b), /inv_scale must be a 1-element tensor/);
-  assert.throws(() => native.ops.ampUnscale_([a, 1 as never], found, inv), /Expected a Tensor at grads\[1\]/);
+  assert.throws(() => native.ops.ampUnscale_([a, 1 as never], found, inv), /Expected a Tensor for 'grads\[1\]' but received 1 of type number/);
   assert.throws(() => native.ops.ampUpdateScale_(ones([1], cpu).handle, zeros([1], cpu).handle, found, 2, 0.5, 10), /growth_tracker must be an int tensor/);
-  assert.throws(() => native.ops.ampUpdateScale_(ones([1], cpu).handle, zeros([1], { ...cpu, dtype: 'int32' }).handle, found, 2, 0.5, 'x' as never), /Expected an integer for 'growthInterval'/);
+  assert.throws(() => native.ops.ampUpdateScale_(ones([1], cpu).handle, zeros([1], { ...cpu, dtype: 'int32' }).handle, found, 2, 0.5, 'x' as never), /Expected an integer for 'growthInterval' but received 'x' of type string/);
   const conv = new nn.Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 1, ...cpu });
   assert.throws(() => conv.toMemoryFormat('nhwc' as never), /memoryFormat must be 'contiguous' or 'channels_last'/);
   assert.throws(() => conv.toDtype('int64' as never), /for dtype but received 'int64'/);

@@ -129,3 +129,21 @@ test('zip bombs: unreferenced entries are never inflated, and an entry declaring
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('a load that fails half-way frees the tensors it had built at once (no wait for GC)', () => {
+  const entries = unzipSync(new Uint8Array(pth('small_net.pth')));
+  const last = Object.keys(entries).filter((n) => /\/data\/\d+$/.test(n)).sort((a, b) => Number(a.split('/').pop()) - Number(b.split('/').pop())).pop()!;
+  delete entries[last];
+  const broken = zipSync(entries, { level: 1 });
+  const before = memory();
+  for (let i = 0; i < 5; i++) {
+    assert.throws(() => torchStateDict(broken, 'broken.pth'), /broken\.pth: storage \d+ is missing from the archive/);
+  }
+  const after = memory();
+  assert.equal(after.tensors, before.tensors, 'no handle left behind');
+  assert.equal(after.bytes, before.bytes, 'no bytes left behind');
+  // a nested state dict: what else the file holds is freed, only the state dict's tensors stay
+  const nested = torchStateDict(pth('wrapped.pth'));
+  assert.equal(memory().tensors - after.tensors, Object.keys(nested).length);
+  for (const t of Object.values(nested)) t.dispose();
+});

@@ -62,6 +62,20 @@ export class DataLoader {
     this.#labels = resident ? dataset.labels.to(this.device) : dataset.labels;
   }
 
+  /**
+   * Frees the loader's own copies of the dataset (made when `device` is not the CPU) now; the
+   * dataset itself is the caller's. `using loader = new DataLoader(...)` calls this at the end of
+   * the block. Idempotent.
+   */
+  dispose(): void {
+    if (this.#images !== this.dataset.images) this.#images.dispose();
+    if (this.#labels !== this.dataset.labels) this.#labels.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Batches per epoch. */
   get length(): number {
     const n = this.dataset.size / this.batchSize;

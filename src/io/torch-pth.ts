@@ -4,7 +4,7 @@
 import { unzipSync } from 'fflate';
 import { centralDirectoryCrcs, checkEntryCrc } from './zip-directory';
 import { native } from '../native';
-import { DTYPE_BYTES, Tensor, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, tidy, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
 
 /** torch.<Name>Storage -> dtype */
@@ -165,7 +165,8 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   };
 
   try {
-    return unpickle(entry(pickleName)!, { globals, persistentLoad, source });
+    // tidy: a load that fails half-way frees the tensors it had built at once, not at some GC.
+    return tidy(() => unpickle(entry(pickleName)!, { globals, persistentLoad, source }));
   } catch (err) {
     if (err instanceof PickleError) throw new CheckpointError(err.message);
     throw err;
@@ -181,7 +182,11 @@ const STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'netw
  * usual key ('state_dict', 'model', ...), as training scripts save it.
  */
 export function torchStateDict(bytes: Uint8Array, source = 'checkpoint'): Record<string, Tensor> {
-  const root = readTorchCheckpoint(bytes, source);
+  // Whatever else the file holds (optimizer state, ...) is freed here, and everything on failure.
+  return tidy(() => stateDictIn(readTorchCheckpoint(bytes, source), source));
+}
+
+function stateDictIn(root: unknown, source: string): Record<string, Tensor> {
   const tensorsOf = (value: unknown): Record<string, Tensor> | null => {
     if (!(value instanceof Map) || value.size === 0) return null;
     const entries = [...value.entries()];

@@ -47,6 +47,12 @@ abstract class NativeLayer extends Module {
   protected override convertOwnTensors(dtype: FloatDtype): void {
     this.native.to(null, dtype);
   }
+
+  // The libtorch module holds its own references to the tensors: release them too.
+  protected override disposeOwn(): void {
+    super.disposeOwn();
+    this.native.dispose();
+  }
 }
 
 export interface Conv2dOptions {

@@ -171,6 +171,31 @@ export abstract class Module {
     return { missing, unexpected, loaded: pairs.length };
   }
 
+  /**
+   * Frees every parameter and buffer (and their gradients) of this module and its descendants now,
+   * instead of at garbage collection; libtorch's own modules let go of theirs too. The module is
+   * unusable afterwards (its tensors say they have been disposed). `using model = resnet50()`
+   * calls this at the end of the block. Idempotent.
+   */
+  dispose(): void {
+    for (const [, module] of this.namedModules()) module.disposeOwn();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Frees this module's own tensors (not its children's); native layers also release libtorch's. */
+  protected disposeOwn(): void {
+    for (const map of [this.#parameters, this.#buffers]) {
+      for (const t of map.values()) {
+        if (t.isDisposed) continue;
+        t.clearGrad();
+        t.dispose();
+      }
+    }
+  }
+
   /** Number of elements over all parameters. */
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.numel, 0);

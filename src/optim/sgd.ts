@@ -39,6 +39,7 @@ export class SGD {
   #lr: number;
   /** -lr on the parameters' device when capturable. */
   #negLr: Tensor | null = null;
+  #disposed = false;
 
   /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
   constructor(params: [string, Tensor][], options: SGDOptions = {}) {
@@ -77,6 +78,7 @@ export class SGD {
 
   /** One update of every parameter that has a gradient. */
   step(): void {
+    if (this.#disposed) throw new Error('This SGD optimizer has been disposed and cannot step');
     noGrad(() => tidy(() => (this.foreach ? this.#stepForeach() : this.#stepEach())));
   }
 
@@ -163,5 +165,21 @@ export class SGD {
       const p = params.get(name)!;
       this.#buffers.set(name, keep(noGrad(() => t.to({ device: p.device, dtype: p.dtype }).clone())));
     }
+  }
+
+  /**
+   * Frees the optimizer's own state now (momentum buffers, the learning-rate tensor); the
+   * parameters are the model's. The optimizer is unusable afterwards. `using opt = new SGD(...)`
+   * calls this at the end of the block. Idempotent.
+   */
+  dispose(): void {
+    this.#disposed = true;
+    for (const v of this.#buffers.values()) v.dispose();
+    this.#buffers.clear();
+    this.#negLr?.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -332,9 +332,40 @@ export function checkTrainOptions(options: TrainOptions = {}): ReturnType<typeof
 /** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = checkTrainOptions(options);
+  const owned = new Owned();
+  try {
+    return await train(c, hooks, owned);
+  } finally {
+    // The model, optimizer, data and loaders this run made go now, not at some garbage collection
+    // (a service that trains again and again stays flat).
+    owned.freeAll();
+  }
+}
+
+/** What a run made, freed when it ends (last made, first freed). */
+class Owned {
+  #free: (() => void)[] = [];
+
+  add<T extends { dispose(): void }>(item: T): T {
+    this.#free.push(() => item.dispose());
+    return item;
+  }
+
+  addDataset<T extends ImageDataset>(dataset: T): T {
+    this.#free.push(() => dispose([dataset.images, dataset.labels]));
+    return dataset;
+  }
+
+  freeAll(): void {
+    for (const free of this.#free.reverse()) free();
+    this.#free = [];
+  }
+}
+
+async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
   const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
   const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
-  const scaler = c.lossScaling ? new GradScaler(c.lossScaling) : null;
+  const scaler = c.lossScaling ? owned.add(new GradScaler(c.lossScaling)) : null;
   const line = hooks.onLine ?? ((l: string) => console.log(l));
   const emit = hooks.onEvent ?? (() => {});
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
@@ -349,8 +380,8 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const synthetic = c.data === undefined;
   const load = (split: 'train' | 'test'): ImageDataset =>
     synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
-  const trainSet = load('train');
-  const testSet = load('test');
+  const trainSet = owned.addDataset(load('train'));
+  const testSet = owned.addDataset(load('test'));
   const largestLabel = trainSet.labelArray.reduce((a, b) => Math.max(a, b), 0);
   if (largestLabel >= c.numClasses) {
     throw new TrainingError(`the training data has labels up to ${largestLabel} (${trainSet.classNames.length} classes) but numClasses is ${c.numClasses}: pass numClasses (--num-classes) ${largestLabel + 1} or more`);
@@ -363,30 +394,34 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
   // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
   const dropLast = trainSet.size % c.batchSize === 1;
-  const trainLoader = new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice, dropLast });
-  const testLoader = new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice });
+  const trainLoader = owned.add(new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice, dropLast }));
+  const testLoader = owned.add(new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice }));
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
 
   // A resumed run continues the same run: its checkpoint is checked before any model is built.
   const saved = c.resume ? readResumable(c.resume, c) : null;
-  const model: ResNet = ARCHITECTURES[c.arch]({
-    numClasses: c.numClasses,
-    stem: c.stem,
-    padding: c.padding,
-    init: c.init,
-    weights: c.weights,
-    device: c.device,
-  });
+  const model: ResNet = owned.add(
+    ARCHITECTURES[c.arch]({
+      numClasses: c.numClasses,
+      stem: c.stem,
+      padding: c.padding,
+      init: c.init,
+      weights: c.weights,
+      device: c.device,
+    }),
+  );
   if (c.half) model.toHalfPrecision(c.half);
   if (c.channelsLast) model.toMemoryFormat('channels_last');
-  const optimizer = new SGD(model.namedParameters(), {
-    lr: lrs[0],
-    momentum: c.momentum,
-    weightDecay: c.weightDecay,
-    nesterov: c.nesterov,
-    capturable: c.cudaGraph,
-  });
+  const optimizer = owned.add(
+    new SGD(model.namedParameters(), {
+      lr: lrs[0],
+      momentum: c.momentum,
+      weightDecay: c.weightDecay,
+      nesterov: c.nesterov,
+      capturable: c.cudaGraph,
+    }),
+  );
 
   let startEpoch = 0;
   let globalStep = 0;
@@ -560,7 +595,6 @@ export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks 
   } finally {
     pendingLosses.dispose();
     graphed?.dispose();
-    scaler?.dispose();
     if (cudaSwitches) {
       setCudnnBenchmark(cudaSwitches.benchmark);
       setAllowTF32(cudaSwitches.tf32);
