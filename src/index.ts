@@ -17,3 +17,4 @@ export * from './data';
 export * from './optim';
 export * from './train';
 export * from './inference';
+export { WorkerThreadError } from './worker-thread';

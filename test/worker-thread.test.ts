@@ -4,7 +4,8 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Classifier, DataLoader, runTraining, syntheticDataset, train, trainTransforms } from '../src/index';
+import { Classifier, DataLoader, DatasetError, StateDictError, TrainingError, runTraining, syntheticDataset, train, trainTransforms } from '../src/index';
+import { deserializeError, serializeError } from '../src/worker-errors';
 import { WorkerThread } from '../src/worker-thread';
 import { tempDir } from './helpers';
 
@@ -111,4 +112,23 @@ test('a classifier thread killed with calls pending fails them and every later c
     await classifier.close();
     assert.equal(WorkerThread.live.size, 0);
   }
+});
+
+test('errors cross the worker boundary with their class, name, message, stack and fields', async () => {
+  // as a worker would post it (structured clone), then rebuilt
+  const original = new StateDictError('Cannot load the state dict into Linear: missing keys: weight', ['weight'], ['k']);
+  const back = deserializeError(structuredClone(serializeError(original)));
+  assert.ok(back instanceof StateDictError && back instanceof Error);
+  assert.equal(back.name, 'StateDictError');
+  assert.equal(back.message, original.message);
+  assert.equal(back.stack, original.stack);
+  assert.deepEqual([(back as StateDictError).missing, (back as StateDictError).unexpected], [['weight'], ['k']]);
+  const typeError = deserializeError(structuredClone(serializeError(new TypeError('bad'))));
+  assert.ok(typeError instanceof TypeError);
+  const plain = deserializeError(structuredClone(serializeError('a string was thrown')));
+  assert.equal(plain.message, 'a string was thrown');
+  // through train()'s thread: the data's error arrives as a DatasetError, the run's as a TrainingError
+  await assert.rejects(train({ data: path.join(tmp, 'no-such-folder'), device: 'cpu' }).result, (err: unknown) => err instanceof DatasetError && /does not exist/.test((err as Error).message));
+  const tooFewClasses = train({ arch: 'resnet18', numClasses: 3, device: 'cpu', syntheticSize: { train: 32, test: 16 }, checkpointDir: path.join(tmp, 'classes') }).result;
+  await assert.rejects(tooFewClasses, (err: unknown) => err instanceof TrainingError && err.name === 'TrainingError' && /numClasses is 3/.test((err as Error).message));
 });

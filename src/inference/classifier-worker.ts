@@ -3,8 +3,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
 import { getNumThreads, setThreadNumThreads, type Device } from '../device';
+import { CheckpointError } from '../io/torch-pth';
 import { tidy } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
+import { serializeError } from '../worker-errors';
 import { imageToChw, normalizeBatch, type ImageInput } from './preprocess';
 
 interface Request {
@@ -21,11 +23,11 @@ try {
   const { numClasses, classNames } = ready.meta;
   if (!Array.isArray(classNames) || classNames.length !== numClasses) {
     // Rows of probabilities would be cut by the names and mix up images of one batch.
-    throw new Error(`${checkpoint}: the model has ${numClasses} classes but the metadata names ${Array.isArray(classNames) ? classNames.length : 'none'} (classNames)`);
+    throw new CheckpointError(`${checkpoint}: the model has ${numClasses} classes but the metadata names ${Array.isArray(classNames) ? classNames.length : 'none'} (classNames)`);
   }
   port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch, threads: getNumThreads() });
 } catch (err) {
-  port.postMessage({ kind: 'failed', message: (err as Error).message });
+  port.postMessage({ kind: 'failed', error: serializeError(err) });
 }
 
 const queue: Request[] = [];
@@ -48,7 +50,7 @@ async function drain(): Promise<void> {
         try {
           return { r, images: await Promise.all(r.images.map((img) => imageToChw(img, ready.meta.imageSize))) };
         } catch (err) {
-          port.postMessage({ kind: 'answer', id: r.id, error: (err as Error).message });
+          port.postMessage({ kind: 'answer', id: r.id, error: serializeError(err) });
           return null;
         }
       }),
@@ -64,7 +66,7 @@ async function drain(): Promise<void> {
       );
     } catch (err) {
       // The batch fails, the classifier stays: each request of it gets the error.
-      for (const { r } of ok) port.postMessage({ kind: 'answer', id: r.id, error: (err as Error).message });
+      for (const { r } of ok) port.postMessage({ kind: 'answer', id: r.id, error: serializeError(err) });
       continue;
     }
     batches += 1;

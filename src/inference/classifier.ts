@@ -3,6 +3,7 @@
 import { checkThreads, type Device } from '../device';
 import { checkInteger } from '../errors';
 import { workerFile } from '../worker-file';
+import { deserializeError, type SerializedError } from '../worker-errors';
 import { WorkerThread } from '../worker-thread';
 import type { ImageInput } from './preprocess';
 
@@ -30,8 +31,8 @@ export interface ClassifierOptions {
 /** What the classifier's thread posts (classifier-worker.ts). */
 type WorkerMessage =
   | ({ kind: 'ready' } & ClassifierInfo)
-  | { kind: 'failed'; message: string }
-  | { kind: 'answer'; id: number; error?: string; predictions: Prediction[]; batch: number };
+  | { kind: 'failed'; error: SerializedError }
+  | { kind: 'answer'; id: number; error?: SerializedError; predictions: Prediction[]; batch: number };
 
 interface ClassifierInfo {
   classNames: string[];
@@ -70,7 +71,7 @@ export class Classifier {
     if (m.kind !== 'answer') return;
     const pending = this.#pending.get(m.id);
     this.#pending.delete(m.id);
-    if (m.error) return pending?.reject(new Error(m.error));
+    if (m.error) return pending?.reject(deserializeError(m.error));
     this.stats.batches = Math.max(this.stats.batches, m.batch);
     this.stats.images += m.predictions.length;
     pending?.resolve(m.predictions);
@@ -90,7 +91,7 @@ export class Classifier {
       (m) => (classifier ? classifier.#answer(m) : ready(m)),
     );
     try {
-      const info = await thread.race(new Promise<ClassifierInfo>((resolve, reject) => (ready = (m) => (m.kind === 'ready' ? resolve(m) : reject(new Error(m.kind === 'failed' ? m.message : `unexpected message ${m.kind}`))))));
+      const info = await thread.race(new Promise<ClassifierInfo>((resolve, reject) => (ready = (m) => (m.kind === 'ready' ? resolve(m) : reject(m.kind === 'failed' ? deserializeError(m.error) : new Error(`unexpected message ${m.kind}`))))));
       classifier = new Classifier(thread, info);
       return classifier;
     } catch (err) {

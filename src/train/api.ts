@@ -2,8 +2,9 @@
 // handle gives the result as a Promise, the events as an async iterator or callbacks, and stops
 // the run at the next step boundary when the AbortSignal fires.
 import { workerFile } from '../worker-file';
+import { deserializeError, type SerializedError } from '../worker-errors';
 import { WorkerThread } from '../worker-thread';
-import { TrainingError, checkTrainOptions, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
+import { checkTrainOptions, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
 
 export interface TrainApiOptions extends TrainOptions {
   /** Stops the run at the next step boundary (the last checkpoint is kept); result rejects. */
@@ -25,7 +26,7 @@ type WorkerMessage =
   | { kind: 'line'; line: string }
   | { kind: 'event'; event: TrainEvent }
   | { kind: 'result'; result: TrainResult }
-  | { kind: 'error'; name: string; message: string; stack?: string };
+  | { kind: 'error'; error: SerializedError };
 
 export function train(options: TrainApiOptions = {}): TrainHandle {
   const { signal, onLine, onEvent, ...config } = options;
@@ -64,11 +65,7 @@ export function train(options: TrainApiOptions = {}): TrainHandle {
       queue.push(m.event);
       wake?.();
     } else if (m.kind === 'result') settle.resolve(m.result);
-    else {
-      const err = m.name === 'TrainingError' ? new TrainingError(m.message) : new Error(m.message);
-      err.stack = m.stack;
-      settle.reject(err);
-    }
+    else settle.reject(deserializeError(m.error));
   });
   // However the thread ends, the run has ended: the result settles (a no-op if it has) and the
   // event iterator finishes.

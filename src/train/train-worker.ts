@@ -2,6 +2,7 @@
 // request is a flag in shared memory, because the loop checks it between synchronous steps,
 // when no message could be delivered.
 import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../worker-errors';
 import { runTraining, type TrainOptions } from './loop';
 
 const { config, stopFlag } = workerData as { config: TrainOptions; stopFlag: SharedArrayBuffer };
@@ -16,5 +17,5 @@ runTraining(config, {
   onEvent: (event) => parentPort!.postMessage({ kind: 'event', event }),
 }).then(
   (result) => parentPort!.postMessage({ kind: 'result', result }),
-  (err: Error) => parentPort!.postMessage({ kind: 'error', name: err.name, message: err.message, stack: err.stack }),
+  (err: unknown) => parentPort!.postMessage({ kind: 'error', error: serializeError(err) }),
 );
