@@ -19,7 +19,7 @@ let md5: string;
 let server: http.Server;
 let base: string;
 const seen: { path: string; range?: string }[] = [];
-let mode: 'normal' | 'cut-once' | 'no-range' = 'normal';
+let mode: 'normal' | 'cut-once' | 'no-range' | 'slow' = 'normal';
 
 before(async () => {
   const src = path.join(tmp, 'src');
@@ -46,6 +46,19 @@ before(async () => {
       return;
     }
     res.writeHead(200, { 'Content-Length': archive.length });
+    if (mode === 'slow') {
+      // 16 KiB every 10 ms, so a client can be killed in the middle
+      let offset = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || offset >= archive.length) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(archive.subarray(offset, (offset += 16 * 1024)));
+      }, 10);
+      return;
+    }
     if (mode === 'cut-once') {
       mode = 'normal';
       res.write(archive.subarray(0, Math.floor(archive.length / 2)), () => res.destroy());
@@ -120,4 +133,36 @@ test('the download command shows progress and reports where the data is', async 
   assert.equal(code, 0, stderr);
   assert.match(stderr, /CIFAR-10: 100%/);
   assert.match(stdout, /CIFAR-10 ready in .*cifar-10-batches-bin/);
+});
+
+test('kill -9 at any moment of a download never leaves a half-made data folder, and the next run finishes', async () => {
+  const dir = path.join(tmp, 'killed');
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const args = [cli, 'download', '--dir', dir, '--url', `${base}/cifar-10-binary.tar.gz`, '--md5', md5];
+  mode = 'slow';
+  try {
+    for (const delay of [100, 250, 400, 600]) {
+      const child = spawn(process.execPath, args, { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const folder = path.join(dir, 'cifar-10-batches-bin');
+      if (fs.existsSync(folder)) {
+        const test = loadCifar10(dir, 'test'); // whole, or not there at all
+        assert.equal(test.size, 30);
+        test.images.dispose();
+        test.labels.dispose();
+      }
+    }
+  } finally {
+    mode = 'normal';
+  }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  assert.equal(await new Promise((r) => child.once('exit', r)), 0, stderr);
+  const train = loadCifar10(dir, 'train');
+  assert.equal(train.size, 150);
+  train.images.dispose();
+  train.labels.dispose();
 });
