@@ -242,6 +242,10 @@ test('messages that were cryptic name the file, key and problem', async () => {
   assert.throws(() => loadCifar10(loop, 'train'), /CIFAR-10 file .*data_batch_3\.bin is a loop of symbolic links/);
   fs.rmSync(batch);
   assert.throws(() => loadCifar10(loop, 'train'), /CIFAR-10 file .*data_batch_3\.bin does not exist \(expected data_batch_1\.bin/);
+  // the folder itself a loop of links
+  const loopFolder = path.join(tmp, 'loop-folder');
+  fs.symlinkSync(loopFolder, loopFolder);
+  assert.throws(() => loadCifar10(loopFolder, 'test'), /CIFAR-10 folder .*loop-folder is a loop of symbolic links$/);
   const linear = new nn.Linear({ inFeatures: 2, outFeatures: 2 });
   assert.throws(() => linear.loadStateDict({ weight: 5 as never, bias: zeros([2]) }), /weight is not a Tensor \(number\)/);
   assert.throws(() => zeros([2]).add(null as never), /Expected a Tensor or a number for other but received null/);

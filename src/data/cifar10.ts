@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../errors';
-import { readRegularFile } from '../io/files';
+import { readRegularFile, whyUnreachable } from '../io/files';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 
@@ -42,10 +42,14 @@ export interface ImageDataset {
 export function resolveCifarFolder(dir: string): string {
   const nested = path.join(dir, 'cifar-10-batches-bin');
   const folder = fs.existsSync(nested) ? nested : dir;
-  if (!fs.existsSync(folder)) {
-    throw new DatasetError(`CIFAR-10 folder ${dir} does not exist (run \`npx resnet-native download --dir ${dir}\`)`);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(folder);
+  } catch (err) {
+    const why = whyUnreachable(err);
+    throw new DatasetError(`CIFAR-10 folder ${dir} ${why}${why === 'does not exist' ? ` (run \`npx resnet-native download --dir ${dir}\`)` : ''}`);
   }
-  if (!fs.statSync(folder).isDirectory()) {
+  if (!stat.isDirectory()) {
     throw new DatasetError(`CIFAR-10 folder ${dir} is a file, not a folder: pass the folder holding data_batch_1.bin ... test_batch.bin`);
   }
   const pythonVersion = ['data_batch_1', 'test_batch', 'batches.meta'].some((f) => fs.existsSync(path.join(folder, f)));

@@ -10,6 +10,12 @@ function kindOf(stat: fs.Stats): string {
   return 'not a regular file';
 }
 
+/** Why `file` cannot be looked at: 'does not exist', 'cannot be read (permission denied)', ... */
+export function whyUnreachable(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'cannot be read (permission denied)' : e.code === 'ELOOP' ? 'is a loop of symbolic links' : e.code === 'ENOTDIR' ? 'does not exist (a part of its path is a file)' : (e.code ?? e.message);
+}
+
 /** The size of `file`; throws (via `fail`) naming it ("<what> <file> does not exist") when it is
  * missing, unreadable or not a regular file. */
 export function regularFileSize(file: string, what = 'file', fail: (message: string) => Error = (m) => new Error(m)): number {
@@ -17,9 +23,7 @@ export function regularFileSize(file: string, what = 'file', fail: (message: str
   try {
     stat = fs.statSync(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'cannot be read (permission denied)' : e.code === 'ELOOP' ? 'is a loop of symbolic links' : (e.code ?? e.message);
-    throw fail(`${what} ${file} ${why}`);
+    throw fail(`${what} ${file} ${whyUnreachable(err)}`);
   }
   if (!stat.isFile()) throw fail(`${what} ${file} is ${kindOf(stat)}, not a regular file`);
   return stat.size;
