@@ -23,6 +23,8 @@ import {
   type TrainOptions,
 } from '../src/index';
 import { native } from '../src/native';
+import { imageToChw } from '../src/inference/preprocess';
+import { readMindsporeCheckpoint } from '../src/io/mindspore';
 import { readSafetensorsFile } from '../src/io/safetensors';
 import { Tensor } from '../src/tensor';
 import { tempDir } from './helpers';
@@ -249,4 +251,36 @@ test('messages that were cryptic name the file, key and problem', async () => {
   const linear = new nn.Linear({ inFeatures: 2, outFeatures: 2 });
   assert.throws(() => linear.loadStateDict({ weight: 5 as never, bias: zeros([2]) }), /weight is not a Tensor \(number\)/);
   assert.throws(() => zeros([2]).add(null as never), /Expected a Tensor or a number for other but received null/);
+});
+
+test('bombs: a 74-byte PNG declaring 10^10 pixels and a MindSpore .ckpt declaring 40 GB are refused before anything is allocated', async () => {
+  const { crc32, deflateSync } = await import('node:zlib');
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(100_000, 0);
+  ihdr.writeUInt32BE(100_000, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]);
+  const before = process.resourceUsage().maxRSS;
+  await assert.rejects(imageToChw(png, 32), /cannot read image: 100000 x 100000 pixels is more than the 100,000,000-pixel limit/);
+  // MindSpore: dims say [100000, 100000] float32, the content is 4 bytes
+  const { default: protobuf } = await import('protobufjs');
+  const root = protobuf.parse(
+    'syntax = "proto2"; message Checkpoint { message Value { required string tag = 1; optional TensorProto tensor = 2; } repeated Value value = 1; } ' +
+      'message TensorProto { repeated int64 dims = 1; required string tensor_type = 2; required bytes tensor_content = 3; }',
+    { keepCase: true },
+  ).root;
+  const Checkpoint = root.lookupType('Checkpoint');
+  const ckpt = Checkpoint.encode(Checkpoint.fromObject({ value: [{ tag: 'conv1.weight', tensor: { dims: [100_000, 100_000], tensor_type: 'Float32', tensor_content: Buffer.alloc(4) } }] })).finish();
+  assert.throws(() => readMindsporeCheckpoint(ckpt, 'bomb.ckpt'), /bomb\.ckpt: parameter 'conv1\.weight' \[100000, 100000\] Float32 needs 40000000000 bytes, has 4/);
+  const grewMB = (process.resourceUsage().maxRSS - before) / 1024;
+  assert.ok(grewMB < 200, `peak RSS grew by ${grewMB.toFixed(0)} MB`);
 });

@@ -9,11 +9,15 @@ import { Tensor, tensor } from '../tensor';
 /** An encoded image (JPEG, PNG, WebP, ...) or raw interleaved pixels. */
 export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height: number; channels?: 3 | 4 };
 
+/** The largest image decoded (width x height): 8,192 x 8,192 is 67 MP. A small file can declare
+ * a huge image (a PNG of a few KB can say 100,000 x 100,000); it is refused before decoding. */
+export const MAX_IMAGE_PIXELS = 100_000_000;
+
 /** Decodes and resizes one image to size x size RGB, returned as CHW bytes. */
 export async function imageToChw(input: ImageInput, size: number): Promise<Uint8Array> {
   const image =
     input instanceof Uint8Array
-      ? sharp(input)
+      ? sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS })
       : sharp(Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength), {
           raw: { width: input.width, height: input.height, channels: input.channels ?? 3 },
         });
@@ -21,7 +25,12 @@ export async function imageToChw(input: ImageInput, size: number): Promise<Uint8
   try {
     hwc = await image.removeAlpha().resize(size, size, { fit: 'cover' }).raw().toBuffer();
   } catch (err) {
-    throw new Error(`cannot read image: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) {
+      const { width, height } = await sharp(input instanceof Uint8Array ? input : Buffer.alloc(0), { limitInputPixels: false }).metadata().catch(() => ({ width: undefined, height: undefined }));
+      throw new Error(`cannot read image: ${width ?? '?'} x ${height ?? '?'} pixels is more than the ${MAX_IMAGE_PIXELS.toLocaleString('en-US')}-pixel limit`);
+    }
+    throw new Error(`cannot read image: ${message}`);
   }
   const plane = size * size;
   const chw = new Uint8Array(3 * plane);
