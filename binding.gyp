@@ -12,6 +12,7 @@
         "native/convert.cc",
         "native/cuda_graph.cc",
         "native/device.cc",
+        "native/distributed.cc",
         "native/modules.cc",
         "native/ops.cc",
         "native/tensor.cc"

@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDevice(env, exports);
   InitCudaGraph(env, exports);
   InitAllocator(env, exports);
+  InitDistributed(env, exports);
   return exports;
 }
 

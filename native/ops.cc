@@ -67,6 +67,12 @@ RN_BINDING(MulInPlace) {
   else a.mul_(TensorArg(info, 1, "other"));
   return info[0];
 }
+RN_BINDING(DivInPlace) {
+  Tensor& a = TensorArg(info, 0, "input");
+  if (IsScalarOperand(info, 1)) a.div_(NumberArg(info, 1, "other"));
+  else a.div_(TensorArg(info, 1, "other"));
+  return info[0];
+}
 RN_BINDING(AddInPlace) {
   Tensor& a = TensorArg(info, 0, "input");
   double alpha = AlphaArg(info, 2);
@@ -305,6 +311,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("relu_", ReluInPlace);
   RN_OP("clamp", Clamp);
   RN_OP("mul_", MulInPlace);
+  RN_OP("div_", DivInPlace);
   RN_OP("add_", AddInPlace);
   RN_OP("copy_", CopyInPlace);
   RN_OP("zero_", ZeroInPlace);

@@ -232,7 +232,11 @@ if (require.main === module) {
           '-ltorch_cpu',
           '-lc10',
         ].join(' '),
-      '--gyp-defines': () => (torch.cuda ? 'RN_WITH_CUDA=1' : ''),
+      // gloo's headers (Debian: libgloo-dev) turn on distributed training, as in CMakeLists.txt
+      '--gyp-defines': () =>
+        [torch.cuda ? 'RN_WITH_CUDA=1' : '', fs.existsSync('/usr/include/gloo/config.h') && !process.env.RESNET_NATIVE_NO_DISTRIBUTED ? 'RN_WITH_GLOO USE_C10D_GLOO USE_DISTRIBUTED' : '']
+          .filter(Boolean)
+          .join(' '),
     }[flag];
     if (!out) throw new Error(`unknown option ${flag}; use --json, --cmake-dir, --include, --lib-dir, --gyp-libraries or --gyp-defines`);
     process.stdout.write(`${out()}\n`);

@@ -27,6 +27,30 @@ export interface NativeModule {
   readonly isDisposed: boolean;
 }
 
+/** A c10d process group with the Gloo backend (native/distributed.cc). */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly isDestroyed: boolean;
+  allreduce(tensors: T[], op: 'sum' | 'max' | 'min' | 'product'): void;
+  broadcast(tensors: T[], root: number): void;
+  allgather(tensor: T): T[];
+  barrier(): void;
+  destroy(): void;
+}
+
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  host: string;
+  port: number;
+  timeoutMs: number;
+  isServer: boolean;
+  prefix: string;
+  interface: string;
+  hostname: string;
+}
+
 /** libtorch's at::cuda::CUDAGraph (native/cuda_graph.cc); constructing one throws without CUDA. */
 export interface NativeCudaGraph {
   capture<R>(fn: () => R): R;
@@ -47,6 +71,7 @@ export interface NativeOps {
   relu_(a: T): T;
   clamp(a: T, min: Nullable<number>, max: Nullable<number>): T;
   mul_(a: T, b: Operand): T;
+  div_(a: T, b: Operand): T;
   add_(a: T, b: Operand, alpha?: number): T;
   copy_(a: T, src: T): T;
   zero_(a: T): T;
@@ -176,6 +201,9 @@ export interface NativeBinding {
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
   useMallocCpuAllocator(): boolean;
+  /** Throws distributedUnavailableReason() in builds without gloo. */
+  ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
+  distributedUnavailableReason(): string | null;
   CudaGraph: new (device: string) => NativeCudaGraph;
   cudaOnSideStream<R>(fn: () => R, device: string): R;
   cudaSynchronize(device: string): void;

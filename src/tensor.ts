@@ -292,6 +292,10 @@ export class Tensor {
     native.ops.mul_(this.handle, h(other));
     return this;
   }
+  div_(other: Operand): this {
+    native.ops.div_(this.handle, h(other));
+    return this;
+  }
   add_(other: Operand, alpha = 1): this {
     native.ops.add_(this.handle, h(other), alpha);
     return this;
