@@ -3,6 +3,8 @@
 // elsewhere the same functions exist and throw the reason, so the addon always loads. Policy
 // (defaults from the launcher's environment, which rank serves the store, averaging) lives in
 // src/distributed/.
+#include <algorithm>
+
 #include "common.h"
 
 #ifdef RN_WITH_GLOO
@@ -10,6 +12,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 #endif
 
 namespace rn {
@@ -42,6 +46,9 @@ c10d::ReduceOp ReduceOpFromName(Napi::Env env, const std::string& name) {
   ThrowType(env, "reduce op must be 'sum', 'max', 'min' or 'product', got '" + name + "'");
 }
 
+// Only objects carrying this tag are unwrapped as process groups (as tensors, see tensor.cc).
+const napi_type_tag kProcessGroupTag = {0x4c1d0a7be2936f58ULL, 0xa95e3c7d10b84f26ULL};
+
 // new ProcessGroup({ rank, worldSize, host, port, isServer, prefix, timeoutMs, interface, hostname })
 // Blocks until every rank has joined (or the timeout passes).
 class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
@@ -55,6 +62,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
                            InstanceMethod<&ProcessGroupWrap::Broadcast>("broadcast"),
                            InstanceMethod<&ProcessGroupWrap::Allgather>("allgather"),
                            InstanceMethod<&ProcessGroupWrap::Barrier>("barrier"),
+                           InstanceMethod<&ProcessGroupWrap::BroadcastCoalesced>("broadcastCoalesced"),
                            InstanceMethod<&ProcessGroupWrap::Destroy>("destroy"),
                            InstanceAccessor<&ProcessGroupWrap::IsDestroyed>("isDestroyed"),
                        });
@@ -96,8 +104,18 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       group_->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend_);
       group_->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
       store_ = store;
+      info.This().As<Napi::Object>().TypeTag(&kProcessGroupTag);
       return 0;
     });
+  }
+
+  // The c10d group behind a JavaScript ProcessGroup handle (a TypeError for anything else).
+  static c10::intrusive_ptr<c10d::ProcessGroup> GroupArg(const Napi::CallbackInfo& info, size_t i) {
+    Napi::Value v = info[i];
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kProcessGroupTag)) ThrowExpected(info.Env(), "a ProcessGroup", "group", v);
+    ProcessGroupWrap* wrap = Unwrap(v.As<Napi::Object>());
+    if (!wrap->group_) throw Napi::Error::New(info.Env(), "this process group has been destroyed");
+    return wrap->group_;
   }
 
  private:
@@ -130,6 +148,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       c10d::AllreduceOptions opts;
       opts.reduceOp = ReduceOpFromName(info.Env(), StringArg(info, 1, "op"));
       c10d::ProcessGroupGloo& backend = Backend(info.Env());
+      torch::NoGradGuard noGrad;
       EachThenWait(tensors, [&](std::vector<torch::Tensor>& one) { return backend.allreduce(one, opts); });
       return info.Env().Undefined();
     });
@@ -141,6 +160,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       c10d::BroadcastOptions opts;
       opts.rootRank = IntArg(info, 1, "root");
       c10d::ProcessGroupGloo& backend = Backend(info.Env());
+      torch::NoGradGuard noGrad;
       EachThenWait(tensors, [&](std::vector<torch::Tensor>& one) { return backend.broadcast(one, opts); });
       return info.Env().Undefined();
     });
@@ -154,6 +174,20 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       for (int r = 0; r < backend.getSize(); ++r) output[0].push_back(torch::empty_like(input[0]));
       Wait(backend.allgather(output, input, c10d::AllgatherOptions()));
       return WrapTensors(info.Env(), output[0]);
+    });
+  }
+  // broadcastCoalesced(tensors, root, bufferBytes): root's values into every rank's, packed into
+  // buffers of up to bufferBytes (how DDP syncs a module's parameters and buffers).
+  Napi::Value BroadcastCoalesced(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      auto tensors = TensorListArg(info, 0, "tensors");
+      int64_t root = IntArg(info, 1, "root");
+      int64_t bufferBytes = IntArg(info, 2, "bufferBytes");
+      if (bufferBytes < 1) throw Napi::RangeError::New(info.Env(), "bufferBytes must be positive");
+      Backend(info.Env());
+      torch::NoGradGuard noGrad;  // results are copied into leaves that require grad (parameters)
+      c10d::broadcast_coalesced(group_, tensors, static_cast<size_t>(bufferBytes), int(root));
+      return info.Env().Undefined();
     });
   }
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
@@ -175,6 +209,80 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
 };
 
+// new Reducer(group, params, names, bucketCapBytes, firstBucketBytes): DDP's gradient reducer.
+// Hooks on the parameters' gradient accumulators all-reduce (average) buckets of gradients while
+// backward is still running; when backward returns, every rank holds the averaged gradients.
+// Each step: prepareForForward(), rebuildBuckets(), forward, prepareForBackward(), backward.
+class ReducerWrap : public Napi::ObjectWrap<ReducerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Reducer",
+                       {
+                           InstanceMethod<&ReducerWrap::PrepareForForward>("prepareForForward"),
+                           InstanceMethod<&ReducerWrap::RebuildBuckets>("rebuildBuckets"),
+                           InstanceMethod<&ReducerWrap::PrepareForBackward>("prepareForBackward"),
+                           InstanceMethod<&ReducerWrap::Dispose>("dispose"),
+                       });
+  }
+
+  explicit ReducerWrap(const Napi::CallbackInfo& info) : ObjectWrap(info) {
+    Protect(info.Env(), [&] {
+      auto group = ProcessGroupWrap::GroupArg(info, 0);
+      auto params = TensorListArg(info, 1, "params");
+      if (!info[2].IsArray()) ThrowExpected(info.Env(), "an array of names", "names", info[2]);
+      auto namesArray = info[2].As<Napi::Array>();
+      if (namesArray.Length() != params.size()) throw Napi::RangeError::New(info.Env(), "one name per parameter");
+      std::unordered_map<size_t, std::string> names;
+      for (uint32_t k = 0; k < namesArray.Length(); ++k) names[k] = namesArray.Get(k).ToString().Utf8Value();
+      int64_t cap = IntArg(info, 3, "bucketCapBytes");
+      int64_t first = IntArg(info, 4, "firstBucketBytes");
+      if (cap < 1 || first < 1) throw Napi::RangeError::New(info.Env(), "bucket sizes must be positive");
+      for (const auto& p : params) {
+        if (!p.requires_grad()) throw Napi::Error::New(info.Env(), "every parameter given to the reducer must require grad");
+      }
+      std::vector<bool> sparse(params.size(), false);
+      auto [indices, limits] = c10d::compute_bucket_assignment_by_size(params, {size_t(first), size_t(cap)}, sparse);
+      // As PyTorch's DDP: the buckets in reverse, so the last layers' gradients (ready first in
+      // backward) go out first.
+      std::reverse(indices.begin(), indices.end());
+      std::vector<int64_t> limitList(limits.rbegin(), limits.rend());
+      reducer_ = std::make_unique<c10d::Reducer>(params, std::move(indices), group, sparse, cap, /*find_unused_parameters=*/false,
+                                                 /*gradient_as_bucket_view=*/false, std::move(names), first,
+                                                 /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, limitList);
+      return 0;
+    });
+  }
+
+ private:
+  c10d::Reducer& Get(Napi::Env env) {
+    if (!reducer_) throw Napi::Error::New(env, "this reducer has been disposed");
+    return *reducer_;
+  }
+  Napi::Value PrepareForForward(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      Get(info.Env()).prepare_for_forward();
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value RebuildBuckets(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] { return Napi::Boolean::New(info.Env(), Get(info.Env()).rebuild_buckets()); });
+  }
+  Napi::Value PrepareForBackward(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      Get(info.Env()).prepare_for_backward({});
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      reducer_.reset();
+      return info.Env().Undefined();
+    });
+  }
+
+  std::unique_ptr<c10d::Reducer> reducer_;
+};
+
 #endif  // RN_WITH_GLOO
 
 RN_BINDING(DistributedUnavailableReason) {
@@ -186,7 +294,7 @@ RN_BINDING(DistributedUnavailableReason) {
 }
 
 #ifndef RN_WITH_GLOO
-RN_BINDING(NoProcessGroup) { throw Napi::Error::New(info.Env(), kNoGloo); }
+RN_BINDING(NoDistributed) { throw Napi::Error::New(info.Env(), kNoGloo); }
 #endif
 
 }  // namespace
@@ -194,8 +302,10 @@ RN_BINDING(NoProcessGroup) { throw Napi::Error::New(info.Env(), kNoGloo); }
 void InitDistributed(Napi::Env env, Napi::Object exports) {
 #ifdef RN_WITH_GLOO
   exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
+  exports.Set("Reducer", ReducerWrap::Define(env));
 #else
-  exports.Set("ProcessGroup", Napi::Function::New<NoProcessGroup>(env, "ProcessGroup"));
+  exports.Set("ProcessGroup", Napi::Function::New<NoDistributed>(env, "ProcessGroup"));
+  exports.Set("Reducer", Napi::Function::New<NoDistributed>(env, "Reducer"));
 #endif
   exports.Set("distributedUnavailableReason", Napi::Function::New<DistributedUnavailableReason>(env, "distributedUnavailableReason"));
 }

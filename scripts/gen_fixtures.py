@@ -521,14 +521,86 @@ def mindspore_fixture():
     write("mindspore_tiny_resnet.json", {"evalLogits": tensor_json(logits), "checkpointBytes": len(blob)})
 
 
-if __name__ == "__main__":
-    small_net()
-    ops()
-    pth_files()
-    mindspore_fixture()
-    sgd_trajectories()
-    grad_scaler_trajectory()
+def _ddp_rank(rank, world, port, steps, out_dir):
+    """One rank of ddp_trajectory (a spawned process)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    net = seeded_small_net()
+    if rank == 1:
+        with torch.no_grad():  # a different start: DDP must copy rank 0's weights and buffers
+            for p in net.parameters():
+                p.mul_(0.5)
+    net.train()
+    model = DDP(net)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for i in range(steps):
+        x, y = small_net_batch(i)
+        share = slice(2 * rank, 2 * rank + 2)
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x[share]), y[share])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump({"losses": losses, "final": {k: tensor_json(v) for k, v in net.state_dict().items()}}, f)
+    dist.destroy_process_group()
+
+
+def ddp_trajectory():
+    """PyTorch DDP (2 Gloo ranks) on SmallNet: each rank takes half of batch i (4 images)."""
+    import socket
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    steps = 4
+    with tempfile.TemporaryDirectory() as out_dir:
+        mp.spawn(_ddp_rank, args=(2, port, steps, out_dir), nprocs=2, join=True)
+        ranks = [json.load(open(os.path.join(out_dir, f"rank{r}.json"))) for r in range(2)]
+    write(
+        "ddp_trajectory.json",
+        {
+            "description": "torch DistributedDataParallel, 2 gloo ranks, SmallNet from small_net.json weights (rank 1 starts "
+            "from them * 0.5), SGD lr 0.05 momentum 0.9, rank r takes images 2r, 2r+1 of small_net_batch(i)",
+            "steps": steps,
+            "ranks": ranks,
+        },
+    )
+
+
+GENERATORS = [
+    "small_net",
+    "ops",
+    "pth_files",
+    "mindspore_fixture",
+    "sgd_trajectories",
+    "grad_scaler_trajectory",
+    "resnet_fixtures",
+    "ddp_trajectory",
+]
+
+
+def resnet_fixtures():
     resnet_fixture("resnet18_synthetic", "resnet18")
     resnet_fixture("resnet50_synthetic", "resnet50")
     resnet_fixture("resnet50_same_synthetic", "resnet50", padding="same")
     resnet_half_fixture("resnet18_bf16_synthetic", "bfloat16")
+
+
+if __name__ == "__main__":
+    import sys
+
+    # `python3 scripts/gen_fixtures.py ddp_trajectory ...` writes only those; no argument: all.
+    unknown = [name for name in sys.argv[1:] if name not in GENERATORS]
+    if unknown:
+        sys.exit(f"unknown generator(s) {unknown}; choose from {GENERATORS}")
+    for name in sys.argv[1:] or GENERATORS:
+        globals()[name]()
+

@@ -18,5 +18,4 @@ export * from './optim';
 export * from './train';
 export * from './inference';
 export { WorkerThreadError } from './worker-thread';
-export { initProcessGroup, resolveProcessGroupOptions, distributedUnavailableReason, ProcessGroup, DistributedError } from './distributed';
-export type { ProcessGroupOptions, ReduceOp } from './distributed';
+export * from './distributed';

@@ -36,7 +36,16 @@ export interface NativeProcessGroup {
   broadcast(tensors: T[], root: number): void;
   allgather(tensor: T): T[];
   barrier(): void;
+  broadcastCoalesced(tensors: T[], root: number, bufferBytes: number): void;
   destroy(): void;
+}
+
+/** c10d's DDP Reducer (native/distributed.cc). */
+export interface NativeReducer {
+  prepareForForward(): void;
+  rebuildBuckets(): boolean;
+  prepareForBackward(): void;
+  dispose(): void;
 }
 
 export interface NativeProcessGroupOptions {
@@ -203,6 +212,7 @@ export interface NativeBinding {
   useMallocCpuAllocator(): boolean;
   /** Throws distributedUnavailableReason() in builds without gloo. */
   ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
+  Reducer: new (group: NativeProcessGroup, params: T[], names: string[], bucketCapBytes: number, firstBucketBytes: number) => NativeReducer;
   distributedUnavailableReason(): string | null;
   CudaGraph: new (device: string) => NativeCudaGraph;
   cudaOnSideStream<R>(fn: () => R, device: string): R;

@@ -6,8 +6,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { DistributedError, distributedUnavailableReason, doctorReport, initProcessGroup, resolveProcessGroupOptions } from '../src/index';
+import { assertClose, loadFixture, type FixtureTensor } from './helpers';
 
-const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
+// The ranks load the TypeScript sources (through tsx), as test/small-net.ts does: one Tensor class.
+const dist = path.resolve(__dirname, '..', 'src', 'index.ts');
 const available = distributedUnavailableReason() === null;
 
 async function freePort(): Promise<number> {
@@ -23,13 +25,14 @@ async function ranks(worldSize: number, body: string, extraEnv: (rank: number) =
   const port = await freePort();
   const script = `
     const rn = require(${JSON.stringify(dist)});
+    const helpers = () => require(${JSON.stringify(path.join(__dirname, 'small-net.ts'))});
     const pg = rn.initProcessGroup({ timeoutMs: 20000 });
     const out = (v) => console.log(JSON.stringify(v));
     ${body}
   `;
   return Promise.all(
     Array.from({ length: worldSize }, (_, rank) => {
-      const child = spawn(process.execPath, ['-e', script], {
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
         env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...extraEnv(rank) },
       });
       let out = '';
@@ -120,4 +123,84 @@ test('joining refuses a lone rank after the timeout, naming where it waited', { 
     () => initProcessGroup({ rank: 1, worldSize: 2, masterPort: port, timeoutMs: 1500 }),
     (e: unknown) => e instanceof DistributedError && /rank 1 of 2 could not join the group at 127\.0\.0\.1:\d+ within 1500 ms/.test((e as Error).message),
   );
+});
+
+test('DistributedDataParallel: 2 ranks on half batches each end with the gradients of the whole batch, and stay in step', { skip: !available && 'built without gloo' }, async () => {
+  const results = await ranks(
+    2,
+    `
+    const { nn, tensor, manualSeed, randn, randint, noGrad, SGD, DistributedDataParallel } = rn;
+    const make = () => new nn.Sequential(new nn.Linear({ inFeatures: 8, outFeatures: 16, device: 'cpu' }), new nn.ReLU(), new nn.Linear({ inFeatures: 16, outFeatures: 4, device: 'cpu' }));
+    manualSeed(100 + pg.rank); // different initial weights: DDP must start everyone from rank 0's
+    const model = make();
+    const ddp = new DistributedDataParallel(model, pg);
+    const reference = make();
+    reference.loadStateDict(model.stateDict());
+    manualSeed(7);
+    const x = randn([8, 8], { device: 'cpu' });
+    const y = randint(0, 4, [8], { device: 'cpu' });
+    const half = (t) => t.narrow(0, pg.rank * 4, 4);
+    const opt = new SGD(model.namedParameters(), { lr: 0.1, momentum: 0.9 });
+    const refOpt = new SGD(reference.namedParameters(), { lr: 0.1, momentum: 0.9 });
+    let worst = 0;
+    for (let step = 0; step < 3; step++) {
+      nn.functional.crossEntropy(ddp.forward(half(x)), half(y)).backward();
+      nn.functional.crossEntropy(reference.forward(x), y).backward();
+      const mine = Object.fromEntries(model.namedParameters());
+      for (const [name, p] of reference.namedParameters()) {
+        const a = mine[name].grad.toArray(), b = p.grad.toArray();
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + 1e-6));
+      }
+      opt.step(); opt.zeroGrad(); refOpt.step(); refOpt.zeroGrad();
+    }
+    const w = model.parameters()[0].toArray();
+    out({ worst, firstWeights: Array.from(w.slice(0, 4)) });
+    ddp.dispose();
+    pg.destroy();
+  `,
+  );
+  const [r0, r1] = results.map((r) => {
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out.trim());
+  });
+  // rtol 1e-5 (relative to |g| + 1e-6): the two sums differ only in the order of float32 additions
+  assert.ok(r0.worst < 1e-5 && r1.worst < 1e-5, `largest relative gradient difference: ${r0.worst}, ${r1.worst}`);
+  assert.deepEqual(r0.firstWeights, r1.firstWeights, 'both ranks hold the same weights after 3 steps');
+});
+
+test('DistributedDataParallel follows PyTorch DDP step by step: 2 Gloo ranks, SmallNet with BatchNorm, SGD with momentum', { skip: !available && 'built without gloo' }, async () => {
+  // Fixture: scripts/gen_fixtures.py ddp_trajectory (torch.nn.parallel.DistributedDataParallel,
+  // 2 gloo ranks). Rank 1 starts from other weights: both must start from rank 0's; BatchNorm's
+  // buffers are rank 0's before every forward. Tolerances: losses rtol 1e-5, weights, momentum-
+  // driven updates and running statistics rtol 1e-4 / atol 1e-6 (float32, 4 steps).
+  const fx = loadFixture<{ steps: number; ranks: { losses: number[]; final: Record<string, FixtureTensor> }[] }>('ddp_trajectory.json');
+  const results = await ranks(
+    2,
+    `
+    const { loadedSmallNet, smallNetBatch } = helpers();
+    const net = loadedSmallNet();
+    if (pg.rank === 1) rn.noGrad(() => { for (const p of net.parameters()) p.mul_(0.5); });
+    net.train();
+    const ddp = new rn.DistributedDataParallel(net, pg);
+    const opt = new rn.SGD(net.namedParameters(), { lr: 0.05, momentum: 0.9 });
+    const losses = [];
+    for (let i = 0; i < ${fx.steps}; i++) {
+      const [x, y] = smallNetBatch(i);
+      const loss = rn.nn.functional.crossEntropy(ddp.forward(x.narrow(0, 2 * pg.rank, 2)), y.narrow(0, 2 * pg.rank, 2));
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      losses.push(loss.item());
+    }
+    out({ losses, final: Object.fromEntries(Object.entries(net.stateDict()).map(([k, t]) => [k, Array.from(t.toArray(), Number)])) });
+  `,
+  );
+  for (const [rank, r] of results.entries()) {
+    assert.equal(r.code, 0, r.err);
+    const got = JSON.parse(r.out.trim());
+    const want = fx.ranks[rank];
+    assertClose(got.losses, want.losses, { rtol: 1e-5, atol: 0, what: `rank ${rank} losses` });
+    assert.deepEqual(Object.keys(got.final).sort(), Object.keys(want.final).sort());
+    for (const [key, expected] of Object.entries(want.final)) assertClose(got.final[key], expected.values, { rtol: 1e-4, atol: 1e-6, what: `rank ${rank} ${key}` });
+  }
 });

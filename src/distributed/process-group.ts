@@ -1,0 +1,209 @@
+// Process groups for data-parallel training: libtorch's c10d (TCPStore rendezvous, Gloo
+// collectives) from native/distributed.cc. Options default to the environment that torchrun,
+// a Kubeflow PyTorchJob or a SLURM script sets up (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
+// so a process started by any of them joins its group with initProcessGroup().
+import { checkChoice, checkInteger, invalidArgument } from '../errors';
+import { native, type NativeProcessGroup } from '../native';
+import { Tensor, isFloatDtype } from '../tensor';
+
+export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min', 'product'];
+
+export interface ProcessGroupOptions {
+  /** 'gloo' (CPU tensors); the only one so far. */
+  backend?: 'gloo';
+  /** This process's rank, 0 .. worldSize - 1; default $RANK. */
+  rank?: number;
+  /** How many processes; default $WORLD_SIZE. */
+  worldSize?: number;
+  /** Where rank 0 serves the rendezvous store; default $MASTER_ADDR, else 127.0.0.1. */
+  masterAddr?: string;
+  /** Its port; default $MASTER_PORT, else 29500 (PyTorch's). */
+  masterPort?: number;
+  /** How long joining and each collective may wait for the other ranks; default 300,000 ms. */
+  timeoutMs?: number;
+  /** The network interface Gloo uses (multi-node); default $GLOO_SOCKET_IFNAME. */
+  interface?: string;
+}
+
+/** Joining the group or a collective failed; names this rank and the operation. */
+export class DistributedError extends Error {
+  constructor(
+    message: string,
+    readonly rank: number,
+    readonly worldSize: number,
+  ) {
+    super(message);
+    this.name = 'DistributedError';
+  }
+}
+
+/** Why distributed training is unavailable in this build (null when it is available). */
+export function distributedUnavailableReason(): string | null {
+  return native.distributedUnavailableReason();
+}
+
+interface ResolvedOptions {
+  rank: number;
+  worldSize: number;
+  host: string;
+  port: number;
+  timeoutMs: number;
+  isServer: boolean;
+  prefix: string;
+  interface: string;
+  hostname: string;
+}
+
+function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new TypeError(`Expected an integer in $${name} (for ${option}) but it is '${raw}'`);
+  return value;
+}
+
+/** The options a rank joins with: given values, else the launcher's environment, else defaults. */
+export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  checkChoice('backend', options.backend ?? 'gloo', ['gloo'] as const, 'gloo');
+  const rank = options.rank ?? fromEnv('RANK', env, 'rank');
+  const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
+  if (rank === undefined) throw new TypeError('No rank: pass rank, or start the process with RANK set (torchrun and PyTorchJob set it)');
+  if (worldSize === undefined) throw new TypeError('No world size: pass worldSize, or start the process with WORLD_SIZE set');
+  checkInteger('worldSize', worldSize, 1);
+  checkInteger('rank', rank, 0);
+  if (rank >= worldSize) throw new RangeError(`rank ${rank} is not below worldSize ${worldSize}`);
+  const host = options.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1';
+  if (typeof host !== 'string' || host === '') throw invalidArgument('a host name or address', 'masterAddr', host);
+  const port = options.masterPort ?? fromEnv('MASTER_PORT', env, 'masterPort') ?? 29500;
+  checkInteger('masterPort', port, 1);
+  if (port > 65535) throw new RangeError(`masterPort ${port} is not a port (1 to 65535)`);
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 300_000, 1);
+  const iface = options.interface ?? env.GLOO_SOCKET_IFNAME ?? '';
+  // torchrun's agent already serves a store on MASTER_PORT: every rank is a client there, and a
+  // restarted group must not read the keys of the attempt before it.
+  const agentStore = env.TORCHELASTIC_USE_AGENT_STORE === 'True';
+  const attempt = env.TORCHELASTIC_RESTART_COUNT ?? '0';
+  const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  return {
+    rank,
+    worldSize,
+    host,
+    port,
+    timeoutMs,
+    isServer: !agentStore && rank === 0,
+    prefix: `resnet-native/attempt_${attempt}/`,
+    interface: iface,
+    // every rank on this machine: Gloo listens on loopback; otherwise on this host's address
+    hostname: iface === '' && local ? '127.0.0.1' : '',
+  };
+}
+
+/** A group of processes that reduce, broadcast and gather tensors together (CPU, Gloo). */
+export class ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly #native: NativeProcessGroup;
+
+  /** @internal Use initProcessGroup(). */
+  constructor(handle: NativeProcessGroup) {
+    this.#native = handle;
+    this.rank = handle.rank;
+    this.worldSize = handle.worldSize;
+  }
+
+  get isMain(): boolean {
+    return this.rank === 0;
+  }
+
+  #run<R>(what: string, fn: () => R): R {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) throw err;
+      throw new DistributedError(`${what} failed on rank ${this.rank} of ${this.worldSize}: ${(err as Error).message}`, this.rank, this.worldSize);
+    }
+  }
+
+  /** Reduces `tensors` in place across the group: every rank ends with the result. */
+  allReduce(tensors: Tensor | Tensor[], op: ReduceOp = 'sum'): void {
+    const list = checkTensors(tensors);
+    checkChoice('op', op, REDUCE_OPS, 'sum');
+    if (op === 'avg') {
+      const bad = list.find((t) => !isFloatDtype(t.dtype));
+      if (bad) throw new TypeError(`allReduce 'avg' needs floating-point tensors, got ${bad.dtype}`);
+    }
+    this.#run(`allReduce(${op})`, () => this.#native.allreduce(list.map((t) => t.handle), op === 'avg' ? 'sum' : op));
+    if (op === 'avg') for (const t of list) t.div_(this.worldSize);
+  }
+
+  /** Copies `root`'s values of `tensors` into every rank's, in place. */
+  broadcast(tensors: Tensor | Tensor[], root = 0): void {
+    const list = checkTensors(tensors);
+    checkInteger('root', root, 0);
+    if (root >= this.worldSize) throw new RangeError(`root ${root} is not a rank of this group (worldSize ${this.worldSize})`);
+    this.#run('broadcast', () => this.#native.broadcast(list.map((t) => t.handle), root));
+  }
+
+  /** Every rank's `tensor`, in rank order (same shape and dtype on every rank). */
+  allGather(tensor: Tensor): Tensor[] {
+    checkTensors(tensor);
+    return this.#run('allGather', () => this.#native.allgather(tensor.handle)).map((h) => new Tensor(h));
+  }
+
+  /** Returns once every rank has called it. */
+  barrier(): void {
+    this.#run('barrier', () => this.#native.barrier());
+  }
+
+  /** @internal The native group, for the DDP reducer. */
+  get handle(): NativeProcessGroup {
+    return this.#native;
+  }
+
+  /** broadcast() of many tensors packed into buffers of up to `bufferBytes` (as DDP syncs a model). */
+  broadcastCoalesced(tensors: Tensor[], root = 0, bufferBytes = 250 * 2 ** 20): void {
+    const list = checkTensors(tensors);
+    checkInteger('root', root, 0);
+    if (root >= this.worldSize) throw new RangeError(`root ${root} is not a rank of this group (worldSize ${this.worldSize})`);
+    checkInteger('bufferBytes', bufferBytes, 1);
+    this.#run('broadcastCoalesced', () => this.#native.broadcastCoalesced(list.map((t) => t.handle), root, bufferBytes));
+  }
+
+  /** Leaves the group and closes its connections; idempotent. */
+  destroy(): void {
+    this.#native.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+}
+
+function checkTensors(tensors: Tensor | Tensor[]): Tensor[] {
+  const list = Array.isArray(tensors) ? tensors : [tensors];
+  list.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw invalidArgument('a Tensor', Array.isArray(tensors) ? `tensors[${i}]` : 'tensor', t);
+    if (t.device !== 'cpu') throw new TypeError(`the Gloo backend reduces CPU tensors; got one on ${t.device}`);
+  });
+  return list;
+}
+
+/**
+ * Joins the process group of this job (blocking until every rank has joined, or the timeout).
+ * With no options it reads torchrun's / PyTorchJob's environment.
+ */
+export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGroup {
+  const o = resolveProcessGroupOptions(options);
+  const reason = distributedUnavailableReason();
+  if (reason) throw new DistributedError(reason, o.rank, o.worldSize);
+  try {
+    return new ProcessGroup(new native.ProcessGroup(o));
+  } catch (err) {
+    throw new DistributedError(
+      `rank ${o.rank} of ${o.worldSize} could not join the group at ${o.host}:${o.port} within ${o.timeoutMs} ms: ${(err as Error).message}`,
+      o.rank,
+      o.worldSize,
+    );
+  }
+}
