@@ -1,12 +1,13 @@
 // Process groups on libtorch's c10d (TCPStore + Gloo), two ranks on loopback in two processes:
 // the collectives' results, options from a launcher's environment, and errors that name the rank.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DistributedError, distributedUnavailableReason, doctorReport, initProcessGroup, resolveProcessGroupOptions } from '../src/index';
-import { assertClose, loadFixture, type FixtureTensor } from './helpers';
+import { DistributedError, distributedUnavailableReason, doctorReport, initProcessGroup, readCheckpoint, resolveProcessGroupOptions } from '../src/index';
+import { assertClose, loadFixture, tempDir, type FixtureTensor } from './helpers';
 
 // The ranks load the TypeScript sources (through tsx), as test/small-net.ts does: one Tensor class.
 const dist = path.resolve(__dirname, '..', 'src', 'index.ts');
@@ -203,4 +204,53 @@ test('DistributedDataParallel follows PyTorch DDP step by step: 2 Gloo ranks, Sm
     assert.deepEqual(Object.keys(got.final).sort(), Object.keys(want.final).sort());
     for (const [key, expected] of Object.entries(want.final)) assertClose(got.final[key], expected.values, { rtol: 1e-4, atol: 1e-6, what: `rank ${rank} ${key}` });
   }
+});
+
+test('train --nproc-per-node 2: one set of log lines, checkpoints a single process can read and resume', { skip: !available && 'built without gloo' }, async () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-ddp-cli-');
+  const common = ['--arch', 'resnet18', '--batch-size', '16', '--max-steps-per-epoch', '3', '--log-every', '1', '--device', 'cpu', '--checkpoint-dir', dir];
+  const res = spawnSync(process.execPath, [cli, 'train', '--nproc-per-node', '2', '--epochs', '2', ...common], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  const lines = res.stdout.trim().split('\n');
+  assert.match(lines[0], /^Data-parallel: 2 ranks, each 8 images of every global batch of 16/);
+  assert.equal(lines.filter((l) => /Average Train Loss/.test(l)).length, 2, 'one epoch line per epoch: only rank 0 speaks');
+  assert.equal(lines.filter((l) => /Steps: \[\s*1\/\s*3\]/.test(l)).length, 2);
+  assert.match(res.stderr, /launching 2 rank\(s\) on node 0 of 1 \(world size 2/);
+  const last = path.join(dir, 'resnet18-last.safetensors');
+  const { meta } = readCheckpoint(last);
+  assert.deepEqual([meta.epoch, meta.step], [2, 6]);
+  // one process continues the two ranks' run
+  const resumed = spawnSync(process.execPath, [cli, 'train', '--epochs', '3', '--resume', last, ...common], { encoding: 'utf8' });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(readCheckpoint(last).meta.epoch, 3);
+  assert.ok(fs.existsSync(path.join(dir, 'resnet18-best.safetensors')));
+  // a global batch that does not split evenly is refused, naming the numbers
+  const uneven = spawnSync(process.execPath, [cli, 'train', '--nproc-per-node', '2', '--epochs', '1', ...common.slice(0, 2), '--batch-size', '15', ...common.slice(4), '--overwrite'], { encoding: 'utf8' });
+  assert.notEqual(uneven.status, 0);
+  assert.match(uneven.stderr, /batchSize 15 is the global batch and must split evenly over 2 ranks/);
+});
+
+test('a rank killed mid-epoch: the other stops with an error naming itself, non-zero, and the last checkpoint stays readable', { skip: !available && 'built without gloo' }, async () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-ddp-kill-');
+  const port = await freePort();
+  // as torchrun would start them: plain `train`, the group in the environment
+  const args = [cli, 'train', '--arch', 'resnet18', '--batch-size', '8', '--epochs', '50', '--max-steps-per-epoch', '2', '--log-every', '1', '--device', 'cpu', '--threads', '1', '--checkpoint-dir', dir, '--overwrite'];
+  const start = (rank: number) =>
+    spawn(process.execPath, args, { env: { ...process.env, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) } });
+  const [r0, r1] = [start(0), start(1)];
+  let out0 = '';
+  let err0 = '';
+  r0.stderr.on('data', (d) => (err0 += d));
+  const exit0 = new Promise<number | null>((resolve) => r0.on('exit', resolve));
+  await new Promise<void>((resolve) => r0.stdout.on('data', (d) => ((out0 += d), /Epoch: \[\s*2\/\s*50\], Steps: \[\s*1\//.test(out0) && resolve())));
+  r1.kill('SIGKILL');
+  const t0 = performance.now();
+  const code = await exit0;
+  const seconds = (performance.now() - t0) / 1000;
+  assert.notEqual(code, 0);
+  assert.ok(seconds < 30, `rank 0 took ${seconds.toFixed(1)} s to stop`);
+  assert.match(err0, /failed on rank 0 of 2/);
+  assert.ok(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch >= 1);
 });

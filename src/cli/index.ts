@@ -71,7 +71,7 @@ program
   .option('--data <dir>', 'CIFAR-10 folder (binary version); default: the built-in synthetic set')
   .addOption(new Option('--arch <name>', 'architecture').choices(['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']).default('resnet50'))
   .option('--epochs <n>', 'epochs', integer(1), 5)
-  .option('--batch-size <n>', 'batch size', integer(1), 256)
+  .option('--batch-size <n>', 'batch size (with data-parallel ranks: the global batch, split evenly)', integer(1), 256)
   .option('--eval-batch-size <n>', 'batch size of the evaluation after each epoch (default: the larger of --batch-size and 256)', integer(1))
   .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
   .option('--min-lr <x>', 'final learning rate', number(0), 1e-5)
@@ -104,7 +104,35 @@ program
   .option('--data-on-device', 'keep the uint8 dataset on the training device and augment there', false)
   .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
+  .option('--nproc-per-node <n>', 'data-parallel: start n ranks on this machine (CPU, Gloo); --batch-size is then the global batch, split evenly', integer(1))
+  .option('--nnodes <n>', 'data-parallel: machines taking part (with --nproc-per-node)', integer(1), 1)
+  .option('--node-rank <r>', "data-parallel: this machine's index, 0 .. nnodes - 1", integer(0), 0)
+  .option('--master-addr <addr>', 'data-parallel: where rank 0 serves the rendezvous', '127.0.0.1')
+  .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1))
+  .addHelpText(
+    'after',
+    '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each, Gloo on the CPU); a process\n' +
+      'started by torchrun or a PyTorchJob (RANK and WORLD_SIZE set) joins its group by itself. Log lines and\n' +
+      'checkpoints come from rank 0; the checkpoint is the one a single process writes.',
+  )
   .action(async (opts: Record<string, unknown>) => {
+    const { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, ...trainOpts } = opts as Record<string, unknown> & {
+      nprocPerNode?: number;
+      nnodes: number;
+      nodeRank: number;
+      masterAddr: string;
+      masterPort?: number;
+    };
+    opts = trainOpts;
+    if (nprocPerNode !== undefined) {
+      if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+      const { launchRanks, rankArguments } = await import('./launch.js');
+      const args = rankArguments(process.argv.slice(process.argv.indexOf('train') + 1));
+      process.exitCode = await launchRanks(process.argv[1], args, { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort }, (l) => process.stderr.write(`resnet-native: ${l}\n`));
+      return;
+    }
+    // Started as one rank of a group (by the launcher above, torchrun, a PyTorchJob): join it.
+    if (Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = true;
     const { train } = await import('../train/api.js');
     type TrainOptions = import('../train/loop.js').TrainOptions;
     const { trainReporter } = await import('./progress.js');
@@ -154,7 +182,7 @@ program
   .description('accuracy (and per-class accuracy) of a checkpoint on the test split')
   .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
   .option('--data <dir>', 'CIFAR-10 folder; default: the built-in synthetic set')
-  .option('--batch-size <n>', 'batch size', integer(1), 256)
+  .option('--batch-size <n>', 'batch size (with data-parallel ranks: the global batch, split evenly)', integer(1), 256)
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
   .option('--json', 'print the result as JSON')
   .action(async (opts: { checkpoint: string; data?: string; batchSize: number; device?: string; json?: boolean }) => {

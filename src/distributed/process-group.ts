@@ -175,6 +175,11 @@ export class ProcessGroup {
     this.#native.destroy();
   }
 
+  /** The same as destroy(), for `using` and owners that dispose what they made. */
+  dispose(): void {
+    this.destroy();
+  }
+
   [Symbol.dispose](): void {
     this.destroy();
   }

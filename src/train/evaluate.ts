@@ -4,7 +4,8 @@ import type { DataLoader } from '../data/loader';
 import type { Device } from '../device';
 import type { Module } from '../nn/module';
 import { crossEntropy } from '../nn/functional';
-import { tidy } from '../tensor';
+import type { ProcessGroup } from '../distributed/process-group';
+import { tensor, tidy } from '../tensor';
 
 export interface EvaluationResult {
   accuracy: number;
@@ -15,7 +16,15 @@ export interface EvaluationResult {
   count: number;
 }
 
-export async function evaluate(model: Module, loader: DataLoader, options: { epoch?: number } = {}): Promise<EvaluationResult> {
+export interface EvaluateOptions {
+  epoch?: number;
+  /** Data-parallel evaluation: this rank takes batches rank, rank + worldSize, ...; the counts
+   * are summed over the group, so every rank returns the whole set's figures. */
+  group?: ProcessGroup;
+}
+
+export async function evaluate(model: Module, loader: DataLoader, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const { group } = options;
   const wasTraining = model.training;
   // Batches come from the loader on its device (the CPU unless it holds the data elsewhere).
   const device = (model.parameters()[0]?.device ?? 'cpu') as Device;
@@ -27,6 +36,11 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
   let count = 0;
   try {
     for await (const batch of loader.prefetch(options.epoch ?? 0)) {
+      if (group && batch.index % group.worldSize !== group.rank) {
+        batch.images.dispose();
+        batch.labels.dispose();
+        continue;
+      }
       const [predicted, batchLoss] = inferenceMode(() =>
         tidy(() => {
           const labels = batch.labels.to(device);
@@ -47,6 +61,19 @@ export async function evaluate(model: Module, loader: DataLoader, options: { epo
     }
   } finally {
     model.train(wasTraining);
+  }
+  if (group) {
+    // float64: counts and a loss sum, exact to 2^53
+    const totals = tensor(Float64Array.from([...correct, ...seen, lossSum, count]));
+    group.allReduce(totals, 'sum');
+    const all = totals.toArray() as Float64Array;
+    totals.dispose();
+    for (let i = 0; i < classes; i++) {
+      correct[i] = all[i];
+      seen[i] = all[classes + i];
+    }
+    lossSum = all[2 * classes];
+    count = all[2 * classes + 1];
   }
   const total = correct.reduce((a, b) => a + b, 0);
   return { accuracy: count ? total / count : NaN, perClass: correct.map((c, i) => c / seen[i]), loss: lossSum / count, count };

@@ -4,17 +4,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { autocast } from '../autograd';
 import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setAllowTF32, setCudnnBenchmark, setThreadNumThreads, type Device } from '../device';
-import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../errors';
+import { checkBoolean, checkChoice, checkInteger, checkNumber, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
 import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../data/transforms';
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
+import { DistributedDataParallel } from '../distributed/ddp';
+import { initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
 import { crossEntropy } from '../nn/functional';
 import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
 import { GradScaler, backwardAndStep, type GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
-import { dispose, tidy, type Tensor } from '../tensor';
+import { dispose, tensor, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
@@ -109,6 +111,11 @@ export interface TrainOptions {
   /** Keep the whole uint8 training and test sets on the training device and augment there,
    * instead of preparing batches on a CPU worker thread. Default false. */
   dataOnDevice?: boolean;
+  /** Data-parallel training across processes (c10d, Gloo, CPU): true joins the group described by
+   * the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as torchrun sets them), or pass
+   * initProcessGroup's options. batchSize is the global batch, split evenly over the ranks; lines,
+   * events and checkpoints come from rank 0; evaluation is shared. Default off. */
+  distributed?: boolean | ProcessGroupOptions;
 }
 
 export type TrainEvent =
@@ -234,6 +241,13 @@ function lossScalingOption(value: TrainOptions['lossScaling'], amp: TrainOptions
   return checkBoolean('lossScaling', value) ? {} : false;
 }
 
+function distributedOption(value: TrainOptions['distributed']): ProcessGroupOptions | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return {};
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+  throw invalidArgument('a boolean or process-group options', 'distributed', value);
+}
+
 function normalize(options: TrainOptions) {
   const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
   return {
@@ -274,6 +288,7 @@ function normalize(options: TrainOptions) {
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
     cudaGraph: checkBoolean('cudaGraph', options.cudaGraph ?? false),
     dataOnDevice: checkBoolean('dataOnDevice', options.dataOnDevice ?? false),
+    distributed: distributedOption(options.distributed),
   };
 }
 
@@ -325,6 +340,9 @@ export function checkTrainOptions(options: TrainOptions = {}): ReturnType<typeof
     throw new TrainingError("loss scaling needs gradients wider than float16, and a half 'float16' model has float16 gradients: use amp 'float16' (a float32 model), or lossScaling: false");
   }
   if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
+  if (c.distributed && c.device !== 'cpu') {
+    throw new TrainingError(`distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu'`);
+  }
   if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
   return c;
 }
@@ -365,13 +383,20 @@ class Owned {
 async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
   const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
   const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
+  // Data-parallel: joined first, so that a rank that cannot start is known to the others at once.
+  const group: ProcessGroup | null = c.distributed ? owned.add(initProcessGroup(c.distributed)) : null;
+  const isMain = group === null || group.isMain;
+  if (group && c.batchSize % group.worldSize !== 0) {
+    throw new TrainingError(`batchSize ${c.batchSize} is the global batch and must split evenly over ${group.worldSize} ranks: pass a multiple of ${group.worldSize}`);
+  }
   const scaler = c.lossScaling ? owned.add(new GradScaler(c.lossScaling)) : null;
-  const line = hooks.onLine ?? ((l: string) => console.log(l));
-  const emit = hooks.onEvent ?? (() => {});
+  // Lines, events and checkpoints come from rank 0 only.
+  const line = !isMain ? () => {} : (hooks.onLine ?? ((l: string) => console.log(l)));
+  const emit = !isMain ? () => {} : (hooks.onEvent ?? (() => {}));
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
   if (c.threads) setThreadNumThreads(c.threads);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
-    const compute = () => crossEntropy(model.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
+    const compute = () => crossEntropy((ddp ?? model).forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
     if (!c.amp) return compute();
     return autocast(compute, { deviceType: c.device === 'cpu' ? 'cpu' : 'cuda', dtype: c.amp });
   };
@@ -389,11 +414,12 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   // One name per output: the data's names, then 'class N' for outputs the data does not use.
   const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
   // Before any model is built or step taken (after the data, whose errors come first).
-  prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
+  if (isMain) prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
   // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
-  const dropLast = trainSet.size % c.batchSize === 1;
+  // Data-parallel ranks each take an equal share of every batch: a last partial batch is left out.
+  const dropLast = group ? trainSet.size % c.batchSize !== 0 : trainSet.size % c.batchSize === 1;
   const trainLoader = owned.add(new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice, dropLast }));
   const testLoader = owned.add(new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice }));
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
@@ -441,6 +467,20 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     globalStep = saved.meta.step;
     bestAccuracy = saved.meta.bestAccuracy ?? -1;
   }
+  // Every rank starts from rank 0's weights; gradients are averaged during backward.
+  const ddp = group ? owned.add(new DistributedDataParallel(model, group)) : null;
+  // A step's share of the global batch on this rank (all of it in a single process).
+  const share = (t: Tensor): Tensor => (group ? t.narrow(0, (group.rank * t.shape[0]) / group.worldSize, t.shape[0] / group.worldSize) : t);
+  // Whether to stop: every rank must agree, or one would wait for the others in a collective.
+  const stopRequested = (): boolean => {
+    const local = hooks.signal?.aborted === true;
+    if (!group) return local;
+    const flag = tensor([local ? 1 : 0]);
+    group.allReduce(flag, 'max');
+    const any = flag.item() > 0;
+    flag.dispose();
+    return any;
+  };
 
   const meta = (epoch: number, accuracy: number | null): CheckpointMeta => ({
     format: CHECKPOINT_FORMAT,
@@ -462,7 +502,10 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   });
 
   emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
-  if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${trainSet.size - 1} images an epoch).`);
+  if (dropLast && !group) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${trainSet.size - 1} images an epoch).`);
+  if (group) {
+    line(`Data-parallel: ${group.worldSize} ranks, each ${c.batchSize / group.worldSize} images of every global batch of ${c.batchSize}` + (dropLast ? ` (the last ${trainSet.size % c.batchSize} images of each epoch are left out: a partial batch cannot split evenly)` : ''));
+  }
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
@@ -527,7 +570,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
             break;
           }
           checkpoints.throwIfFailed();
-          if (hooks.signal?.aborted) {
+          if (stopRequested()) {
             dispose(batch);
             for (const read of pendingLosses.flush()) report(read);
             throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; ${lastGood()}`);
@@ -535,9 +578,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
           t = performance.now();
           const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
           optimizer.lr = lr;
-          const onDevice = toDevice(batch.images);
+          const onDevice = toDevice(share(batch.images));
           const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
-          const y = toDevice(batch.labels);
+          const y = toDevice(share(batch.labels));
           const loss = graphed
             ? graphed.step(x, y)
             : tidy(() => {
@@ -545,6 +588,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
                 if (!backwardAndStep(value, optimizer, scaler)) skippedSteps += 1;
                 return value.detach();
               });
+          // The reported loss is the global batch's (the ranks' mean): the same on every rank, so
+          // a NaN stops them all at the same step.
+          if (group) group.allReduce(loss, 'avg');
           images += batch.images.shape[0];
           globalStep += 1;
           pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss);
@@ -559,7 +605,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       for (const read of pendingLosses.flush()) report(read);
       seconds.step += (performance.now() - t) / 1000;
       t = performance.now();
-      const evaluation = await evaluate(model, testLoader);
+      const evaluation = await evaluate(model, testLoader, { group: group ?? undefined });
       seconds.eval = (performance.now() - t) / 1000;
       const averageLoss = lossSum / Math.max(steps, 1);
       losses.push(averageLoss);
@@ -570,7 +616,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
       t = performance.now();
-      await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
+      if (isMain) await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
       bestAccuracy = Math.max(bestAccuracy, evaluation.accuracy);
       seconds.checkpoint = (performance.now() - t) / 1000;
       emit({

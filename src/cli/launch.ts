@@ -1,0 +1,102 @@
+// `train --nproc-per-node N`: starts one process per rank running the same command, with the
+// environment torchrun would give it (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE,
+// MASTER_ADDR, MASTER_PORT), forwards Ctrl-C / SIGTERM / SIGHUP to them, and ends when they do:
+// with the first failing rank's exit code, after stopping the others.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as os from 'node:os';
+
+export interface LaunchOptions {
+  nprocPerNode: number;
+  nnodes: number;
+  nodeRank: number;
+  masterAddr: string;
+  /** undefined on one node: a free port is picked. */
+  masterPort?: number;
+}
+
+/** The launcher's own options, removed from what each rank is given. */
+export const LAUNCH_FLAGS = ['--nproc-per-node', '--nnodes', '--node-rank', '--master-addr', '--master-port'];
+
+export function rankArguments(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = LAUNCH_FLAGS.find((f) => argv[i] === f || argv[i].startsWith(`${f}=`));
+    if (!flag) out.push(argv[i]);
+    else if (argv[i] === flag) i += 1; // its value
+  }
+  return out;
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** How long the other ranks get to stop after one failed, before they are killed. */
+const GRACE_MS = 15_000;
+
+/** Runs the ranks of this node; resolves with the exit code the launcher should end with. */
+export async function launchRanks(script: string, args: string[], o: LaunchOptions, log: (line: string) => void): Promise<number> {
+  const worldSize = o.nprocPerNode * o.nnodes;
+  const masterPort = o.masterPort ?? (o.nnodes === 1 ? await freePort(o.masterAddr) : 29500);
+  // Each rank computes with its share of the cores unless --threads says otherwise.
+  const threads = args.some((a) => a === '--threads' || a.startsWith('--threads=')) ? [] : ['--threads', String(Math.max(1, Math.floor(os.availableParallelism() / o.nprocPerNode)))];
+  log(`launching ${o.nprocPerNode} rank(s) on node ${o.nodeRank} of ${o.nnodes} (world size ${worldSize}, rendezvous ${o.masterAddr}:${masterPort})`);
+  const children: ChildProcess[] = [];
+  const exits: Promise<{ rank: number; code: number }>[] = [];
+  for (let local = 0; local < o.nprocPerNode; local++) {
+    const rank = o.nodeRank * o.nprocPerNode + local;
+    const child = spawn(process.execPath, [script, 'train', ...args, ...threads], {
+      stdio: 'inherit',
+      // Its own process group: Ctrl-C in the terminal reaches the launcher only, which passes it
+      // on once (a rank that got it twice would quit at once instead of at a step boundary).
+      detached: true,
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(local),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(o.nprocPerNode),
+        MASTER_ADDR: o.masterAddr,
+        MASTER_PORT: String(masterPort),
+      },
+    });
+    children.push(child);
+    exits.push(
+      new Promise((resolve) =>
+        child.once('exit', (code, signal) => resolve({ rank, code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1) })),
+      ),
+    );
+  }
+  const forward = (signal: (typeof SIGNALS)[number]) => {
+    for (const child of children) if (child.exitCode === null) child.kill(signal);
+  };
+  for (const signal of SIGNALS) process.on(signal, forward);
+  try {
+    let failed: { rank: number; code: number } | null = null;
+    let killer: NodeJS.Timeout | null = null;
+    const results = await Promise.all(
+      exits.map((exit) =>
+        exit.then((r) => {
+          if (r.code !== 0 && !failed) {
+            failed = r;
+            log(`rank ${r.rank} exited with code ${r.code}: stopping the other ranks`);
+            forward('SIGTERM');
+            killer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), GRACE_MS);
+          }
+          return r;
+        }),
+      ),
+    );
+    if (killer) clearTimeout(killer);
+    const first = failed as { rank: number; code: number } | null;
+    return first ? first.code : (results.find((r) => r.code !== 0)?.code ?? 0);
+  } finally {
+    for (const signal of SIGNALS) process.removeListener(signal, forward);
+  }
+}
