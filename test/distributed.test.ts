@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { DistributedError, distributedUnavailableReason, doctorReport, initProcessGroup, readCheckpoint, resolveProcessGroupOptions } from '../src/index';
@@ -253,4 +254,26 @@ test('a rank killed mid-epoch: the other stops with an error naming itself, non-
   assert.ok(seconds < 30, `rank 0 took ${seconds.toFixed(1)} s to stop`);
   assert.match(err0, /failed on rank 0 of 2/);
   assert.ok(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch >= 1);
+});
+
+// torch's own launcher, where a torch with torchrun is at hand (CI's CUDA-build venv has one).
+const torchrun = [
+  process.env.RESNET_NATIVE_TORCHRUN,
+  path.join(process.env.RESNET_NATIVE_CACHE ?? path.join(os.homedir(), '.cache', 'resnet-native'), 'cuda-venv-2.14.1', 'bin', 'torchrun'),
+  '/work/venv/bin/torchrun',
+].find((p): p is string => p !== undefined && fs.existsSync(p));
+
+test('started by torchrun --no-python: the ranks join through its agent store and train as one', { skip: (!available && 'built without gloo') || (!torchrun && 'no torchrun here (set RESNET_NATIVE_TORCHRUN)') }, async () => {
+  const port = await freePort();
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-torchrun-');
+  const res = spawnSync(
+    torchrun!,
+    ['--no-python', '--nproc-per-node', '2', '--master-port', String(port), process.execPath, cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '16', '--max-steps-per-epoch', '2', '--device', 'cpu', '--checkpoint-dir', dir],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(res.status, 0, res.stderr.slice(-2000));
+  assert.match(res.stdout, /^Data-parallel: 2 ranks, each 8 images of every global batch of 16/m);
+  assert.equal(res.stdout.split('\n').filter((l) => /Average Train Loss/.test(l)).length, 1);
+  assert.equal(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.step, 2);
 });
