@@ -135,7 +135,7 @@ test('the download command shows progress and reports where the data is', async 
   assert.match(stdout, /CIFAR-10 ready in .*cifar-10-batches-bin/);
 });
 
-test('kill -9 at any moment of a download never leaves a half-made data folder, and the next run finishes', async () => {
+test('kill -9 at any moment of a download never leaves a half-made data folder, and the next run finishes', { timeout: 90_000 }, async () => {
   const dir = path.join(tmp, 'killed');
   const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
   const args = [cli, 'download', '--dir', dir, '--url', `${base}/cifar-10-binary.tar.gz`, '--md5', md5];
@@ -143,9 +143,10 @@ test('kill -9 at any moment of a download never leaves a half-made data folder, 
   try {
     for (const delay of [100, 250, 400, 600]) {
       const child = spawn(process.execPath, args, { stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r)); // it may finish before the kill
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const folder = path.join(dir, 'cifar-10-batches-bin');
       if (fs.existsSync(folder)) {
         const test = loadCifar10(dir, 'test'); // whole, or not there at all
@@ -157,10 +158,11 @@ test('kill -9 at any moment of a download never leaves a half-made data folder, 
   } finally {
     mode = 'normal';
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const exited = new Promise((r) => child.once('exit', r));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  assert.equal(await new Promise((r) => child.once('exit', r)), 0, stderr);
+  assert.equal(await exited, 0, stderr);
   const train = loadCifar10(dir, 'train');
   assert.equal(train.size, 150);
   train.images.dispose();
