@@ -8,6 +8,8 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   DataLoader,
+  DistributedSampler,
+  RandomSampler,
   SeededRandom,
   loadCifar10,
   syntheticDataset,
@@ -210,4 +212,40 @@ test('prefetch yields the same batches as epoch(), prepared on another thread wh
   const indexes: number[] = [];
   for await (const batch of custom.prefetch(0)) indexes.push(batch.index);
   assert.deepEqual(indexes, [0, 1, 2]);
+});
+
+test('DistributedSampler: one permutation, disjoint equal shards covering the set, padded as torch pads (or cut with dropLast)', () => {
+  const shards = [0, 1, 2].map((rank) => new DistributedSampler(10, { rank, worldSize: 3, seed: 5 }));
+  assert.deepEqual(shards.map((s) => s.size), [4, 4, 4], 'ceil(10 / 3) each');
+  const epoch1 = shards.map((s) => Array.from(s.indices(1)));
+  const perm = Array.from(new RandomSampler(10, 5).indices(1));
+  // rank r takes positions r, r + 3, ... of the permutation extended by its own start
+  const padded = [...perm, ...perm.slice(0, 2)];
+  epoch1.forEach((shard, r) => assert.deepEqual(shard, padded.filter((_, k) => k % 3 === r)));
+  assert.deepEqual(new Set(epoch1.flat()).size, 10, 'every position visited');
+  assert.notDeepEqual(shards[0].indices(2), shards[0].indices(1), 'a new order each epoch');
+  assert.deepEqual(Array.from(shards[0].indices(1)), Array.from(shards[0].indices(1)), 'the same for the same epoch');
+  const cut = [0, 1, 2].map((rank) => Array.from(new DistributedSampler(10, { rank, worldSize: 3, seed: 5, dropLast: true }).indices(1)));
+  assert.deepEqual(cut.map((s) => s.length), [3, 3, 3]);
+  assert.equal(new Set(cut.flat()).size, 9, 'disjoint');
+  assert.deepEqual(Array.from(new DistributedSampler(5, { rank: 1, worldSize: 2, shuffle: false }).indices(0)), [1, 3, 0]);
+  assert.throws(() => new DistributedSampler(10, { rank: 3, worldSize: 3 }), /rank 3 is not below worldSize 3/);
+});
+
+test('DataLoader with a sampler: its order and length, the same batches with prefetch; shuffle and sampler conflict', async () => {
+  const data = syntheticDataset('test', { size: 20 });
+  const sampler = new DistributedSampler(20, { rank: 1, worldSize: 2, seed: 3 });
+  const loader = new DataLoader(data, { batchSize: 4, sampler, seed: 9, transform: trainTransforms() });
+  assert.equal(loader.length, 3, '10 images of this rank in batches of 4');
+  const direct = [...loader.epoch(2)].map((b) => Array.from(b.indices));
+  assert.deepEqual(direct.flat(), Array.from(sampler.indices(2)));
+  const prefetched: number[][] = [];
+  for await (const b of loader.prefetch(2)) {
+    prefetched.push(Array.from(b.indices));
+    b.images.dispose();
+    b.labels.dispose();
+  }
+  assert.deepEqual(prefetched, direct);
+  assert.throws(() => new DataLoader(data, { sampler, shuffle: false }), /shuffle and sampler are alternatives/);
+  assert.throws(() => new DataLoader(data, { sampler: {} as never }), /sampler must have indices\(epoch\) and size/);
 });

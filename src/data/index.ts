@@ -4,6 +4,8 @@ export { syntheticDataset, syntheticRecords, writeSyntheticCifar, SYNTHETIC_CLAS
 export { DataLoader } from './loader';
 export type { Batch, DataLoaderOptions } from './loader';
 export { SeededRandom } from './random';
+export { RandomSampler, SequentialSampler, DistributedSampler } from './sampler';
+export type { Sampler, DistributedSamplerOptions } from './sampler';
 export * as transforms from './transforms';
 export { CIFAR10_MEAN, CIFAR10_STD, trainTransforms, testTransforms } from './transforms';
 export type { BatchTransform, PipelineOptions } from './transforms';

@@ -9,16 +9,20 @@ import { WorkerThread } from '../worker-thread';
 import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
+import { RandomSampler, SequentialSampler, type Sampler } from './sampler';
 import type { PrefetchWorkerData } from './prefetch-worker';
 import type { BatchTransform, SpecifiedTransform } from './transforms';
 
 export interface DataLoaderOptions {
   /** Default 256 (the tutorial's). */
   batchSize?: number;
-  /** Default true. */
+  /** Default true. Not with `sampler` (which decides the order). */
   shuffle?: boolean;
-  /** Default 0. */
+  /** Keys the order (without a sampler) and the augmentation; default 0. */
   seed?: number;
+  /** Which positions each epoch visits, in which order (e.g. a DistributedSampler); default a
+   * RandomSampler(size, seed), or a SequentialSampler with shuffle false. */
+  sampler?: Sampler;
   /** Drop the last partial batch; default false (the tutorial keeps it). */
   dropLast?: boolean;
   /** Applied to each uint8 batch; default: none (uint8 images come out). */
@@ -42,6 +46,7 @@ export class DataLoader {
   readonly dataset: ImageDataset;
   readonly batchSize: number;
   readonly shuffle: boolean;
+  readonly sampler: Sampler;
   readonly seed: number;
   readonly dropLast: boolean;
   readonly device: Device;
@@ -52,8 +57,15 @@ export class DataLoader {
   constructor(dataset: ImageDataset, options: DataLoaderOptions = {}) {
     this.dataset = dataset;
     this.batchSize = checkInteger('batchSize', options.batchSize ?? 256, 1);
-    this.shuffle = checkBoolean('shuffle', options.shuffle ?? true);
+    if (options.sampler !== undefined && options.shuffle !== undefined) {
+      throw new TypeError('DataLoader: shuffle and sampler are alternatives (the sampler decides the order): pass one');
+    }
+    this.shuffle = options.sampler ? !(options.sampler instanceof SequentialSampler) : checkBoolean('shuffle', options.shuffle ?? true);
     this.seed = checkInteger('seed', options.seed ?? 0, 0);
+    if (options.sampler !== undefined && typeof (options.sampler as Partial<Sampler>)?.indices !== 'function') {
+      throw new TypeError('DataLoader: sampler must have indices(epoch) and size (a RandomSampler, SequentialSampler or DistributedSampler)');
+    }
+    this.sampler = options.sampler ?? (this.shuffle ? new RandomSampler(dataset.size, this.seed) : new SequentialSampler(dataset.size));
     this.dropLast = checkBoolean('dropLast', options.dropLast ?? false);
     this.device = checkDevice('device', options.device ?? 'cpu');
     this.#transform = options.transform;
@@ -78,14 +90,13 @@ export class DataLoader {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.size / this.batchSize;
+    const n = this.sampler.size / this.batchSize;
     return this.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
   /** The dataset order of `epoch`. */
   order(epoch: number): Int32Array {
-    if (!this.shuffle) return Int32Array.from({ length: this.dataset.size }, (_, i) => i);
-    return new SeededRandom(this.seed, epoch).permutation(this.dataset.size);
+    return this.sampler.indices(epoch);
   }
 
   /** Batch `index` of `epoch`: the same for the same seed, epoch and index, in any order of calls. */
@@ -132,11 +143,12 @@ export class DataLoader {
       shape: this.#images.shape,
       classNames: this.dataset.classNames,
       batchSize: this.batchSize,
-      shuffle: this.shuffle,
       seed: this.seed,
-      dropLast: this.dropLast,
       spec,
       epoch,
+      // The order and the batch count come from this side's sampler (any kind, not cloneable).
+      order: this.order(epoch),
+      length: this.length,
       start,
       depth: options.depth ?? 2,
       threads: options.threads ?? 1,

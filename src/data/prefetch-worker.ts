@@ -14,11 +14,13 @@ export interface PrefetchWorkerData {
   shape: number[];
   classNames: string[];
   batchSize: number;
-  shuffle: boolean;
   seed: number;
-  dropLast: boolean;
   spec: PipelineSpec;
   epoch: number;
+  /** The epoch's positions, from the loader's sampler. */
+  order: Int32Array;
+  /** Batches in the epoch. */
+  length: number;
   start: number;
   depth: number;
   threads: number;
@@ -40,13 +42,13 @@ const dataset: ImageDataset = {
   size: labelArray.length,
   source: 'prefetch',
 };
-const loader = new DataLoader(dataset, { ...data, transform: fromSpec(data.spec) });
-const order = loader.order(data.epoch);
+const loader = new DataLoader(dataset, { batchSize: data.batchSize, seed: data.seed, transform: fromSpec(data.spec) });
+const order = data.order;
 let credits = data.depth;
 let next = data.start;
 
 function pump(): void {
-  while (credits > 0 && next < loader.length) {
+  while (credits > 0 && next < data.length) {
     credits -= 1;
     const batch = loader.batch(data.epoch, next++, order);
     const contiguous = batch.images.contiguous();

@@ -7,6 +7,7 @@ import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, se
 import { checkBoolean, checkChoice, checkInteger, checkNumber, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
+import { DistributedSampler } from '../data/sampler';
 import { syntheticDataset } from '../data/synthetic';
 import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../data/transforms';
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
@@ -229,6 +230,9 @@ export function epochLine(epoch: number, epochs: number, averageLoss: number, ac
   return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Average Train Loss: [${averageLoss.toFixed(3)}], Accuracy: [${accuracy.toFixed(3)}]`;
 }
 
+/** Rank r's augmentation is keyed by seed + r * this: other draws than its neighbours'. */
+const AUGMENTATION_SEED_STRIDE = 1_000_003;
+
 /** The tutorial's closing line. */
 export function finalLine(bestAccuracy: number, file: string): string {
   return `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)}, save the best ckpt file in ${file}`;
@@ -417,10 +421,24 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   if (isMain) prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
+  // Data-parallel: each rank reads its own shard (DistributedSampler: one permutation, disjoint
+  // equal shards) in batches of its share of the global batch, with augmentation keyed by rank
+  // so that no two ranks draw the same crops.
+  const rankBatch = group ? c.batchSize / group.worldSize : c.batchSize;
+  const sampler = group ? new DistributedSampler(trainSet.size, { rank: group.rank, worldSize: group.worldSize, seed: c.seed }) : undefined;
+  const imagesPerEpoch = sampler?.size ?? trainSet.size;
   // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
-  // Data-parallel ranks each take an equal share of every batch: a last partial batch is left out.
-  const dropLast = group ? trainSet.size % c.batchSize !== 0 : trainSet.size % c.batchSize === 1;
-  const trainLoader = owned.add(new DataLoader(trainSet, { batchSize: c.batchSize, seed: c.seed, transform: trainTransforms(pipeline), device: dataDevice, dropLast }));
+  const dropLast = imagesPerEpoch % rankBatch === 1;
+  const trainLoader = owned.add(
+    new DataLoader(trainSet, {
+      batchSize: rankBatch,
+      seed: group ? c.seed + AUGMENTATION_SEED_STRIDE * group.rank : c.seed,
+      sampler,
+      transform: trainTransforms(pipeline),
+      device: dataDevice,
+      dropLast,
+    }),
+  );
   const testLoader = owned.add(new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice }));
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
@@ -469,8 +487,6 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   }
   // Every rank starts from rank 0's weights; gradients are averaged during backward.
   const ddp = group ? owned.add(new DistributedDataParallel(model, group)) : null;
-  // A step's share of the global batch on this rank (all of it in a single process).
-  const share = (t: Tensor): Tensor => (group ? t.narrow(0, (group.rank * t.shape[0]) / group.worldSize, t.shape[0] / group.worldSize) : t);
   // Whether to stop: every rank must agree, or one would wait for the others in a collective.
   const stopRequested = (): boolean => {
     const local = hooks.signal?.aborted === true;
@@ -502,10 +518,14 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   });
 
   emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
-  if (dropLast && !group) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${trainSet.size - 1} images an epoch).`);
   if (group) {
-    line(`Data-parallel: ${group.worldSize} ranks, each ${c.batchSize / group.worldSize} images of every global batch of ${c.batchSize}` + (dropLast ? ` (the last ${trainSet.size % c.batchSize} images of each epoch are left out: a partial batch cannot split evenly)` : ''));
+    line(
+      `Data-parallel: ${group.worldSize} ranks, each ${rankBatch} images of every global batch of ${c.batchSize}, ` +
+        `from its own shard of ${imagesPerEpoch} images an epoch` +
+        (imagesPerEpoch * group.worldSize > trainSet.size ? ` (${imagesPerEpoch * group.worldSize - trainSet.size} repeated so that the shards are equal)` : ''),
+    );
   }
+  if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${imagesPerEpoch - 1} images an epoch${group ? ' on each rank' : ''}).`);
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
@@ -578,9 +598,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
           t = performance.now();
           const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
           optimizer.lr = lr;
-          const onDevice = toDevice(share(batch.images));
+          const onDevice = toDevice(batch.images);
           const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
-          const y = toDevice(share(batch.labels));
+          const y = toDevice(batch.labels);
           const loss = graphed
             ? graphed.step(x, y)
             : tidy(() => {
@@ -591,7 +611,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
           // The reported loss is the global batch's (the ranks' mean): the same on every rank, so
           // a NaN stops them all at the same step.
           if (group) group.allReduce(loss, 'avg');
-          images += batch.images.shape[0];
+          images += batch.images.shape[0] * (group?.worldSize ?? 1);
           globalStep += 1;
           pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss);
           dispose([batch, onDevice, x, y]);
