@@ -59,7 +59,7 @@ export interface BenchRow {
   memoryRatio: number | null;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): CaseResult {
   const res = spawnSync(command, args, { encoding: 'utf8', env, maxBuffer: 1 << 20 });

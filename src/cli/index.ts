@@ -261,7 +261,13 @@ program
     'speed against PyTorch in the same run: ResNet50 training-step and inference images/s (and peak RSS), the data pipeline, ' +
       'and the whole train command end to end (data files, augmentation, steps, evaluation, checkpoints)',
   )
-  .addOption(new Option('--suite <name>', "'step' (one step, one pass), 'train' (the train command end to end) or 'all'").choices(['step', 'train', 'all']).default('all'))
+  .addOption(
+    new Option('--suite <name>', "'step' (one step, one pass), 'train' (the train command end to end), 'all' (both), or 'ddp' (data-parallel steps against PyTorch DDP)")
+      .choices(['step', 'train', 'all', 'ddp'])
+      .default('all'),
+  )
+  .option('--ddp-batch <n>', 'ddp suite: the global batch', integer(2), 32)
+  .option('--ddp-ranks <n>', 'ddp suite: ranks (one thread each unless --threads)', integer(2), 2)
   .option('--batch <sizes>', 'step suite: comma-separated batch sizes', integerList(1), [32, 256])
   .option('--steps <n>', 'step suite: timed steps per run', integer(1), 5)
   .option('--warmup <n>', 'step suite: untimed steps first', integer(0), 2)
@@ -284,6 +290,22 @@ program
     const log = opts.json ? undefined : (l: string) => process.stderr.write(`${l}\n`);
     const python = opts.torch ? opts.python : null;
     const out: Record<string, unknown> = {};
+    if (opts.suite === 'ddp') {
+      const { runDdpBenchmark, formatDdpBenchmark } = await import('../bench/ddp.js');
+      const result = await runDdpBenchmark({
+        archs: opts.trainArch,
+        batch: opts.ddpBatch,
+        world: opts.ddpRanks,
+        threads: opts.threads ?? 1,
+        steps: opts.steps * 2,
+        warmup: opts.warmup + 1,
+        repeats: opts.repeats,
+        python,
+        log,
+      });
+      console.log(opts.json ? JSON.stringify(result) : formatDdpBenchmark(result));
+      return;
+    }
     if (opts.suite !== 'train') {
       const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
       const result = runBenchmark({
@@ -324,7 +346,9 @@ program
   });
 
 interface BenchCliOptions {
-  suite: 'step' | 'train' | 'all';
+  suite: 'step' | 'train' | 'all' | 'ddp';
+  ddpBatch: number;
+  ddpRanks: number;
   batch: number[];
   steps: number;
   warmup: number;

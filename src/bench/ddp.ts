@@ -1,0 +1,134 @@
+// `resnet-native bench --suite ddp` / `npm run bench:ddp`: data-parallel training steps, ours
+// (DistributedDataParallel on libtorch's Reducer, Gloo) against PyTorch DDP (bench/torch_ddp.py),
+// same model, global batch, ranks and threads, alternately, each run in fresh processes. Reports
+// images/s of the global batch, the ratio to PyTorch, the scaling efficiency over one process
+// with one rank's threads, and the share of a step not spent computing (communication and
+// waiting: 1 - one process's step on a rank's share / the data-parallel step).
+import { spawn, spawnSync } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { childError, median, pytorchAvailable } from './run';
+
+export interface DdpBenchOptions {
+  archs?: ('resnet18' | 'resnet50')[];
+  /** Global batch; default 32. */
+  batch?: number;
+  /** Default 2. */
+  world?: number;
+  /** Intra-op threads per rank (and for the single process); default 1. */
+  threads?: number;
+  steps?: number;
+  warmup?: number;
+  repeats?: number;
+  python?: string | null;
+  log?: (line: string) => void;
+}
+
+interface Side {
+  /** Global-batch images/s of the data-parallel run. */
+  ddp: number;
+  /** One process, whole batch, one rank's threads. */
+  single: number;
+  /** One process, one rank's share of the batch: a step without communication. */
+  shareStepSeconds: number;
+  ddpStepSeconds: number;
+}
+
+export interface DdpBenchRow {
+  arch: string;
+  batch: number;
+  world: number;
+  threads: number;
+  ours: Side;
+  pytorch: Side | null;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Our run: per-step seconds of the slowest rank. */
+async function ours(arch: string, batch: number, world: number, threads: number, steps: number, warmup: number): Promise<number[]> {
+  const script = path.join(__dirname, 'ddp-rank.js');
+  const port = await freePort();
+  const ranks = await Promise.all(
+    Array.from({ length: world }, (_, rank) => {
+      const child = spawn(process.execPath, [script, arch, String(batch), String(steps), String(warmup), String(world), String(threads)], {
+        env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      return new Promise<number[]>((resolve, reject) =>
+        child.on('exit', (code, signal) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`our rank ${rank} failed: ${childError(err, code, signal)}`)))),
+      );
+    }),
+  );
+  return ranks[0].map((_, i) => Math.max(...ranks.map((r) => r[i])));
+}
+
+function pytorch(python: string, arch: string, batch: number, world: number, threads: number, steps: number, warmup: number): number[] {
+  const script = path.resolve(__dirname, '..', '..', 'bench', 'torch_ddp.py');
+  const res = spawnSync(python, [script, arch, String(batch), String(steps), String(warmup), String(world), String(threads)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
+  if (res.status !== 0) throw new Error(`PyTorch DDP run failed: ${childError(res.stderr, res.status, res.signal)}`);
+  return (JSON.parse(res.stdout.trim().split('\n').pop()!) as { seconds: number[] }).seconds;
+}
+
+export async function runDdpBenchmark(options: DdpBenchOptions = {}): Promise<{ rows: DdpBenchRow[] }> {
+  const log = options.log ?? (() => {});
+  const batch = options.batch ?? 32;
+  const world = options.world ?? 2;
+  const threads = options.threads ?? 1;
+  const steps = options.steps ?? 10;
+  const warmup = options.warmup ?? 3;
+  const repeats = options.repeats ?? 3;
+  if (batch % world !== 0) throw new RangeError(`the global batch ${batch} must split evenly over ${world} ranks`);
+  const python = options.python === null ? null : (options.python ?? process.env.RESNET_NATIVE_BENCH_PYTHON ?? 'python3');
+  const torchVersion = python ? pytorchAvailable(python) : null;
+  if (python && !torchVersion) log(`PyTorch (with torchvision) not found for ${python}: our figures only`);
+  const rows: DdpBenchRow[] = [];
+  for (const arch of options.archs ?? ['resnet18', 'resnet50']) {
+    const runs = { ours: { ddp: [] as number[], single: [] as number[], share: [] as number[] }, torch: { ddp: [] as number[], single: [] as number[], share: [] as number[] } };
+    for (let r = 0; r < repeats; r++) {
+      log(`ddp ${arch} batch ${batch}, ${world} ranks x ${threads} thread(s): repeat ${r + 1}/${repeats}`);
+      // alternate: ours, PyTorch, for each configuration
+      for (const [key, w, b] of [['ddp', world, batch], ['single', 1, batch], ['share', 1, batch / world]] as const) {
+        runs.ours[key].push(median(await ours(arch, b, w, threads, steps, warmup)));
+        if (torchVersion) runs.torch[key].push(median(pytorch(python!, arch, b, w, threads, steps, warmup)));
+      }
+    }
+    const side = (s: { ddp: number[]; single: number[]; share: number[] }): Side => ({
+      ddp: batch / median(s.ddp),
+      single: batch / median(s.single),
+      shareStepSeconds: median(s.share),
+      ddpStepSeconds: median(s.ddp),
+    });
+    rows.push({ arch, batch, world, threads, ours: side(runs.ours), pytorch: torchVersion ? side(runs.torch) : null });
+  }
+  return { rows };
+}
+
+export function formatDdpBenchmark({ rows }: { rows: DdpBenchRow[] }): string {
+  const f = (x: number, d = 0) => x.toFixed(d);
+  const lines = [
+    '| model | global batch | ranks x threads | ours DDP images/s | PyTorch DDP images/s | ratio | scaling ours, PyTorch | not computing: ours, PyTorch |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const eff = (s: Side) => `${f((100 * s.ddp) / (r.world * s.single))}%`;
+    const idle = (s: Side) => `${f(100 * (1 - s.shareStepSeconds / s.ddpStepSeconds))}%`;
+    lines.push(
+      `| ${r.arch} | ${r.batch} | ${r.world} x ${r.threads} | ${f(r.ours.ddp)} | ${r.pytorch ? f(r.pytorch.ddp) : '-'} | ${r.pytorch ? f(r.ours.ddp / r.pytorch.ddp, 2) : '-'} | ` +
+        `${eff(r.ours)}, ${r.pytorch ? eff(r.pytorch) : '-'} | ${idle(r.ours)}, ${r.pytorch ? idle(r.pytorch) : '-'} |`,
+    );
+  }
+  return lines.join('\n');
+}
