@@ -2,27 +2,26 @@
 // evaluates on the test split, prints the tutorial's lines, and keeps the best model.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { autocast } from '../autograd';
 import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setAllowTF32, setCudnnBenchmark, setThreadNumThreads, type Device } from '../device';
 import { checkBoolean, checkChoice, checkInteger, checkNumber, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
-import { DistributedSampler } from '../data/sampler';
 import { syntheticDataset } from '../data/synthetic';
 import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../data/transforms';
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
-import { DistributedDataParallel } from '../distributed/ddp';
-import { initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
+import type { ProcessGroupOptions } from '../distributed/process-group';
 import { crossEntropy } from '../nn/functional';
 import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
-import { GradScaler, backwardAndStep, type GradScalerOptions } from '../optim/grad-scaler';
+import type { GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
-import { dispose, tensor, tidy, type Tensor } from '../tensor';
+import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { evaluate } from './evaluate';
 import { GraphedTrainStep } from './graphed-step';
 import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
+import { Precision } from './precision';
+import { strategyFor } from './strategy';
 import { prepareRunFolder } from './run-folder';
 
 export interface TrainOptions {
@@ -230,9 +229,6 @@ export function epochLine(epoch: number, epochs: number, averageLoss: number, ac
   return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Average Train Loss: [${averageLoss.toFixed(3)}], Accuracy: [${accuracy.toFixed(3)}]`;
 }
 
-/** Rank r's augmentation is keyed by seed + r * this: other draws than its neighbours'. */
-const AUGMENTATION_SEED_STRIDE = 1_000_003;
-
 /** The tutorial's closing line. */
 export function finalLine(bestAccuracy: number, file: string): string {
   return `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)}, save the best ckpt file in ${file}`;
@@ -387,23 +383,18 @@ class Owned {
 async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
   const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
   const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
-  // Data-parallel: joined first, so that a rank that cannot start is known to the others at once.
-  const group: ProcessGroup | null = c.distributed ? owned.add(initProcessGroup(c.distributed)) : null;
-  const isMain = group === null || group.isMain;
-  if (group && c.batchSize % group.worldSize !== 0) {
-    throw new TrainingError(`batchSize ${c.batchSize} is the global batch and must split evenly over ${group.worldSize} ranks: pass a multiple of ${group.worldSize}`);
-  }
-  const scaler = c.lossScaling ? owned.add(new GradScaler(c.lossScaling)) : null;
-  // Lines, events and checkpoints come from rank 0 only.
-  const line = !isMain ? () => {} : (hooks.onLine ?? ((l: string) => console.log(l)));
-  const emit = !isMain ? () => {} : (hooks.onEvent ?? (() => {}));
+  // One process or data-parallel ranks (joined first, so that a rank that cannot start is known
+  // to the others at once); float32, autocast, loss scaling or a half model.
+  const strategy = owned.add(strategyFor(c.distributed));
+  const rankBatch = strategy.rankBatch(c.batchSize);
+  const precision = owned.add(new Precision(c));
+  // Lines, events and checkpoints come from the main rank only.
+  const line = !strategy.isMain ? () => {} : (hooks.onLine ?? ((l: string) => console.log(l)));
+  const emit = !strategy.isMain ? () => {} : (hooks.onEvent ?? (() => {}));
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
   if (c.threads) setThreadNumThreads(c.threads);
-  const forwardLoss = (x: Tensor, y: Tensor): Tensor => {
-    const compute = () => crossEntropy((ddp ?? model).forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing });
-    if (!c.amp) return compute();
-    return autocast(compute, { deviceType: c.device === 'cpu' ? 'cpu' : 'cuda', dtype: c.amp });
-  };
+  const forwardLoss = (x: Tensor, y: Tensor): Tensor =>
+    precision.forward(() => crossEntropy(stepModule.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing }));
   manualSeed(c.seed);
 
   const synthetic = c.data === undefined;
@@ -418,21 +409,19 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   // One name per output: the data's names, then 'class N' for outputs the data does not use.
   const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
   // Before any model is built or step taken (after the data, whose errors come first).
-  if (isMain) prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
+  if (strategy.isMain) prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
-  // Data-parallel: each rank reads its own shard (DistributedSampler: one permutation, disjoint
-  // equal shards) in batches of its share of the global batch, with augmentation keyed by rank
-  // so that no two ranks draw the same crops.
-  const rankBatch = group ? c.batchSize / group.worldSize : c.batchSize;
-  const sampler = group ? new DistributedSampler(trainSet.size, { rank: group.rank, worldSize: group.worldSize, seed: c.seed }) : undefined;
+  // Data-parallel ranks each read their own shard in batches of their share of the global batch,
+  // with augmentation keyed by rank so that no two ranks draw the same crops.
+  const sampler = strategy.trainSampler(trainSet.size, c.seed);
   const imagesPerEpoch = sampler?.size ?? trainSet.size;
   // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
   const dropLast = imagesPerEpoch % rankBatch === 1;
   const trainLoader = owned.add(
     new DataLoader(trainSet, {
       batchSize: rankBatch,
-      seed: group ? c.seed + AUGMENTATION_SEED_STRIDE * group.rank : c.seed,
+      seed: strategy.augmentationSeed(c.seed),
       sampler,
       transform: trainTransforms(pipeline),
       device: dataDevice,
@@ -455,7 +444,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       device: c.device,
     }),
   );
-  if (c.half) model.toHalfPrecision(c.half);
+  precision.prepareModel(model);
   if (c.channelsLast) model.toMemoryFormat('channels_last');
   const optimizer = owned.add(
     new SGD(model.namedParameters(), {
@@ -474,7 +463,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     try {
       model.loadStateDict(saved.model);
       optimizer.loadStateDict(saved.optimizer);
-      if (scaler && saved.meta.lossScale) scaler.loadStateDict(saved.meta.lossScale);
+      precision.loadStateDict(saved.meta.lossScale);
     } catch (err) {
       throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);
     } finally {
@@ -485,18 +474,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     globalStep = saved.meta.step;
     bestAccuracy = saved.meta.bestAccuracy ?? -1;
   }
-  // Every rank starts from rank 0's weights; gradients are averaged during backward.
-  const ddp = group ? owned.add(new DistributedDataParallel(model, group)) : null;
-  // Whether to stop: every rank must agree, or one would wait for the others in a collective.
-  const stopRequested = (): boolean => {
-    const local = hooks.signal?.aborted === true;
-    if (!group) return local;
-    const flag = tensor([local ? 1 : 0]);
-    group.allReduce(flag, 'max');
-    const any = flag.item() > 0;
-    flag.dispose();
-    return any;
-  };
+  const stepModule = strategy.wrap(model);
 
   const meta = (epoch: number, accuracy: number | null): CheckpointMeta => ({
     format: CHECKPOINT_FORMAT,
@@ -514,18 +492,13 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     accuracy,
     bestAccuracy: Math.max(bestAccuracy, accuracy ?? -1),
     config: { ...c, resume: undefined },
-    lossScale: scaler ? scaler.stateDict() : undefined,
+    lossScale: precision.stateDict(),
   });
 
   emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
-  if (group) {
-    line(
-      `Data-parallel: ${group.worldSize} ranks, each ${rankBatch} images of every global batch of ${c.batchSize}, ` +
-        `from its own shard of ${imagesPerEpoch} images an epoch` +
-        (imagesPerEpoch * group.worldSize > trainSet.size ? ` (${imagesPerEpoch * group.worldSize - trainSet.size} repeated so that the shards are equal)` : ''),
-    );
-  }
-  if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${imagesPerEpoch - 1} images an epoch${group ? ' on each rank' : ''}).`);
+  const spread = strategy.describe(c.batchSize, imagesPerEpoch, trainSet.size);
+  if (spread) line(spread);
+  if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${imagesPerEpoch - 1} images an epoch${strategy.worldSize > 1 ? ' on each rank' : ''}).`);
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
@@ -590,7 +563,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
             break;
           }
           checkpoints.throwIfFailed();
-          if (stopRequested()) {
+          if (strategy.agreeToStop(hooks.signal?.aborted === true)) {
             dispose(batch);
             for (const read of pendingLosses.flush()) report(read);
             throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; ${lastGood()}`);
@@ -605,13 +578,11 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
             ? graphed.step(x, y)
             : tidy(() => {
                 const value = forwardLoss(x, y);
-                if (!backwardAndStep(value, optimizer, scaler)) skippedSteps += 1;
+                if (!precision.backwardAndStep(value, optimizer)) skippedSteps += 1;
                 return value.detach();
               });
-          // The reported loss is the global batch's (the ranks' mean): the same on every rank, so
-          // a NaN stops them all at the same step.
-          if (group) group.allReduce(loss, 'avg');
-          images += batch.images.shape[0] * (group?.worldSize ?? 1);
+          strategy.reduceLoss(loss);
+          images += batch.images.shape[0] * strategy.worldSize;
           globalStep += 1;
           pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss);
           dispose([batch, onDevice, x, y]);
@@ -625,18 +596,18 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       for (const read of pendingLosses.flush()) report(read);
       seconds.step += (performance.now() - t) / 1000;
       t = performance.now();
-      const evaluation = await evaluate(model, testLoader, { group: group ?? undefined });
+      const evaluation = await evaluate(model, testLoader, strategy.evaluateOptions());
       seconds.eval = (performance.now() - t) / 1000;
       const averageLoss = lossSum / Math.max(steps, 1);
       losses.push(averageLoss);
       accuracies.push(evaluation.accuracy);
       line('-'.repeat(50));
       line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
-      const lossScale = scaler ? scaler.getScale() : null;
+      const lossScale = precision.lossScale;
       if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
       t = performance.now();
-      if (isMain) await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
+      if (strategy.isMain) await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
       bestAccuracy = Math.max(bestAccuracy, evaluation.accuracy);
       seconds.checkpoint = (performance.now() - t) / 1000;
       emit({

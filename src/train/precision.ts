@@ -1,0 +1,62 @@
+// The numeric precision of a training run, in one place: float32; autocast (bfloat16 / float16)
+// with or without loss scaling; or a half-precision model with float32 BatchNorm. Each kind
+// knows how to prepare the model, run forward and loss, take the backward and optimizer step
+// (saying whether the step was applied), and what a checkpoint keeps of it.
+import { autocast } from '../autograd';
+import type { Device } from '../device';
+import type { ResNet } from '../models/resnet';
+import { GradScaler, backwardAndStep, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler';
+import type { SGD } from '../optim/sgd';
+import type { Tensor } from '../tensor';
+
+export interface PrecisionConfig {
+  device: Device;
+  amp?: 'bfloat16' | 'float16';
+  half?: 'bfloat16' | 'float16';
+  lossScaling: false | GradScalerOptions;
+}
+
+export class Precision {
+  readonly #config: PrecisionConfig;
+  readonly #scaler: GradScaler | null;
+
+  constructor(config: PrecisionConfig) {
+    this.#config = config;
+    this.#scaler = config.lossScaling ? new GradScaler(config.lossScaling) : null;
+  }
+
+  /** A half-precision model keeps BatchNorm in float32 (ResNet.toHalfPrecision). */
+  prepareModel(model: ResNet): void {
+    if (this.#config.half) model.toHalfPrecision(this.#config.half);
+  }
+
+  /** `fn` (forward and loss) under autocast when the run asks for it. */
+  forward<R>(fn: () => R): R {
+    const { amp, device } = this.#config;
+    return amp ? autocast(fn, { deviceType: device === 'cpu' ? 'cpu' : 'cuda', dtype: amp }) : fn();
+  }
+
+  /** Backward, optimizer step (through the loss scaler when there is one), gradients dropped;
+   * false when the scaler skipped the step (float16 gradients overflowed). */
+  backwardAndStep(loss: Tensor, optimizer: SGD): boolean {
+    return backwardAndStep(loss, optimizer, this.#scaler);
+  }
+
+  /** The loss scale now (null without loss scaling). */
+  get lossScale(): number | null {
+    return this.#scaler ? this.#scaler.getScale() : null;
+  }
+
+  /** What a checkpoint keeps: the scaler's state. */
+  stateDict(): GradScalerState | undefined {
+    return this.#scaler?.stateDict();
+  }
+
+  loadStateDict(state: GradScalerState | undefined): void {
+    if (this.#scaler && state) this.#scaler.loadStateDict(state);
+  }
+
+  dispose(): void {
+    this.#scaler?.dispose();
+  }
+}

@@ -1,0 +1,128 @@
+// How a training run is spread over processes, in one place: one process, or data-parallel
+// ranks (c10d, Gloo). The loop asks the strategy for its batch share, its sampler and
+// augmentation seed, the module to call, the loss every rank reports, whether every rank agrees
+// to stop, how to evaluate, and whether it is the rank that speaks and writes.
+import { DistributedSampler, type Sampler } from '../data/sampler';
+import { DistributedDataParallel } from '../distributed/ddp';
+import { initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
+import type { Module } from '../nn/module';
+import { tensor, type Tensor } from '../tensor';
+import { TrainingError } from './errors';
+import type { EvaluateOptions } from './evaluate';
+
+/** Rank r's augmentation is keyed by seed + r * this: other draws than its neighbours'. */
+const AUGMENTATION_SEED_STRIDE = 1_000_003;
+
+export interface Strategy {
+  /** The rank that prints lines, emits events and writes checkpoints. */
+  readonly isMain: boolean;
+  readonly worldSize: number;
+  /** This process's images of each global batch. */
+  rankBatch(globalBatch: number): number;
+  /** Which training images this process reads (undefined: all of them, shuffled by the loader). */
+  trainSampler(size: number, seed: number): Sampler | undefined;
+  augmentationSeed(seed: number): number;
+  /** What the step calls forward on: the model, or its data-parallel wrapper. */
+  wrap(model: Module): { forward(x: Tensor): Tensor };
+  /** The loss to report, in place: the same on every rank. */
+  reduceLoss(loss: Tensor): void;
+  /** Whether to stop now: true on every rank as soon as one of them asks. */
+  agreeToStop(local: boolean): boolean;
+  evaluateOptions(): EvaluateOptions;
+  /** A line for the log, or null. */
+  describe(globalBatch: number, imagesPerEpoch: number, datasetSize: number): string | null;
+  dispose(): void;
+}
+
+class SingleProcess implements Strategy {
+  readonly isMain = true;
+  readonly worldSize = 1;
+  rankBatch(globalBatch: number): number {
+    return globalBatch;
+  }
+  trainSampler(): undefined {
+    return undefined;
+  }
+  augmentationSeed(seed: number): number {
+    return seed;
+  }
+  wrap(model: Module): Module {
+    return model;
+  }
+  reduceLoss(): void {}
+  agreeToStop(local: boolean): boolean {
+    return local;
+  }
+  evaluateOptions(): EvaluateOptions {
+    return {};
+  }
+  describe(): null {
+    return null;
+  }
+  dispose(): void {}
+}
+
+class DataParallel implements Strategy {
+  readonly #group: ProcessGroup;
+  #ddp: DistributedDataParallel | null = null;
+
+  constructor(group: ProcessGroup) {
+    this.#group = group;
+  }
+  get isMain(): boolean {
+    return this.#group.isMain;
+  }
+  get worldSize(): number {
+    return this.#group.worldSize;
+  }
+  rankBatch(globalBatch: number): number {
+    if (globalBatch % this.worldSize !== 0) {
+      throw new TrainingError(`batchSize ${globalBatch} is the global batch and must split evenly over ${this.worldSize} ranks: pass a multiple of ${this.worldSize}`);
+    }
+    return globalBatch / this.worldSize;
+  }
+  // One permutation, disjoint equal shards (torch's DistributedSampler).
+  trainSampler(size: number, seed: number): Sampler {
+    return new DistributedSampler(size, { rank: this.#group.rank, worldSize: this.worldSize, seed });
+  }
+  augmentationSeed(seed: number): number {
+    return seed + AUGMENTATION_SEED_STRIDE * this.#group.rank;
+  }
+  // Every rank starts from rank 0's weights; gradients are averaged during backward.
+  wrap(model: Module): DistributedDataParallel {
+    this.#ddp = new DistributedDataParallel(model, this.#group);
+    return this.#ddp;
+  }
+  // The global batch's loss: a NaN stops every rank at the same step.
+  reduceLoss(loss: Tensor): void {
+    this.#group.allReduce(loss, 'avg');
+  }
+  // One rank waiting alone in a collective would hang: stops are agreed.
+  agreeToStop(local: boolean): boolean {
+    const flag = tensor([local ? 1 : 0]);
+    this.#group.allReduce(flag, 'max');
+    const any = flag.item() > 0;
+    flag.dispose();
+    return any;
+  }
+  evaluateOptions(): EvaluateOptions {
+    return { group: this.#group };
+  }
+  describe(globalBatch: number, imagesPerEpoch: number, datasetSize: number): string {
+    const repeated = imagesPerEpoch * this.worldSize - datasetSize;
+    return (
+      `Data-parallel: ${this.worldSize} ranks, each ${globalBatch / this.worldSize} images of every global batch of ${globalBatch}, ` +
+      `from its own shard of ${imagesPerEpoch} images an epoch` +
+      (repeated > 0 ? ` (${repeated} repeated so that the shards are equal)` : '')
+    );
+  }
+  dispose(): void {
+    this.#ddp?.dispose();
+    this.#group.destroy();
+  }
+}
+
+/** One process, or (distributed options given) this rank of the job's group, joined now. */
+export function strategyFor(distributed: ProcessGroupOptions | null): Strategy {
+  return distributed ? new DataParallel(initProcessGroup(distributed)) : new SingleProcess();
+}
