@@ -5,6 +5,7 @@
 import { CudaGraph, onSideStream } from '../cuda-graph';
 import type { Device } from '../device';
 import { checkInteger } from '../errors';
+import { backwardAndStep } from '../optim/grad-scaler';
 import type { SGD } from '../optim/sgd';
 import { dispose, keep, tidy, type Tensor } from '../tensor';
 
@@ -34,6 +35,9 @@ export class GraphedTrainStep {
     this.#warmupSteps = checkInteger('warmupSteps', options.warmupSteps ?? 3, 1);
     this.#graph = new CudaGraph(device);
   }
+
+  /** A graphed step is never skipped (loss scaling, which decides on the CPU, is refused with it). */
+  readonly skippedSteps = 0;
 
   /** True once the step has been captured. */
   get captured(): boolean {
@@ -77,9 +81,7 @@ export class GraphedTrainStep {
   /** Forward, loss, backward, update, gradients dropped; returns the loss (call inside tidy). */
   #update(x: Tensor, y: Tensor): Tensor {
     const loss = this.#forwardLoss(x, y);
-    loss.backward();
-    this.#optimizer.step();
-    this.#optimizer.zeroGrad();
+    backwardAndStep(loss, this.#optimizer, null);
     return loss;
   }
 

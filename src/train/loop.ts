@@ -17,10 +17,10 @@ import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { evaluate } from './evaluate';
-import { GraphedTrainStep } from './graphed-step';
 import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
 import { Precision } from './precision';
+import { stepRunnerFor } from './step-runner';
 import { strategyFor } from './strategy';
 import { prepareRunFolder } from './run-folder';
 
@@ -502,7 +502,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   if (synthetic) line(`Training on the built-in SYNTHETIC dataset (${trainSet.size} train / ${testSet.size} test images): pass --data DIR for CIFAR-10.`);
   const losses: number[] = [];
   const accuracies: number[] = [];
-  const graphed = c.cudaGraph ? new GraphedTrainStep(forwardLoss, optimizer, c.device) : null;
+  const runner = stepRunnerFor(c, forwardLoss, optimizer, precision);
   const pendingLosses = new LaggedLosses<StepContext>(c.lossReadLag);
   const toDevice = deviceCopy(c.device);
   // Name only what exists: before the first epoch ends there is no checkpoint of this run.
@@ -524,7 +524,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       let lossSum = 0;
       let steps = 0;
-      let skippedSteps = 0;
+      const skippedBefore = runner.skippedSteps;
       let images = 0;
       const seconds = { data: 0, step: 0, eval: 0, checkpoint: 0 };
       const t0 = performance.now();
@@ -574,13 +574,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
           const onDevice = toDevice(batch.images);
           const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
           const y = toDevice(batch.labels);
-          const loss = graphed
-            ? graphed.step(x, y)
-            : tidy(() => {
-                const value = forwardLoss(x, y);
-                if (!precision.backwardAndStep(value, optimizer)) skippedSteps += 1;
-                return value.detach();
-              });
+          const loss = runner.step(x, y);
           strategy.reduceLoss(loss);
           images += batch.images.shape[0] * strategy.worldSize;
           globalStep += 1;
@@ -604,6 +598,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       line('-'.repeat(50));
       line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
       const lossScale = precision.lossScale;
+      const skippedSteps = runner.skippedSteps - skippedBefore;
       if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
       line('-'.repeat(50));
       t = performance.now();
@@ -631,7 +626,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     throw err;
   } finally {
     pendingLosses.dispose();
-    graphed?.dispose();
+    runner.dispose();
     if (cudaSwitches) {
       setCudnnBenchmark(cudaSwitches.benchmark);
       setAllowTF32(cudaSwitches.tf32);
