@@ -20,6 +20,7 @@ import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
 import { Precision } from './precision';
+import { RunLog, type StepReport } from './run-log';
 import { stepRunnerFor } from './step-runner';
 import { strategyFor } from './strategy';
 import { prepareRunFolder } from './run-folder';
@@ -147,16 +148,6 @@ export interface EpochSeconds {
   total: number;
 }
 
-/** What a step's report needs once its loss is read. */
-interface StepContext {
-  epoch: number;
-  step: number;
-  globalStep: number;
-  lr: number;
-  /** Images trained on in the epoch up to this step. */
-  images: number;
-}
-
 /** Moves batch tensors to the training device: from page-locked memory without waiting for the
  * GPU (a plain host-to-device copy waits for the stream to drain, every step). */
 function deviceCopy(device: Device): (t: Tensor) => Tensor {
@@ -217,22 +208,7 @@ export interface TrainResult {
 
 export { TrainingError };
 
-const pad3 = (n: number) => String(n).padStart(3, ' ');
-
-/** The tutorial's step line. */
-export function stepLine(epoch: number, epochs: number, step: number, steps: number, loss: number): string {
-  return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Steps: [${pad3(step)}/${pad3(steps)}], Train Loss: [${loss.toFixed(3)}]`;
-}
-
-/** The tutorial's epoch summary line. */
-export function epochLine(epoch: number, epochs: number, averageLoss: number, accuracy: number): string {
-  return `Epoch: [${pad3(epoch)}/${pad3(epochs)}], Average Train Loss: [${averageLoss.toFixed(3)}], Accuracy: [${accuracy.toFixed(3)}]`;
-}
-
-/** The tutorial's closing line. */
-export function finalLine(bestAccuracy: number, file: string): string {
-  return `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)}, save the best ckpt file in ${file}`;
-}
+export { stepLine, epochLine, finalLine } from './run-log';
 
 /** false, or the GradScaler's options. */
 function lossScalingOption(value: TrainOptions['lossScaling'], amp: TrainOptions['amp']): false | GradScalerOptions {
@@ -389,8 +365,8 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const rankBatch = strategy.rankBatch(c.batchSize);
   const precision = owned.add(new Precision(c));
   // Lines, events and checkpoints come from the main rank only.
-  const line = !strategy.isMain ? () => {} : (hooks.onLine ?? ((l: string) => console.log(l)));
-  const emit = !strategy.isMain ? () => {} : (hooks.onEvent ?? (() => {}));
+  const log = new RunLog({ speaks: strategy.isMain, onLine: hooks.onLine, onEvent: hooks.onEvent, epochs: c.epochs, logEvery: c.logEvery });
+  const line = (text: string) => log.line(text);
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
   if (c.threads) setThreadNumThreads(c.threads);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor =>
@@ -495,7 +471,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     lossScale: precision.stateDict(),
   });
 
-  emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
+  log.emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
   const spread = strategy.describe(c.batchSize, imagesPerEpoch, trainSet.size);
   if (spread) line(spread);
   if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${imagesPerEpoch - 1} images an epoch${strategy.worldSize > 1 ? ' on each rank' : ''}).`);
@@ -503,7 +479,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const losses: number[] = [];
   const accuracies: number[] = [];
   const runner = stepRunnerFor(c, forwardLoss, optimizer, precision);
-  const pendingLosses = new LaggedLosses<StepContext>(c.lossReadLag);
+  const pendingLosses = new LaggedLosses<StepReport>(c.lossReadLag);
   const toDevice = deviceCopy(c.device);
   // Name only what exists: before the first epoch ends there is no checkpoint of this run.
   // Each epoch's checkpoints are copied at its end and written while the next epoch trains.
@@ -512,8 +488,8 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     const writes = [saveCheckpointInBackground(lastFile, model, { ...meta(epoch, accuracy), role: 'last' }, optimizer)];
     if (best) writes.push(saveCheckpointInBackground(bestFile, model, { ...meta(epoch, accuracy), role: 'best' }));
     await Promise.all(writes);
-    if (best) emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch, accuracy });
-    emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch, accuracy });
+    if (best) log.emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch, accuracy });
+    log.emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch, accuracy });
   });
   const lastGood = () => (checkpoints.started || fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
   // cuDNN autotuning and TF32 are process-wide switches in libtorch: set only for a CUDA run,
@@ -529,26 +505,13 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       const seconds = { data: 0, step: 0, eval: 0, checkpoint: 0 };
       const t0 = performance.now();
       // A step's loss is read `lossReadLag` steps later (LaggedLosses): its line, event and NaN check come then.
-      const report = ({ context: s, value: loss }: { context: StepContext; value: number }) => {
+      const report = ({ context: s, value: loss }: { context: StepReport; value: number }) => {
         if (!Number.isFinite(loss)) {
           throw new TrainingError(`loss became ${loss} at epoch ${s.epoch}, step ${s.step}: training stopped; ${lastGood()}`);
         }
         lossSum += loss;
         steps += 1;
-        const elapsed = (performance.now() - t0) / 1000;
-        emit({
-          type: 'step',
-          epoch: s.epoch,
-          epochs: c.epochs,
-          step: s.step,
-          stepsPerEpoch,
-          globalStep: s.globalStep,
-          loss,
-          lr: s.lr,
-          imagesPerSecond: s.images / elapsed,
-          etaSeconds: ((stepsPerEpoch - s.step) * elapsed) / s.step,
-        });
-        if (s.step === 1 || s.step % c.logEvery === 0 || s.step === stepsPerEpoch) line(stepLine(s.epoch, c.epochs, s.step, stepsPerEpoch, loss));
+        log.step(s, loss, stepsPerEpoch, (performance.now() - t0) / 1000);
       };
       const batches = trainLoader.prefetch(epoch);
       try {
@@ -595,20 +558,15 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       const averageLoss = lossSum / Math.max(steps, 1);
       losses.push(averageLoss);
       accuracies.push(evaluation.accuracy);
-      line('-'.repeat(50));
-      line(epochLine(epoch + 1, c.epochs, averageLoss, evaluation.accuracy));
       const lossScale = precision.lossScale;
       const skippedSteps = runner.skippedSteps - skippedBefore;
-      if (skippedSteps > 0) line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
-      line('-'.repeat(50));
+      log.epochSummary(epoch + 1, averageLoss, evaluation.accuracy, skippedSteps, steps, lossScale);
       t = performance.now();
       if (strategy.isMain) await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
       bestAccuracy = Math.max(bestAccuracy, evaluation.accuracy);
       seconds.checkpoint = (performance.now() - t) / 1000;
-      emit({
-        type: 'epoch',
+      log.epochEvent({
         epoch: epoch + 1,
-        epochs: c.epochs,
         averageLoss,
         accuracy: evaluation.accuracy,
         perClassAccuracy: evaluation.perClass,
@@ -632,9 +590,6 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       setAllowTF32(cudaSwitches.tf32);
     }
   }
-  line('='.repeat(80));
-  // Name only a file that exists: a resumed run whose epochs never beat its earlier best wrote none here.
-  line(fs.existsSync(bestFile) ? finalLine(bestAccuracy, bestFile) : `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)} (from the resumed run; no epoch of this run improved on it, so ${bestFile} was not written)`);
-  emit({ type: 'done', bestAccuracy, bestCheckpoint: bestFile, epochs: c.epochs, steps: globalStep });
+  log.finish(bestAccuracy, bestFile, fs.existsSync(bestFile), globalStep);
   return { bestAccuracy, bestCheckpoint: bestFile, lastCheckpoint: lastFile, epochs: c.epochs, steps: globalStep, losses, accuracies };
 }
