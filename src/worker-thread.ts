@@ -67,6 +67,13 @@ export class WorkerThread<Message = unknown> {
     });
   }
 
+  /** Whether the thread keeps the process alive: a thread that waits for work between jobs
+   * should not (unref), one whose answer someone awaits must (ref). */
+  keepsProcessAlive(on: boolean): void {
+    if (on) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
   /** Ends the thread (its listeners hear 'was closed'); resolves once it has exited. */
   async close(): Promise<void> {
     this.#closing = !this.#end;

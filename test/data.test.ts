@@ -19,6 +19,7 @@ import {
   transforms,
   writeSyntheticCifar,
 } from '../src/index';
+import { WorkerThread } from '../src/worker-thread';
 import { tempDir } from './helpers';
 
 const tmp = tempDir('rn-data-');
@@ -248,4 +249,31 @@ test('DataLoader with a sampler: its order and length, the same batches with pre
   assert.deepEqual(prefetched, direct);
   assert.throws(() => new DataLoader(data, { sampler, shuffle: false }), /shuffle and sampler are alternatives/);
   assert.throws(() => new DataLoader(data, { sampler: {} as never }), /sampler must have indices\(epoch\) and size/);
+});
+
+test('prefetch: one thread per loader serves every epoch (the images copied once), ended by dispose()', async () => {
+  const loader = new DataLoader(syntheticDataset('test', { size: 64 }), { batchSize: 16, transform: trainTransforms() });
+  const threadsSeen = new Set<unknown>();
+  const earlier = new Set(WorkerThread.live); // other loaders' threads
+  for (const epoch of [0, 1, 2]) {
+    const indices: number[] = [];
+    for await (const b of loader.prefetch(epoch)) {
+      for (const t of WorkerThread.live) if (t.name === 'data prefetching thread' && !earlier.has(t)) threadsSeen.add(t);
+      indices.push(...b.indices);
+      b.images.dispose();
+      b.labels.dispose();
+      if (epoch === 1 && indices.length === 16) break; // leaving an epoch early stops its job
+    }
+    assert.deepEqual(indices, Array.from(loader.order(epoch)).slice(0, indices.length), `epoch ${epoch}`);
+  }
+  assert.equal(threadsSeen.size, 1, 'the same thread for the three epochs');
+  const [thread] = threadsSeen as Set<WorkerThread>;
+  assert.equal(thread.ended, null, 'alive between epochs');
+  const first = loader.prefetch(0);
+  await first.next();
+  await assert.rejects(loader.prefetch(1).next(), /one epoch at a time per loader/);
+  await first.return(undefined);
+  loader.dispose();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(thread.ended, 'dispose() ends the thread');
 });

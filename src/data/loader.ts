@@ -10,7 +10,7 @@ import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
 import { RandomSampler, SequentialSampler, type Sampler } from './sampler';
-import type { PrefetchWorkerData } from './prefetch-worker';
+import type { PrefetchControl, PrefetchJob, PrefetchWorkerData } from './prefetch-worker';
 import type { BatchTransform, SpecifiedTransform } from './transforms';
 
 export interface DataLoaderOptions {
@@ -75,13 +75,15 @@ export class DataLoader {
   }
 
   /**
-   * Frees the loader's own copies of the dataset (made when `device` is not the CPU) now; the
-   * dataset itself is the caller's. `using loader = new DataLoader(...)` calls this at the end of
+   * Frees the loader's own copies of the dataset (made when `device` is not the CPU) and ends its
+   * prefetching thread now; the dataset itself is the caller's. `using loader = new DataLoader(...)` calls this at the end of
    * the block. Idempotent.
    */
   dispose(): void {
     if (this.#images !== this.dataset.images) this.#images.dispose();
     if (this.#labels !== this.dataset.labels) this.#labels.dispose();
+    void this.#prefetcher?.thread.close();
+    this.#prefetcher = null;
   }
 
   [Symbol.dispose](): void {
@@ -120,12 +122,14 @@ export class DataLoader {
     for (let i = start; i < this.length; i++) yield this.batch(epoch, i, order);
   }
 
-  #shared: { images: SharedArrayBuffer; labels: SharedArrayBuffer } | undefined;
+  #prefetcher: Prefetcher | null = null;
 
   /**
    * The same batches as epoch(), prepared `depth` ahead on a separate thread while the caller
-   * works on the current one. Needs a transform from trainTransforms() / testTransforms() and a
-   * CPU loader; otherwise it yields epoch()'s batches as they are made.
+   * works on the current one. The thread (with its copy of the images) is started on the first
+   * call and serves every later epoch; dispose() ends it, and it does not keep the process alive
+   * between epochs. One prefetch at a time per loader. Needs a transform from trainTransforms() /
+   * testTransforms() and a CPU loader; otherwise it yields epoch()'s batches as they are made.
    */
   async *prefetch(epoch = 0, options: { depth?: number; start?: number; threads?: number } = {}): AsyncGenerator<Batch> {
     const start = options.start ?? 0;
@@ -134,45 +138,75 @@ export class DataLoader {
       yield* this.epoch(epoch, start);
       return;
     }
-    this.#shared ??= {
-      images: copyToShared(native.toBytes(this.#images.handle)),
-      labels: copyToShared(this.dataset.labelArray),
-    };
-    const workerData: PrefetchWorkerData = {
-      ...this.#shared,
-      shape: this.#images.shape,
-      classNames: this.dataset.classNames,
-      batchSize: this.batchSize,
-      seed: this.seed,
-      spec,
-      epoch,
-      // The order and the batch count come from this side's sampler (any kind, not cloneable).
-      order: this.order(epoch),
-      length: this.length,
-      start,
-      depth: options.depth ?? 2,
-      threads: options.threads ?? 1,
-    };
-    const inbox: PrefetchedBatch[] = [];
-    let waiting: ((b: PrefetchedBatch) => void) | null = null;
-    const thread = new WorkerThread<PrefetchedBatch>('data prefetching thread', workerFile('data/prefetch-worker.js'), { workerData }, (m) =>
-      waiting ? (waiting(m), (waiting = null)) : inbox.push(m),
-    );
+    const threads = options.threads ?? 1;
+    if (!this.#prefetcher || this.#prefetcher.thread.ended || this.#prefetcher.threads !== threads) {
+      void this.#prefetcher?.thread.close();
+      this.#prefetcher = new Prefetcher({
+        images: copyToShared(native.toBytes(this.#images.handle)),
+        labels: copyToShared(this.dataset.labelArray),
+        shape: this.#images.shape,
+        classNames: this.dataset.classNames,
+        batchSize: this.batchSize,
+        seed: this.seed,
+        spec,
+        threads,
+      });
+    }
+    yield* this.#prefetcher.run({ epoch, order: this.order(epoch), start, length: this.length, depth: options.depth ?? 2 });
+  }
+}
+
+/** The long-lived prefetching thread of one loader and the epoch it is preparing. */
+class Prefetcher {
+  readonly thread: WorkerThread<PrefetchedBatch>;
+  readonly threads: number;
+  #jobs = 0;
+  #active = false;
+  #inbox: PrefetchedBatch[] = [];
+  #waiting: ((b: PrefetchedBatch) => void) | null = null;
+
+  constructor(workerData: PrefetchWorkerData) {
+    this.threads = workerData.threads;
+    this.thread = new WorkerThread<PrefetchedBatch>('data prefetching thread', workerFile('data/prefetch-worker.js'), { workerData }, (m) => {
+      if (m.id !== this.#jobs) return; // a batch of a job already stopped
+      if (this.#waiting) {
+        this.#waiting(m);
+        this.#waiting = null;
+      } else this.#inbox.push(m);
+    });
+    this.thread.keepsProcessAlive(false);
+  }
+
+  async *run(job: Omit<PrefetchJob, 'kind' | 'id'>): AsyncGenerator<Batch> {
+    if (this.#active) throw new Error('DataLoader.prefetch: one epoch at a time per loader (finish or break out of the one under way first)');
+    this.#active = true;
+    const id = ++this.#jobs;
+    this.#inbox = [];
+    this.thread.keepsProcessAlive(true);
     try {
-      for (let i = start; i < this.length; i++) {
-        const m = inbox.shift() ?? (await thread.race(new Promise<PrefetchedBatch>((resolve) => (waiting = resolve))));
+      this.thread.post({ kind: 'epoch', id, ...job } satisfies PrefetchJob);
+      for (let i = job.start; i < job.length; i++) {
+        const m = this.#inbox.shift() ?? (await this.thread.race(new Promise<PrefetchedBatch>((resolve) => (this.#waiting = resolve))));
         const images = tensor(m.images, m.shape, { device: 'cpu' });
         const labels = tensor(m.labels, [m.labels.length], { device: 'cpu' });
-        thread.post('ack');
+        this.thread.post({ kind: 'ack', id } satisfies PrefetchControl);
         yield { images, labels, index: m.index, indices: m.indices };
       }
     } finally {
-      await thread.close();
+      this.#active = false;
+      this.#waiting = null;
+      this.#inbox = [];
+      if (!this.thread.ended) {
+        this.thread.post({ kind: 'stop', id } satisfies PrefetchControl);
+        this.thread.keepsProcessAlive(false);
+      }
     }
   }
 }
 
 interface PrefetchedBatch {
+  /** The job (epoch) it belongs to. */
+  id: number;
   index: number;
   shape: number[];
   images: Float32Array;

@@ -1,5 +1,6 @@
-// The prefetching thread of DataLoader.prefetch(): rebuilds the loader over a shared copy of the
-// uint8 images and prepares up to `depth` batches ahead of the training thread.
+// The prefetching thread of DataLoader.prefetch(): one per loader, for its whole life. It rebuilds
+// the loader once over a copy of the shared uint8 images, then prepares each epoch (a job: the
+// order from the loader's sampler) up to `depth` batches ahead of the training thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setThreadNumThreads } from '../device';
 import { native } from '../native';
@@ -16,15 +17,22 @@ export interface PrefetchWorkerData {
   batchSize: number;
   seed: number;
   spec: PipelineSpec;
-  epoch: number;
-  /** The epoch's positions, from the loader's sampler. */
-  order: Int32Array;
-  /** Batches in the epoch. */
-  length: number;
-  start: number;
-  depth: number;
   threads: number;
 }
+
+/** One epoch's batches to prepare: `length` batches of `order`, from `start`, `depth` ahead. */
+export interface PrefetchJob {
+  kind: 'epoch';
+  id: number;
+  epoch: number;
+  order: Int32Array;
+  start: number;
+  length: number;
+  depth: number;
+}
+
+/** From the loader: one more batch may be prepared (`ack`), or the job is over (`stop`). */
+export type PrefetchControl = PrefetchJob | { kind: 'ack' | 'stop'; id: number };
 
 const data = workerData as PrefetchWorkerData;
 // This thread's share only: the training thread keeps its own count (see setThreadNumThreads).
@@ -43,18 +51,19 @@ const dataset: ImageDataset = {
   source: 'prefetch',
 };
 const loader = new DataLoader(dataset, { batchSize: data.batchSize, seed: data.seed, transform: fromSpec(data.spec) });
-const order = data.order;
-let credits = data.depth;
-let next = data.start;
+// The thread lives as long as its loader: the dataset is copied once, and each epoch is a job.
+let job: PrefetchJob | null = null;
+let credits = 0;
+let next = 0;
 
 function pump(): void {
-  while (credits > 0 && next < data.length) {
+  while (job && credits > 0 && next < job.length) {
     credits -= 1;
-    const batch = loader.batch(data.epoch, next++, order);
+    const batch = loader.batch(job.epoch, next++, job.order);
     const contiguous = batch.images.contiguous();
     const images = contiguous.toArray() as Float32Array;
     const labels = batch.labels.toArray() as BigInt64Array;
-    parentPort!.postMessage({ index: batch.index, shape: batch.images.shape, images, labels, indices: batch.indices }, [
+    parentPort!.postMessage({ id: job.id, index: batch.index, shape: batch.images.shape, images, labels, indices: batch.indices }, [
       images.buffer as ArrayBuffer,
       labels.buffer as ArrayBuffer,
     ]);
@@ -62,10 +71,17 @@ function pump(): void {
   }
 }
 
-parentPort!.on('message', (message) => {
-  if (message === 'ack') {
+parentPort!.on('message', (message: PrefetchControl) => {
+  if (message.kind === 'epoch') {
+    job = message;
+    credits = message.depth;
+    next = message.start;
+  } else if (message.id !== job?.id) {
+    return; // about a job already replaced
+  } else if (message.kind === 'ack') {
     credits += 1;
-    pump();
+  } else {
+    job = null;
   }
+  pump();
 });
-pump();
