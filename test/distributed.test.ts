@@ -277,3 +277,19 @@ test('started by torchrun --no-python: the ranks join through its agent store an
   assert.equal(res.stdout.split('\n').filter((l) => /Average Train Loss/.test(l)).length, 1);
   assert.equal(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.step, 2);
 });
+
+test('Ctrl-C to the launcher stops every rank at a step boundary: exit 130, checkpoints whole', { skip: !available && 'built without gloo' }, async () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-ddp-sigint-');
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', '--arch', 'resnet18', '--batch-size', '8', '--epochs', '50', '--max-steps-per-epoch', '2', '--log-every', '1', '--device', 'cpu', '--checkpoint-dir', dir]);
+  const exited = new Promise<number | null>((resolve) => launcher.on('exit', resolve));
+  let out = '';
+  let err = '';
+  launcher.stderr.on('data', (d) => (err += d));
+  await new Promise<void>((resolve) => launcher.stdout.on('data', (d) => ((out += d), /Average Train Loss/.test(out) && resolve())));
+  launcher.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, err);
+  assert.match(err, /training cancelled at epoch \d+, step \d+/);
+  assert.ok(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch >= 1);
+});

@@ -73,7 +73,9 @@ export async function launchRanks(script: string, args: string[], o: LaunchOptio
       ),
     );
   }
+  let interrupted = false;
   const forward = (signal: (typeof SIGNALS)[number]) => {
+    interrupted = true;
     for (const child of children) if (child.exitCode === null) child.kill(signal);
   };
   for (const signal of SIGNALS) process.on(signal, forward);
@@ -85,9 +87,13 @@ export async function launchRanks(script: string, args: string[], o: LaunchOptio
         exit.then((r) => {
           if (r.code !== 0 && !failed) {
             failed = r;
-            log(`rank ${r.rank} exited with code ${r.code}: stopping the other ranks`);
-            forward('SIGTERM');
-            killer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), GRACE_MS);
+            // Ranks stopping on a signal passed on to them all finish their step and their
+            // checkpoint: a second signal would cut that short.
+            if (!interrupted) {
+              log(`rank ${r.rank} exited with code ${r.code}: stopping the other ranks`);
+              for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+              killer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), GRACE_MS);
+            }
           }
           return r;
         }),

@@ -212,3 +212,8 @@ export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGrou
     );
   }
 }
+
+/** Leaves `group` (as torch.distributed.destroy_process_group): the same as group.destroy(). */
+export function destroyProcessGroup(group: ProcessGroup): void {
+  group.destroy();
+}
