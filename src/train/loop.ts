@@ -21,8 +21,8 @@ import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
 import { Precision } from './precision';
 import { RunLog, type StepReport } from './run-log';
-import { stepRunnerFor } from './step-runner';
-import { strategyFor } from './strategy';
+import { checkStepRunnerOptions, stepRunnerFor } from './step-runner';
+import { checkStrategyOptions, strategyFor } from './strategy';
 import { prepareRunFolder } from './run-folder';
 
 export interface TrainOptions {
@@ -308,17 +308,10 @@ function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedChe
  */
 export function checkTrainOptions(options: TrainOptions = {}): ReturnType<typeof normalize> {
   const c = normalize(options);
-  if (c.amp && c.half) throw new TrainingError('amp (autocast) and half (a half-precision model) are alternatives: pick one');
-  if (c.lossScaling && c.cudaGraph) {
-    throw new TrainingError("loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot: use amp 'bfloat16' (no loss scaling needed) with cudaGraph, or lossScaling: false");
-  }
-  if (c.lossScaling && c.half === 'float16') {
-    throw new TrainingError("loss scaling needs gradients wider than float16, and a half 'float16' model has float16 gradients: use amp 'float16' (a float32 model), or lossScaling: false");
-  }
-  if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
-  if (c.distributed && c.device !== 'cpu') {
-    throw new TrainingError(`distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu'`);
-  }
+  // Each part checks its own conflicts.
+  Precision.check(c);
+  checkStepRunnerOptions(c);
+  checkStrategyOptions(c);
   if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
   return c;
 }

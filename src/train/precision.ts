@@ -8,6 +8,7 @@ import type { ResNet } from '../models/resnet';
 import { GradScaler, backwardAndStep, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler';
 import type { SGD } from '../optim/sgd';
 import type { Tensor } from '../tensor';
+import { TrainingError } from './errors';
 
 export interface PrecisionConfig {
   device: Device;
@@ -17,6 +18,17 @@ export interface PrecisionConfig {
 }
 
 export class Precision {
+  /** Refuses combinations that cannot work, naming why and what to use instead. */
+  static check(c: PrecisionConfig & { cudaGraph: boolean }): void {
+    if (c.amp && c.half) throw new TrainingError('amp (autocast) and half (a half-precision model) are alternatives: pick one');
+    if (c.lossScaling && c.cudaGraph) {
+      throw new TrainingError("loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot: use amp 'bfloat16' (no loss scaling needed) with cudaGraph, or lossScaling: false");
+    }
+    if (c.lossScaling && c.half === 'float16') {
+      throw new TrainingError("loss scaling needs gradients wider than float16, and a half 'float16' model has float16 gradients: use amp 'float16' (a float32 model), or lossScaling: false");
+    }
+  }
+
   readonly #config: PrecisionConfig;
   readonly #scaler: GradScaler | null;
 

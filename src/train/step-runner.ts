@@ -5,6 +5,7 @@ import type { SGD } from '../optim/sgd';
 import { tidy, type Tensor } from '../tensor';
 import { GraphedTrainStep } from './graphed-step';
 import type { Precision } from './precision';
+import { TrainingError } from './errors';
 
 export interface StepRunner {
   /** One step on (x, y), both on the device; returns the loss, a detached scalar the caller owns. */
@@ -29,6 +30,10 @@ class EagerStep implements StepRunner {
     });
   }
   dispose(): void {}
+}
+
+export function checkStepRunnerOptions(c: { cudaGraph: boolean; device: Device }): void {
+  if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
 }
 
 export function stepRunnerFor(

@@ -122,6 +122,12 @@ class DataParallel implements Strategy {
   }
 }
 
+export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: string }): void {
+  if (c.distributed && c.device !== 'cpu') {
+    throw new TrainingError(`distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu'`);
+  }
+}
+
 /** One process, or (distributed options given) this rank of the job's group, joined now. */
 export function strategyFor(distributed: ProcessGroupOptions | null): Strategy {
   return distributed ? new DataParallel(initProcessGroup(distributed)) : new SingleProcess();
