@@ -84,6 +84,12 @@ std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* name
 std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::vector<int64_t> IntListValue(Napi::Env env, Napi::Value v, const char* name);
 bool IsMissing(const Napi::CallbackInfo& info, size_t i);
+// Properties of an options object (required; a TypeError naming the option otherwise).
+Napi::Value Prop(Napi::Object options, const char* key);
+int64_t IntProp(Napi::Object options, const char* key);
+double NumberProp(Napi::Object options, const char* key);
+bool BoolProp(Napi::Object options, const char* key);
+std::string StringProp(Napi::Object options, const char* key);
 
 // ---- dtypes and devices ----------------------------------------------------------------
 torch::Dtype DtypeFromName(Napi::Env env, const std::string& name);

@@ -36,6 +36,32 @@ void ThrowExpected(Napi::Env env, const std::string& expected, const std::string
   throw Napi::TypeError::New(env, "Expected " + expected + " for '" + name + "' but received " + Describe(received));
 }
 
+Napi::Value Prop(Napi::Object options, const char* key) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) ThrowType(options.Env(), std::string("Missing option '") + key + "'");
+  return v;
+}
+int64_t IntProp(Napi::Object o, const char* key) {
+  Napi::Value v = Prop(o, key);
+  if (!v.IsNumber()) ThrowExpected(o.Env(), "an integer", std::string("option ") + key, v);
+  return v.As<Napi::Number>().Int64Value();
+}
+double NumberProp(Napi::Object o, const char* key) {
+  Napi::Value v = Prop(o, key);
+  if (!v.IsNumber()) ThrowExpected(o.Env(), "a number", std::string("option ") + key, v);
+  return v.As<Napi::Number>().DoubleValue();
+}
+bool BoolProp(Napi::Object o, const char* key) {
+  Napi::Value v = Prop(o, key);
+  if (!v.IsBoolean()) ThrowExpected(o.Env(), "a boolean", std::string("option ") + key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+std::string StringProp(Napi::Object o, const char* key) {
+  Napi::Value v = Prop(o, key);
+  if (!v.IsString()) ThrowExpected(o.Env(), "a string", std::string("option ") + key, v);
+  return v.As<Napi::String>().Utf8Value();
+}
+
 bool IsMissing(const Napi::CallbackInfo& info, size_t i) {
   return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull();
 }

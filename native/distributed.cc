@@ -25,19 +25,6 @@ namespace {
 
 #ifdef RN_WITH_GLOO
 
-std::string StringOption(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return "";
-  if (!v.IsString()) ThrowExpected(o.Env(), "a string", std::string("option ") + key, v);
-  return v.As<Napi::String>().Utf8Value();
-}
-
-int64_t IntOption(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) ThrowExpected(o.Env(), "an integer", std::string("option ") + key, v);
-  return v.As<Napi::Number>().Int64Value();
-}
-
 c10d::ReduceOp ReduceOpFromName(Napi::Env env, const std::string& name) {
   if (name == "sum") return c10d::ReduceOp::SUM;
   if (name == "max") return c10d::ReduceOp::MAX;
@@ -73,29 +60,28 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       Napi::Env env = info.Env();
       if (!info[0].IsObject()) ThrowExpected(env, "an options object", "options", info[0]);
       Napi::Object o = info[0].As<Napi::Object>();
-      int64_t rank = IntOption(o, "rank");
-      int64_t size = IntOption(o, "worldSize");
-      int64_t port = IntOption(o, "port");
-      int64_t timeoutMs = IntOption(o, "timeoutMs");
+      int64_t rank = IntProp(o, "rank");
+      int64_t size = IntProp(o, "worldSize");
+      int64_t port = IntProp(o, "port");
+      int64_t timeoutMs = IntProp(o, "timeoutMs");
       if (size < 1 || rank < 0 || rank >= size) throw Napi::RangeError::New(env, "rank must be in [0, worldSize)");
       if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port must be between 1 and 65535");
-      Napi::Value isServer = o.Get("isServer");
-      if (!isServer.IsBoolean()) ThrowExpected(env, "a boolean", "option isServer", isServer);
+      if (timeoutMs < 1) throw Napi::RangeError::New(env, "timeoutMs must be positive");
       std::chrono::milliseconds timeout(timeoutMs);
 
       c10d::TCPStoreOptions storeOptions;
       storeOptions.port = static_cast<std::uint16_t>(port);
-      storeOptions.isServer = isServer.As<Napi::Boolean>().Value();
+      storeOptions.isServer = BoolProp(o, "isServer");
       if (storeOptions.isServer) storeOptions.numWorkers = static_cast<std::size_t>(size);
       storeOptions.waitWorkers = false;  // Gloo's own rendezvous below waits for every rank
       storeOptions.timeout = timeout;
-      c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(StringOption(o, "host"), storeOptions);
-      std::string prefix = StringOption(o, "prefix");
+      c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(StringProp(o, "host"), storeOptions);
+      std::string prefix = StringProp(o, "prefix");
       if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
 
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      std::string interface = StringOption(o, "interface");
-      std::string hostname = StringOption(o, "hostname");
+      std::string interface = StringProp(o, "interface");
+      std::string hostname = StringProp(o, "hostname");
       options->devices.push_back(!interface.empty()  ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
                                  : !hostname.empty() ? c10d::ProcessGroupGloo::createDeviceForHostname(hostname)
                                                      : c10d::ProcessGroupGloo::createDefaultDevice());

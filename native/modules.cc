@@ -5,26 +5,6 @@
 namespace rn {
 namespace {
 
-Napi::Value Prop(Napi::Object options, const char* key) {
-  Napi::Value v = options.Get(key);
-  if (v.IsUndefined()) ThrowType(options.Env(), std::string("Missing option '") + key + "'");
-  return v;
-}
-int64_t IntProp(Napi::Object o, const char* key) {
-  Napi::Value v = Prop(o, key);
-  if (!v.IsNumber()) ThrowExpected(o.Env(), "an integer", std::string("option ") + key, v);
-  return v.As<Napi::Number>().Int64Value();
-}
-double NumberProp(Napi::Object o, const char* key) {
-  Napi::Value v = Prop(o, key);
-  if (!v.IsNumber()) ThrowExpected(o.Env(), "a number", std::string("option ") + key, v);
-  return v.As<Napi::Number>().DoubleValue();
-}
-bool BoolProp(Napi::Object o, const char* key) {
-  Napi::Value v = Prop(o, key);
-  if (!v.IsBoolean()) ThrowExpected(o.Env(), "a boolean", std::string("option ") + key, v);
-  return v.As<Napi::Boolean>().Value();
-}
 torch::ExpandingArray<2> PairProp(Napi::Object o, const char* key) {
   auto list = IntListValue(o.Env(), Prop(o, key), key);
   if (list.size() == 1) list.push_back(list[0]);

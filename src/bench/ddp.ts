@@ -5,8 +5,8 @@
 // with one rank's threads, and the share of a step not spent computing (communication and
 // waiting: 1 - one process's step on a rank's share / the data-parallel step).
 import { spawn, spawnSync } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '../distributed/ports';
 import { childError, median, pytorchAvailable } from './run';
 
 export interface DdpBenchOptions {
@@ -41,14 +41,6 @@ export interface DdpBenchRow {
   threads: number;
   ours: Side;
   pytorch: Side | null;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** Our run: per-step seconds of the slowest rank. */

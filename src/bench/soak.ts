@@ -55,13 +55,13 @@ const MiB = 2 ** 20;
 
 async function pngsOf(count: number): Promise<Uint8Array[]> {
   const data = syntheticDataset('test', { size: count, seed: 7 });
-  const chw = data.images.toArray() as Uint8Array;
-  dispose([data.images, data.labels]);
+  const hwc = data.images.permute([0, 2, 3, 1]).contiguous();
+  const bytes = hwc.toArray() as Uint8Array;
+  dispose([hwc, data.images, data.labels]);
   const pngs: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
-    const hwc = new Uint8Array(32 * 32 * 3);
-    for (let c = 0; c < 3; c++) for (let p = 0; p < 32 * 32; p++) hwc[p * 3 + c] = chw[i * 3072 + c * 1024 + p];
-    pngs.push(await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+    const image = bytes.subarray(i * 3072, (i + 1) * 3072);
+    pngs.push(await sharp(image, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
   }
   return pngs;
 }

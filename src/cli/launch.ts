@@ -3,8 +3,8 @@
 // MASTER_ADDR, MASTER_PORT), forwards Ctrl-C / SIGTERM / SIGHUP to them, and ends when they do:
 // with the first failing rank's exit code, after stopping the others.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import * as os from 'node:os';
+import { freePort } from '../distributed/ports';
 
 export interface LaunchOptions {
   nprocPerNode: number;
@@ -26,14 +26,6 @@ export function rankArguments(argv: string[]): string[] {
     else if (argv[i] === flag) i += 1; // its value
   }
   return out;
-}
-
-async function freePort(host: string): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

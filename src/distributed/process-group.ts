@@ -3,7 +3,7 @@
 // a Kubeflow PyTorchJob or a SLURM script sets up (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
 // so a process started by any of them joins its group with initProcessGroup().
 import { checkChoice, checkInteger, invalidArgument } from '../errors';
-import { native, type NativeProcessGroup } from '../native';
+import { native, type NativeProcessGroup, type NativeProcessGroupOptions } from '../native';
 import { Tensor, isFloatDtype } from '../tensor';
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
@@ -43,18 +43,6 @@ export function distributedUnavailableReason(): string | null {
   return native.distributedUnavailableReason();
 }
 
-interface ResolvedOptions {
-  rank: number;
-  worldSize: number;
-  host: string;
-  port: number;
-  timeoutMs: number;
-  isServer: boolean;
-  prefix: string;
-  interface: string;
-  hostname: string;
-}
-
 function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -64,7 +52,7 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
 }
 
 /** The options a rank joins with: given values, else the launcher's environment, else defaults. */
-export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeProcessGroupOptions {
   checkChoice('backend', options.backend ?? 'gloo', ['gloo'] as const, 'gloo');
   const rank = options.rank ?? fromEnv('RANK', env, 'rank');
   const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
