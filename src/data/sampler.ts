@@ -44,6 +44,10 @@ export interface DistributedSamplerOptions {
   /** Leave out the tail that does not divide evenly instead of repeating positions to fill it;
    * default false (PyTorch's). */
   dropLast?: boolean;
+  /** Equal shards (default, for training: every rank takes the same number of steps). false:
+   * every position exactly once, shards differing by at most one (for evaluation, where a
+   * repeated image would count twice). */
+  even?: boolean;
 }
 
 /**
@@ -58,6 +62,7 @@ export class DistributedSampler implements Sampler {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly dropLast: boolean;
+  readonly even: boolean;
   readonly size: number;
   readonly #n: number;
 
@@ -69,7 +74,13 @@ export class DistributedSampler implements Sampler {
     this.shuffle = checkBoolean('shuffle', options.shuffle ?? true);
     this.seed = checkInteger('seed', options.seed ?? 0, 0);
     this.dropLast = checkBoolean('dropLast', options.dropLast ?? false);
-    this.size = this.dropLast ? Math.floor(n / this.worldSize) : Math.ceil(n / this.worldSize);
+    this.even = checkBoolean('even', options.even ?? true);
+    if (!this.even && this.dropLast) throw new TypeError('DistributedSampler: dropLast evens the shards by cutting; even: false keeps every position: pick one');
+    this.size = this.dropLast
+      ? Math.floor(n / this.worldSize)
+      : this.even
+        ? Math.ceil(n / this.worldSize)
+        : Math.ceil(Math.max(0, n - this.rank) / this.worldSize);
   }
 
   indices(epoch: number): Int32Array {

@@ -1,6 +1,7 @@
 // Accuracy on a dataset with BatchNorm in eval mode (running statistics), no gradients.
 import { inferenceMode } from '../autograd';
 import type { DataLoader } from '../data/loader';
+import { DistributedSampler } from '../data/sampler';
 import type { Device } from '../device';
 import type { Module } from '../nn/module';
 import { crossEntropy } from '../nn/functional';
@@ -18,13 +19,20 @@ export interface EvaluationResult {
 
 export interface EvaluateOptions {
   epoch?: number;
-  /** Data-parallel evaluation: this rank takes batches rank, rank + worldSize, ...; the counts
-   * are summed over the group, so every rank returns the whole set's figures. */
+  /** Data-parallel evaluation: the loader holds this rank's shard (a DistributedSampler with
+   * even: false, so that no image counts twice); the counts are summed over the group, and every
+   * rank returns the whole set's figures. */
   group?: ProcessGroup;
 }
 
 export async function evaluate(model: Module, loader: DataLoader, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { group } = options;
+  if (group) {
+    const s = loader.sampler;
+    if (!(s instanceof DistributedSampler) || s.even || s.rank !== group.rank || s.worldSize !== group.worldSize) {
+      throw new TypeError(`evaluate with a group needs a loader over rank ${group.rank}'s shard: new DistributedSampler(size, { rank: ${group.rank}, worldSize: ${group.worldSize}, shuffle: false, even: false })`);
+    }
+  }
   const wasTraining = model.training;
   // Batches come from the loader on its device (the CPU unless it holds the data elsewhere).
   const device = (model.parameters()[0]?.device ?? 'cpu') as Device;
@@ -36,11 +44,6 @@ export async function evaluate(model: Module, loader: DataLoader, options: Evalu
   let count = 0;
   try {
     for await (const batch of loader.prefetch(options.epoch ?? 0)) {
-      if (group && batch.index % group.worldSize !== group.rank) {
-        batch.images.dispose();
-        batch.labels.dispose();
-        continue;
-      }
       const [predicted, batchLoss] = inferenceMode(() =>
         tidy(() => {
           const labels = batch.labels.to(device);

@@ -397,7 +397,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       dropLast,
     }),
   );
-  const testLoader = owned.add(new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, transform: testTransforms(pipeline), device: dataDevice }));
+  const testLoader = owned.add(
+    new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, sampler: strategy.testSampler(testSet.size), transform: testTransforms(pipeline), device: dataDevice }),
+  );
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
   const lrs = schedule(c, stepsPerEpoch);
 

@@ -21,6 +21,8 @@ export interface Strategy {
   rankBatch(globalBatch: number): number;
   /** Which training images this process reads (undefined: all of them, shuffled by the loader). */
   trainSampler(size: number, seed: number): Sampler | undefined;
+  /** Which test images this process evaluates (undefined: all, in order). */
+  testSampler(size: number): Sampler | undefined;
   augmentationSeed(seed: number): number;
   /** What the step calls forward on: the model, or its data-parallel wrapper. */
   wrap(model: Module): { forward(x: Tensor): Tensor };
@@ -41,6 +43,9 @@ class SingleProcess implements Strategy {
     return globalBatch;
   }
   trainSampler(): undefined {
+    return undefined;
+  }
+  testSampler(): undefined {
     return undefined;
   }
   augmentationSeed(seed: number): number {
@@ -84,6 +89,10 @@ class DataParallel implements Strategy {
   // One permutation, disjoint equal shards (torch's DistributedSampler).
   trainSampler(size: number, seed: number): Sampler {
     return new DistributedSampler(size, { rank: this.#group.rank, worldSize: this.worldSize, seed });
+  }
+  // Every test image exactly once over the ranks; the counts are summed (evaluate's group).
+  testSampler(size: number): Sampler {
+    return new DistributedSampler(size, { rank: this.#group.rank, worldSize: this.worldSize, shuffle: false, even: false });
   }
   augmentationSeed(seed: number): number {
     return seed + AUGMENTATION_SEED_STRIDE * this.#group.rank;
