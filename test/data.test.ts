@@ -231,6 +231,10 @@ test('DistributedSampler: one permutation, disjoint equal shards covering the se
   assert.equal(new Set(cut.flat()).size, 9, 'disjoint');
   assert.deepEqual(Array.from(new DistributedSampler(5, { rank: 1, worldSize: 2, shuffle: false }).indices(0)), [1, 3, 0]);
   assert.throws(() => new DistributedSampler(10, { rank: 3, worldSize: 3 }), /rank 3 is not below worldSize 3/);
+  // even: false (evaluation): every position exactly once, shards of 4, 3, 3
+  const uneven = [0, 1, 2].map((rank) => Array.from(new DistributedSampler(10, { rank, worldSize: 3, shuffle: false, even: false }).indices(0)));
+  assert.deepEqual(uneven, [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]);
+  assert.throws(() => new DistributedSampler(10, { rank: 0, worldSize: 3, even: false, dropLast: true }), /pick one/);
 });
 
 test('DataLoader with a sampler: its order and length, the same batches with prefetch; shuffle and sampler conflict', async () => {

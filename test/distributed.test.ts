@@ -3,24 +3,17 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DistributedError, distributedUnavailableReason, doctorReport, initProcessGroup, readCheckpoint, resolveProcessGroupOptions, runTraining } from '../src/index';
+import { DataLoader, DistributedError, ProcessGroup, distributedUnavailableReason, doctorReport, evaluate, initProcessGroup, nn, ones, readCheckpoint, resolveProcessGroupOptions, runTraining, syntheticDataset, testTransforms } from '../src/index';
+import { native } from '../src/native';
+import { freePort } from '../src/distributed/ports';
 import { assertClose, loadFixture, tempDir, type FixtureTensor } from './helpers';
 
 // The ranks load the TypeScript sources (through tsx), as test/small-net.ts does: one Tensor class.
 const dist = path.resolve(__dirname, '..', 'src', 'index.ts');
 const available = distributedUnavailableReason() === null;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Runs `body` (JavaScript, with `pg` joined from the environment) as `worldSize` ranks. */
 async function ranks(worldSize: number, body: string, options: { join?: boolean } = {}): Promise<{ code: number | null; out: string; err: string }[]> {
@@ -315,4 +308,37 @@ test('2 ranks learn like one process with the same global batch (synthetic set):
   // 50 steps leave much noise (measured: one process 0.48, two ranks 0.34): both must have learnt,
   // well above chance; that they compute the same thing is the gradient and PyTorch DDP tests' job.
   assert.ok(single.bestAccuracy > 0.25 && ddp[0].accuracy > 0.25, `accuracy: one process ${single.bestAccuracy}, two ranks ${ddp[0].accuracy} (chance 0.1)`);
+});
+
+test('the native process group, reducer and collectives refuse bad input with TypeErrors and RangeErrors, never a crash', { skip: !available && 'built without gloo' }, async () => {
+  const base = { rank: 0, worldSize: 1, host: '127.0.0.1', port: await freePort(), timeoutMs: 5000, isServer: true, prefix: 'p/', interface: '', hostname: '127.0.0.1' };
+  assert.throws(() => new native.ProcessGroup(5 as never), /Expected an options object for 'options' but received 5 of type number/);
+  assert.throws(() => new native.ProcessGroup({ ...base, rank: 'x' } as never), /Expected an integer for 'option rank' but received 'x' of type string/);
+  assert.throws(() => new native.ProcessGroup({ ...base, host: undefined } as never), /Missing option 'host'/);
+  assert.throws(() => new native.ProcessGroup({ ...base, isServer: 1 } as never), /Expected a boolean for 'option isServer'/);
+  assert.throws(() => new native.ProcessGroup({ ...base, rank: 1 }), /rank must be in \[0, worldSize\)/);
+  assert.throws(() => new native.ProcessGroup({ ...base, port: 70000 }), /port must be between 1 and 65535/);
+  assert.throws(() => new native.ProcessGroup({ ...base, timeoutMs: 0 }), /timeoutMs must be positive/);
+  assert.throws(() => new native.Reducer({} as never, [], [], 1, 1), /Expected a ProcessGroup for 'group' but received an object of type Object/);
+  // a group of one rank, in this process
+  const group = new native.ProcessGroup(base);
+  const t = ones([3], { device: 'cpu' });
+  assert.throws(() => group.allreduce([t.handle], 'avg' as never), /reduce op must be 'sum', 'max', 'min' or 'product', got 'avg'/);
+  assert.throws(() => group.allreduce(['x'] as never, 'sum'), /Expected a Tensor for 'tensors\[0\]' but received 'x' of type string/);
+  assert.throws(() => group.broadcast([t.handle], 'root' as never), /Expected an integer for 'root'/);
+  assert.throws(() => group.broadcastCoalesced([t.handle], 0, 0), /bufferBytes must be positive/);
+  assert.throws(() => group.allgather(3 as never), /Expected a Tensor for 'tensor' but received 3 of type number/);
+  const frozen = ones([2], { device: 'cpu' });
+  assert.throws(() => new native.Reducer(group, [frozen.handle], ['w'], 1024, 1024), /every parameter given to the reducer must require grad/);
+  assert.throws(() => new native.Reducer(group, [t.handle], [], 1024, 1024), /one name per parameter/);
+  assert.throws(() => new native.Reducer(group, [t.handle], ['w'], 0, 1024), /bucket sizes must be positive/);
+  group.allreduce([t.handle], 'sum'); // one rank: the sum is itself
+  assert.deepEqual(t.toList(), [1, 1, 1]);
+  // evaluate with a group needs the loader over this rank's shard
+  const pg = new ProcessGroup(group);
+  const loader = new DataLoader(syntheticDataset('test', { size: 8 }), { batchSize: 4, transform: testTransforms() });
+  await assert.rejects(evaluate(new nn.Linear({ inFeatures: 2, outFeatures: 2, device: 'cpu' }), loader, { group: pg }), /evaluate with a group needs a loader over rank 0's shard/);
+  group.destroy();
+  assert.throws(() => group.allreduce([t.handle], 'sum'), /this process group has been destroyed/);
+  assert.throws(() => new native.Reducer(group, [t.handle], ['w'], 1024, 1024), /this process group has been destroyed/);
 });
