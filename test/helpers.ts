@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import { tensor, type Dtype, type Tensor } from '../src/index';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 
 export interface FixtureTensor {
   shape: number[];
@@ -55,4 +57,14 @@ export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** A full garbage collection now. Forgotten tensors are freed inside collections, which may come
+ * at any allocation: tests that compare live-tensor counts collect first, so that garbage left by
+ * earlier tests cannot vanish between their two readings. */
+export function collectGarbage(): void {
+  gc();
 }

@@ -3,15 +3,10 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { DataLoader, SGD, memory, nn, randn, resnet18, runTraining, syntheticDataset, tidy } from '../src/index';
-import { tempDir } from './helpers';
+import { collectGarbage as gc, tempDir } from './helpers';
 
 const cpu = { device: 'cpu' } as const;
-v8.setFlagsFromString('--expose-gc');
-// Collects what earlier code dropped, so that counts compare only what a step under test keeps.
-const gc = vm.runInNewContext('gc') as () => void;
 
 test('Module.dispose() frees every parameter, buffer and gradient, native layers included; the module refuses use after', () => {
   const before = memory();
@@ -35,6 +30,7 @@ test('Module.dispose() frees every parameter, buffer and gradient, native layers
 });
 
 test('`using` disposes a model, an optimizer, a loader and a tensor at the end of the block', () => {
+  gc();
   const before = memory();
   let kept: { model?: nn.Linear; opt?: SGD } = {};
   {

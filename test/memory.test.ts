@@ -5,11 +5,13 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { collectGarbage } from './helpers';
 import { keep, memory, nn, noGrad, ones, randint, randn, tidy, zeros, type Tensor } from '../src/index';
 
 const cpu = { device: 'cpu' } as const;
 
 test('tidy disposes what it created except the result; keep() exempts; nesting moves results out', () => {
+  collectGarbage();
   const before = memory().tensors;
   let inner: Tensor | undefined;
   let kept: Tensor | undefined;
@@ -31,6 +33,7 @@ test('tidy disposes what it created except the result; keep() exempts; nesting m
 });
 
 test('tidy disposes everything when the function throws, and refuses async functions', () => {
+  collectGarbage();
   const before = memory().tensors;
   assert.throws(() => tidy(() => { ones([3], cpu).add(1); throw new Error('fail'); }), /fail/);
   assert.equal(memory().tensors, before);
@@ -38,6 +41,7 @@ test('tidy disposes everything when the function throws, and refuses async funct
 });
 
 test('memory() counts live handles and their bytes, each storage once', () => {
+  collectGarbage();
   const m0 = memory();
   const t = zeros([1000], { ...cpu, dtype: 'float32' });
   const view = t.reshape([10, 100]);
@@ -65,8 +69,10 @@ test('forgotten tensors are freed by the garbage collection itself, without an e
   const script = `
     const { randn, memory } = require('./src/index');
     const base = memory().tensors;
-    (() => { for (let i = 0; i < 200; i++) randn([1000], { device: 'cpu' }); })();
+    // held until counted (a collection may come at any allocation now), then dropped
+    let held = Array.from({ length: 200 }, () => randn([1000], { device: 'cpu' }));
     const live = memory().tensors - base;
+    held = null;
     globalThis.gc();
     const m = memory();  // same synchronous turn: nothing queued has run
     console.log(JSON.stringify({ live, released: m.releasedByGc, left: m.tensors - base }));
