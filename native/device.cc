@@ -69,6 +69,15 @@ RN_BINDING(SetCudnnBenchmark) {
   at::globalContext().setBenchmarkCuDNN(BoolArg(info, 0, "enabled"));
   return Napi::Boolean::New(info.Env(), previous);
 }
+// setCppLogLevel(level) -> previous: the lowest severity libtorch's C++ logging prints (0 info,
+// 1 warning, 2 error, 3 fatal), as TORCH_CPP_LOG_LEVEL sets it at start.
+RN_BINDING(SetCppLogLevel) {
+  int previous = FLAGS_caffe2_log_level;
+  int64_t level = IntArg(info, 0, "level");
+  if (level < 0 || level > 3) throw Napi::RangeError::New(info.Env(), "level must be 0 (info) to 3 (fatal), got " + std::to_string(level));
+  FLAGS_caffe2_log_level = int(level);
+  return Napi::Number::New(info.Env(), previous);
+}
 RN_BINDING(SetAllowTF32) {
   bool previous = at::globalContext().allowTF32CuBLAS();
   bool on = BoolArg(info, 0, "enabled");
@@ -192,6 +201,7 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreadNumThreads", Napi::Function::New<SetThreadNumThreads>(env, "setThreadNumThreads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setCudnnBenchmark", Napi::Function::New<SetCudnnBenchmark>(env, "setCudnnBenchmark"));
+  exports.Set("setCppLogLevel", Napi::Function::New<SetCppLogLevel>(env, "setCppLogLevel"));
   exports.Set("setAllowTF32", Napi::Function::New<SetAllowTF32>(env, "setAllowTF32"));
   exports.Set("setMallocThresholds", Napi::Function::New<SetMallocThresholds>(env, "setMallocThresholds"));
   exports.Set("setAutocast", Napi::Function::New<SetAutocast>(env, "setAutocast"));

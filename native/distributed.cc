@@ -4,6 +4,10 @@
 // (defaults from the launcher's environment, which rank serves the store, averaging) lives in
 // src/distributed/.
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "common.h"
 
@@ -33,6 +37,56 @@ c10d::ReduceOp ReduceOpFromName(Napi::Env env, const std::string& name) {
   ThrowType(env, "reduce op must be 'sum', 'max', 'min' or 'product', got '" + name + "'");
 }
 
+// Publishes "<beat> <collectives entered>" under heartbeat/<rank> twice a second, from its own
+// thread and store connection. After a failed collective a survivor reads everyone's: a rank whose
+// beat stopped is gone (its process died or is stopped); one that beats but entered fewer
+// collectives is alive and behind (it hangs). Store failures are ignored here: the survivor's
+// reading reports them.
+class Heartbeat {
+ public:
+  static constexpr std::chrono::milliseconds kInterval{500};
+
+  Heartbeat(const c10::intrusive_ptr<c10d::Store>& store, int rank) : store_(store->clone()), key_("heartbeat/" + std::to_string(rank)) {
+    store_->setTimeout(std::chrono::milliseconds(2000));
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void Entered() { entered_.fetch_add(1); }
+  uint64_t entered() const { return entered_.load(); }
+
+ private:
+  void Run() {
+    uint64_t beat = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      lock.unlock();
+      try {
+        std::string value = std::to_string(beat++) + " " + std::to_string(entered_.load());
+        store_->set(key_, std::vector<uint8_t>(value.begin(), value.end()));
+      } catch (...) {
+        return;  // the store is gone for good (a TCPStore client does not reconnect)
+      }
+      lock.lock();
+      wake_.wait_for(lock, kInterval, [this] { return stop_; });
+    }
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string key_;
+  std::atomic<uint64_t> entered_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Only objects carrying this tag are unwrapped as process groups (as tensors, see tensor.cc).
 const napi_type_tag kProcessGroupTag = {0x4c1d0a7be2936f58ULL, 0xa95e3c7d10b84f26ULL};
 
@@ -49,6 +103,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
                            InstanceMethod<&ProcessGroupWrap::Broadcast>("broadcast"),
                            InstanceMethod<&ProcessGroupWrap::Allgather>("allgather"),
                            InstanceMethod<&ProcessGroupWrap::Barrier>("barrier"),
+                           InstanceMethod<&ProcessGroupWrap::PeerStates>("peerStates"),
                            InstanceMethod<&ProcessGroupWrap::BroadcastCoalesced>("broadcastCoalesced"),
                            InstanceMethod<&ProcessGroupWrap::Destroy>("destroy"),
                            InstanceAccessor<&ProcessGroupWrap::IsDestroyed>("isDestroyed"),
@@ -90,6 +145,10 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       group_->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend_);
       group_->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
       store_ = store;
+      heartbeat_ = std::make_unique<Heartbeat>(store, int(rank));
+      // connected now: after a failure the store's host may be gone, and a new client would
+      // spend its whole connect timeout retrying
+      diagnosticStore_ = store->clone();
       info.This().As<Napi::Object>().TypeTag(&kProcessGroupTag);
       return 0;
     });
@@ -105,8 +164,10 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   }
 
  private:
+  // The backend for the next collective (counted in the heartbeat).
   c10d::ProcessGroupGloo& Backend(Napi::Env env) {
     if (!backend_) throw Napi::Error::New(env, "this process group has been destroyed");
+    heartbeat_->Entered();
     return *backend_;
   }
   static void Wait(const c10::intrusive_ptr<c10d::Work>& work) { work->wait(); }
@@ -182,8 +243,36 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       return info.Env().Undefined();
     });
   }
+  // peerStates(timeoutMs) -> { entered, peers: ["<beat> <entered>" or null per rank] }: what every
+  // rank's heartbeat last published (null: nothing yet). Throws when the store cannot be reached.
+  Napi::Value PeerStates(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      int64_t timeoutMs = IntArg(info, 0, "timeoutMs");
+      if (timeoutMs < 1) throw Napi::RangeError::New(info.Env(), "timeoutMs must be positive");
+      if (!diagnosticStore_) throw Napi::Error::New(info.Env(), "this process group has been destroyed");
+      auto& store = diagnosticStore_;
+      store->setTimeout(std::chrono::milliseconds(timeoutMs));
+      Napi::Env env = info.Env();
+      Napi::Array peers = Napi::Array::New(env);
+      for (int r = 0; r < group_->getSize(); ++r) {
+        std::string key = "heartbeat/" + std::to_string(r);
+        if (store->check({key})) {
+          auto bytes = store->get(key);
+          peers.Set(uint32_t(r), Napi::String::New(env, std::string(bytes.begin(), bytes.end())));
+        } else {
+          peers.Set(uint32_t(r), env.Null());
+        }
+      }
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("entered", Napi::Number::New(env, double(heartbeat_->entered())));
+      result.Set("peers", peers);
+      return result;
+    });
+  }
   // destroy(): leaves the group (its connections close); idempotent.
   Napi::Value Destroy(const Napi::CallbackInfo& info) {
+    heartbeat_.reset();
+    diagnosticStore_.reset();
     group_.reset();
     backend_.reset();
     store_.reset();
@@ -191,6 +280,8 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
+  std::unique_ptr<Heartbeat> heartbeat_;
+  c10::intrusive_ptr<c10d::Store> diagnosticStore_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> backend_;
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
 };

@@ -36,6 +36,8 @@ export interface NativeProcessGroup {
   broadcast(tensors: T[], root: number): void;
   allgather(tensor: T): T[];
   barrier(): void;
+  /** What every rank's heartbeat last published ("<beat> <collectives entered>", null: nothing yet). */
+  peerStates(timeoutMs: number): { entered: number; peers: (string | null)[] };
   broadcastCoalesced(tensors: T[], root: number, bufferBytes: number): void;
   destroy(): void;
 }
@@ -207,6 +209,7 @@ export interface NativeBinding {
   buildInfo(): BuildInfo;
   setCudnnBenchmark(enabled: boolean): boolean;
   setAllowTF32(enabled: boolean): boolean;
+  setCppLogLevel(level: number): number;
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
   useMallocCpuAllocator(): boolean;

@@ -89,7 +89,7 @@ test('two ranks: allReduce (sum, avg, max), broadcast, allGather and barrier giv
   }
 });
 
-test('a rank that dies makes the other fail with a DistributedError naming itself, not hang', { skip: !available && 'built without gloo' }, async () => {
+test('a rank that dies makes the other fail with a DistributedError naming both, not hang', { skip: !available && 'built without gloo' }, async () => {
   const t0 = performance.now();
   const results = await ranks(
     2,
@@ -99,7 +99,7 @@ test('a rank that dies makes the other fail with a DistributedError naming itsel
       for (let i = 0; i < 50; i++) { pg.allReduce(rn.ones([1000]), 'sum'); }
       out({ survived: true });
     } catch (e) {
-      out({ name: e.name, message: e.message, rank: e.rank });
+      out({ name: e.name, message: e.message, rank: e.rank, failedRanks: e.failedRanks });
     }
   `,
   );
@@ -108,8 +108,42 @@ test('a rank that dies makes the other fail with a DistributedError naming itsel
   const r0 = JSON.parse(results[0].out.trim());
   assert.equal(r0.name, 'DistributedError');
   assert.equal(r0.rank, 0);
-  assert.match(r0.message, /^allReduce\(sum\) failed on rank 0 of 2: /);
+  assert.deepEqual(r0.failedRanks, [1]);
+  assert.match(r0.message, /^allReduce\(sum\) failed on rank 0 of 2: rank 1 stopped answering \(no heartbeat for 1.5 s: the process died or is stopped\)\. /);
+  assert.doesNotMatch(results[0].err, /Exception raised from|frame #/, 'c10d prints no C++ backtraces unless TORCH_CPP_LOG_LEVEL asks');
   assert.ok(seconds < 20, `took ${seconds.toFixed(1)} s`);
+});
+
+test('rank 0 (the store) dies: rank 1 names it; a rank that hangs is named by the one left waiting', { skip: !available && 'built without gloo' }, async () => {
+  const report = `
+    catch (e) {
+      out({ message: e.message, failedRanks: e.failedRanks });
+    }`;
+  const dead = await ranks(
+    2,
+    `
+    pg.allReduce(rn.ones([4]));
+    if (pg.rank === 0) process.kill(process.pid, 'SIGKILL');
+    try { pg.allReduce(rn.ones([4])); out({ survived: true }); } ${report}
+  `,
+  );
+  const r1 = JSON.parse(dead[1].out.trim());
+  assert.deepEqual(r1.failedRanks, [0]);
+  assert.match(r1.message, /^allReduce\(sum\) failed on rank 1 of 2: the rendezvous store \(served by rank 0\) cannot be reached, so rank 0 is gone/);
+  // rank 1 is alive (its heartbeat goes on) but busy elsewhere past the 2 s timeout
+  const hung = await ranks(
+    2,
+    `
+    const group = rn.initProcessGroup({ timeoutMs: 2000 });
+    group.allReduce(rn.ones([4]));
+    if (group.rank === 1) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000); process.exit(0); }
+    try { group.allReduce(rn.ones([4])); out({ survived: true }); } ${report}
+  `,
+    { join: false },
+  );
+  const r0 = JSON.parse(hung[0].out.trim());
+  assert.deepEqual(r0.failedRanks, [1]);
+  assert.match(r0.message, /^allReduce\(sum\) failed on rank 0 of 2: rank 1 is alive but did not reach this collective \(#2\): it hangs or fell behind\. Timed out waiting 2000ms/);
 });
 
 test('joining refuses a lone rank after the timeout, naming where it waited', { skip: !available && 'built without gloo' }, async () => {
@@ -225,7 +259,7 @@ test('train --nproc-per-node 2: one set of log lines, checkpoints a single proce
   assert.match(uneven.stderr, /batchSize 15 is the global batch and must split evenly over 2 ranks/);
 });
 
-test('a rank killed mid-epoch: the other stops with an error naming itself, non-zero, and the last checkpoint stays readable', { skip: !available && 'built without gloo' }, async () => {
+test('a rank killed mid-epoch: the other stops with an error naming the dead rank, non-zero, and the last checkpoint stays readable', { skip: !available && 'built without gloo' }, async () => {
   const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
   const dir = tempDir('rn-ddp-kill-');
   const port = await freePort();
@@ -245,7 +279,8 @@ test('a rank killed mid-epoch: the other stops with an error naming itself, non-
   const seconds = (performance.now() - t0) / 1000;
   assert.notEqual(code, 0);
   assert.ok(seconds < 30, `rank 0 took ${seconds.toFixed(1)} s to stop`);
-  assert.match(err0, /failed on rank 0 of 2/);
+  assert.match(err0, /failed on rank 0 of 2: rank 1 stopped answering \(no heartbeat for 1.5 s: the process died or is stopped\)/);
+  assert.doesNotMatch(err0, /Exception raised from|frame #/, 'no C++ backtraces from c10d');
   assert.ok(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch >= 1);
 });
 
@@ -334,11 +369,19 @@ test('the native process group, reducer and collectives refuse bad input with Ty
   assert.throws(() => new native.Reducer(group, [t.handle], ['w'], 0, 1024), /bucket sizes must be positive/);
   group.allreduce([t.handle], 'sum'); // one rank: the sum is itself
   assert.deepEqual(t.toList(), [1, 1, 1]);
+  assert.throws(() => group.peerStates(0), /timeoutMs must be positive/);
+  assert.throws(() => group.peerStates('1' as never), /Expected an integer for 'timeoutMs'/);
+  const states = group.peerStates(1000); // this rank's heartbeat: published at once, then every 500 ms
+  assert.ok(states.entered >= 1, `collectives entered: ${states.entered}`);
+  assert.match(String(states.peers[0]), /^\d+ \d+$/);
+  assert.throws(() => native.setCppLogLevel(4), /level must be 0 \(info\) to 3 \(fatal\), got 4/);
   // evaluate with a group needs the loader over this rank's shard
   const pg = new ProcessGroup(group);
   const loader = new DataLoader(syntheticDataset('test', { size: 8 }), { batchSize: 4, transform: testTransforms() });
   await assert.rejects(evaluate(new nn.Linear({ inFeatures: 2, outFeatures: 2, device: 'cpu' }), loader, { group: pg }), /evaluate with a group needs a loader over rank 0's shard/);
   group.destroy();
   assert.throws(() => group.allreduce([t.handle], 'sum'), /this process group has been destroyed/);
+  assert.throws(() => group.peerStates(1000), /this process group has been destroyed/);
+  assert.deepEqual(pg.diagnose(), { failedRanks: [], explanation: 'this group was destroyed' });
   assert.throws(() => new native.Reducer(group, [t.handle], ['w'], 1024, 1024), /this process group has been destroyed/);
 });

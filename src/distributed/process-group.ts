@@ -26,16 +26,37 @@ export interface ProcessGroupOptions {
   interface?: string;
 }
 
-/** Joining the group or a collective failed; names this rank and the operation. */
+/**
+ * Joining the group or a collective failed. Names this rank, the operation and, where the
+ * heartbeats tell, the ranks at fault (`failedRanks`: gone, or alive but behind).
+ */
 export class DistributedError extends Error {
   constructor(
     message: string,
     readonly rank: number,
     readonly worldSize: number,
+    readonly failedRanks: number[] = [],
   ) {
     super(message);
     this.name = 'DistributedError';
   }
+}
+
+/** How long a survivor watches the other ranks' heartbeats (published every 500 ms) after a failure. */
+const HEARTBEAT_WATCH_MS = 1500;
+
+/** Which ranks are at fault, read from their heartbeats in the store, and how to say it. */
+export interface FailureDiagnosis {
+  failedRanks: number[];
+  explanation: string;
+}
+
+function ranksText(ranks: number[]): string {
+  return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** Why distributed training is unavailable in this build (null when it is available). */
@@ -52,7 +73,7 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
 }
 
 /** The options a rank joins with: given values, else the launcher's environment, else defaults. */
-export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeProcessGroupOptions {
+export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeProcessGroupOptions & { storeServedBy: string } {
   checkChoice('backend', options.backend ?? 'gloo', ['gloo'] as const, 'gloo');
   const rank = options.rank ?? fromEnv('RANK', env, 'rank');
   const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
@@ -80,6 +101,7 @@ export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, en
     port,
     timeoutMs,
     isServer: !agentStore && rank === 0,
+    storeServedBy: agentStore ? `torchrun's agent at ${host}:${port}` : 'rank 0',
     prefix: `resnet-native/attempt_${attempt}/`,
     interface: iface,
     // every rank on this machine: Gloo listens on loopback; otherwise on this host's address
@@ -92,10 +114,12 @@ export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
   readonly #native: NativeProcessGroup;
+  readonly #storeHost: string;
 
   /** @internal Use initProcessGroup(). */
-  constructor(handle: NativeProcessGroup) {
+  constructor(handle: NativeProcessGroup, storeServedBy = 'rank 0') {
     this.#native = handle;
+    this.#storeHost = storeServedBy;
     this.rank = handle.rank;
     this.worldSize = handle.worldSize;
   }
@@ -109,8 +133,50 @@ export class ProcessGroup {
       return fn();
     } catch (err) {
       if (err instanceof TypeError || err instanceof RangeError) throw err;
-      throw new DistributedError(`${what} failed on rank ${this.rank} of ${this.worldSize}: ${(err as Error).message}`, this.rank, this.worldSize);
+      throw this.failure(`${what} failed`, err as Error);
     }
+  }
+
+  /**
+   * After a failed collective: which other ranks are gone (their heartbeat stopped) or alive but
+   * behind (they entered fewer collectives than this one). Takes about 1.5 s.
+   */
+  diagnose(): FailureDiagnosis {
+    if (this.#native.isDestroyed) return { failedRanks: [], explanation: 'this group was destroyed' };
+    let first: ReturnType<NativeProcessGroup['peerStates']>;
+    let second: typeof first;
+    try {
+      first = this.#native.peerStates(2000);
+      sleepSync(HEARTBEAT_WATCH_MS);
+      second = this.#native.peerStates(2000);
+    } catch (err) {
+      const gone = this.#storeHost === 'rank 0' && this.rank !== 0 ? [0] : [];
+      return { failedRanks: gone, explanation: `the rendezvous store (served by ${this.#storeHost}) cannot be reached, so ${this.#storeHost} is gone (${(err as Error).message.split('\n')[0]})` };
+    }
+    const parse = (v: string | null) => (v === null ? null : v.split(' ').map(Number));
+    const others = [...Array(this.worldSize).keys()].filter((r) => r !== this.rank);
+    const gone = others.filter((r) => {
+      const [a, b] = [parse(first.peers[r]), parse(second.peers[r])];
+      return a === null || b === null || a[0] === b[0];
+    });
+    if (gone.length > 0) {
+      return { failedRanks: gone, explanation: `${ranksText(gone)} stopped answering (no heartbeat for ${HEARTBEAT_WATCH_MS / 1000} s: the process died or is stopped)` };
+    }
+    const behind = others.filter((r) => parse(second.peers[r])![1] < second.entered);
+    if (behind.length > 0) {
+      return { failedRanks: behind, explanation: `${ranksText(behind)} is alive but did not reach this collective (#${second.entered}): it hangs or fell behind` };
+    }
+    return { failedRanks: [], explanation: 'every rank is alive and reached this collective' };
+  }
+
+  /** A DistributedError for `err`, saying which ranks are at fault (`err` itself if it is one). */
+  failure(what: string, err: Error): DistributedError {
+    if (err instanceof DistributedError) return err;
+    const { failedRanks, explanation } = this.diagnose();
+    // gloo prefixes its messages with its source file and line: of no use to the reader
+    const cause = err.message.replace(/^\[[^\]\s]+:\d+\]\s*/, '');
+    const message = `${what} on rank ${this.rank} of ${this.worldSize}: ${explanation}. ${cause}`;
+    return new DistributedError(message, this.rank, this.worldSize, failedRanks);
   }
 
   /** Reduces `tensors` in place across the group: every rank ends with the result. */
@@ -183,6 +249,15 @@ function checkTensors(tensors: Tensor | Tensor[]): Tensor[] {
 }
 
 /**
+ * c10d prints each store retry and peer failure to stderr with a C++ backtrace; what matters of
+ * them is in the DistributedError that follows. Unless TORCH_CPP_LOG_LEVEL asks for them (as it
+ * does for a PyTorch program), only fatal messages are printed.
+ */
+function quietC10dLogging(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.TORCH_CPP_LOG_LEVEL === undefined || env.TORCH_CPP_LOG_LEVEL === '') native.setCppLogLevel(3);
+}
+
+/**
  * Joins the process group of this job (blocking until every rank has joined, or the timeout).
  * With no options it reads torchrun's / PyTorchJob's environment.
  */
@@ -190,8 +265,9 @@ export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGrou
   const o = resolveProcessGroupOptions(options);
   const reason = distributedUnavailableReason();
   if (reason) throw new DistributedError(reason, o.rank, o.worldSize);
+  quietC10dLogging();
   try {
-    return new ProcessGroup(new native.ProcessGroup(o));
+    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy);
   } catch (err) {
     throw new DistributedError(
       `rank ${o.rank} of ${o.worldSize} could not join the group at ${o.host}:${o.port} within ${o.timeoutMs} ms: ${(err as Error).message}`,

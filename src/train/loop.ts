@@ -576,7 +576,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   } catch (err) {
     // The files named in the message are complete before the caller hears of it.
     await checkpoints.settle().catch(() => {});
-    throw err;
+    throw strategy.explainFailure(err);
   } finally {
     pendingLosses.dispose();
     runner.dispose();

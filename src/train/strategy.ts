@@ -4,11 +4,14 @@
 // to stop, how to evaluate, and whether it is the rank that speaks and writes.
 import { DistributedSampler, type Sampler } from '../data/sampler';
 import { DistributedDataParallel } from '../distributed/ddp';
-import { initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
+import { DistributedError, initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
 import type { Module } from '../nn/module';
 import { tensor, type Tensor } from '../tensor';
 import { TrainingError } from './errors';
 import type { EvaluateOptions } from './evaluate';
+
+/** What errors from gloo and c10d look like (from DDP's reducer they reach us untyped). */
+const COMMUNICATION_FAILURE = /gloo|c10d|Connection (closed|reset)|Timed out waiting/i;
 
 /** Rank r's augmentation is keyed by seed + r * this: other draws than its neighbours'. */
 const AUGMENTATION_SEED_STRIDE = 1_000_003;
@@ -31,6 +34,8 @@ export interface Strategy {
   /** Whether to stop now: true on every rank as soon as one of them asks. */
   agreeToStop(local: boolean): boolean;
   evaluateOptions(): EvaluateOptions;
+  /** The error to report for `err`, raised during the run (for a group: naming the ranks at fault). */
+  explainFailure(err: unknown): unknown;
   /** A line for the log, or null. */
   describe(globalBatch: number, imagesPerEpoch: number, datasetSize: number): string | null;
   dispose(): void;
@@ -60,6 +65,9 @@ class SingleProcess implements Strategy {
   }
   evaluateOptions(): EvaluateOptions {
     return {};
+  }
+  explainFailure(err: unknown): unknown {
+    return err;
   }
   describe(): null {
     return null;
@@ -116,6 +124,11 @@ class DataParallel implements Strategy {
   }
   evaluateOptions(): EvaluateOptions {
     return { group: this.#group };
+  }
+  // A collective that failed inside backward (DDP's reducer) or elsewhere says who is at fault.
+  explainFailure(err: unknown): unknown {
+    if (err instanceof DistributedError || !(err instanceof Error) || !COMMUNICATION_FAILURE.test(err.message)) return err;
+    return this.#group.failure('a collective of the training step failed', err);
   }
   describe(globalBatch: number, imagesPerEpoch: number, datasetSize: number): string {
     const repeated = imagesPerEpoch * this.worldSize - datasetSize;
