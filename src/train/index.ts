@@ -8,3 +8,5 @@ export { train } from './api';
 export type { TrainHandle, TrainApiOptions } from './api';
 export { GraphedTrainStep } from './graphed-step';
 export type { GraphedTrainStepOptions } from './graphed-step';
+export { eventCallback } from './callbacks';
+export type { TrainingCallback, RunContext, RunOutcome, StartEvent, StepEvent, EpochEvent, CheckpointEvent, DoneEvent } from './callbacks';

@@ -16,6 +16,7 @@ import type { GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
+import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
 import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
 import { LaggedLosses } from './loss-reader';
@@ -192,6 +193,8 @@ export interface TrainHooks {
   /** The tutorial's log lines. */
   onLine?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
+  /** Code that watches the run (after onEvent, in order), with the model at hand; main rank only. */
+  callbacks?: TrainingCallback[];
   /** Checked at step boundaries: when aborted, the run stops (its last checkpoint is kept). */
   signal?: Pick<AbortSignal, 'aborted'>;
 }
@@ -358,7 +361,8 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const rankBatch = strategy.rankBatch(c.batchSize);
   const precision = owned.add(new Precision(c));
   // Lines, events and checkpoints come from the main rank only.
-  const log = new RunLog({ speaks: strategy.isMain, onLine: hooks.onLine, onEvent: hooks.onEvent, epochs: c.epochs, logEvery: c.logEvery });
+  const callbacks = new CallbackList([...(hooks.onEvent ? [eventCallback(hooks.onEvent)] : []), ...(hooks.callbacks ?? [])]);
+  const log = new RunLog({ speaks: strategy.isMain, onLine: hooks.onLine, callbacks, epochs: c.epochs, logEvery: c.logEvery });
   const line = (text: string) => log.line(text);
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
   if (c.threads) setThreadNumThreads(c.threads);
@@ -466,7 +470,6 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     lossScale: precision.stateDict(),
   });
 
-  log.emit({ type: 'start', config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
   const spread = strategy.describe(c.batchSize, imagesPerEpoch, trainSet.size);
   if (spread) line(spread);
   if (dropLast) line(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${imagesPerEpoch - 1} images an epoch${strategy.worldSize > 1 ? ' on each rank' : ''}).`);
@@ -483,14 +486,16 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     const writes = [saveCheckpointInBackground(lastFile, model, { ...meta(epoch, accuracy), role: 'last' }, optimizer)];
     if (best) writes.push(saveCheckpointInBackground(bestFile, model, { ...meta(epoch, accuracy), role: 'best' }));
     await Promise.all(writes);
-    if (best) log.emit({ type: 'checkpoint', kind: 'best', file: bestFile, epoch, accuracy });
-    log.emit({ type: 'checkpoint', kind: 'last', file: lastFile, epoch, accuracy });
+    if (best) log.checkpoint({ kind: 'best', file: bestFile, epoch, accuracy });
+    log.checkpoint({ kind: 'last', file: lastFile, epoch, accuracy });
   });
   const lastGood = () => (checkpoints.started || fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
   // cuDNN autotuning and TF32 are process-wide switches in libtorch: set only for a CUDA run,
   // and put back when it ends.
   const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setAllowTF32(c.tf32) };
+  callbacks.attach({ model, classNames, config: { ...c } });
   try {
+    await log.start({ config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
     model.train();
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       let lossSum = 0;
@@ -560,7 +565,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       if (strategy.isMain) await checkpoints.write(epoch + 1, evaluation.accuracy, evaluation.accuracy > bestAccuracy);
       bestAccuracy = Math.max(bestAccuracy, evaluation.accuracy);
       seconds.checkpoint = (performance.now() - t) / 1000;
-      log.epochEvent({
+      await log.epochEvent({
         epoch: epoch + 1,
         averageLoss,
         accuracy: evaluation.accuracy,
@@ -576,7 +581,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   } catch (err) {
     // The files named in the message are complete before the caller hears of it.
     await checkpoints.settle().catch(() => {});
-    throw strategy.explainFailure(err);
+    const error = strategy.explainFailure(err);
+    await log.abandon({ status: hooks.signal?.aborted ? 'cancelled' : 'failed', error }).catch(() => {});
+    throw error;
   } finally {
     pendingLosses.dispose();
     runner.dispose();
@@ -585,6 +592,6 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       setAllowTF32(cudaSwitches.tf32);
     }
   }
-  log.finish(bestAccuracy, bestFile, fs.existsSync(bestFile), globalStep);
+  await log.finish(bestAccuracy, bestFile, fs.existsSync(bestFile), globalStep);
   return { bestAccuracy, bestCheckpoint: bestFile, lastCheckpoint: lastFile, epochs: c.epochs, steps: globalStep, losses, accuracies };
 }

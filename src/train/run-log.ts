@@ -1,6 +1,7 @@
 // What a training run tells its caller, in one place: the tutorial's lines and the typed events
 // (from the main rank only). The loop reports facts (a step's loss, an epoch's summary); the log
 // decides what is printed and emitted.
+import type { CallbackList, CheckpointEvent, RunOutcome, StartEvent } from './callbacks';
 import type { TrainEvent } from './loop';
 
 const pad3 = (n: number) => String(n).padStart(3, ' ');
@@ -33,13 +34,14 @@ type EpochEvent = Extract<TrainEvent, { type: 'epoch' }>;
 
 export class RunLog {
   readonly #line: (line: string) => void;
-  readonly #emit: (event: TrainEvent) => void;
+  readonly #callbacks: CallbackList | null;
   readonly #epochs: number;
   readonly #logEvery: number;
 
-  constructor(options: { speaks: boolean; onLine?: (line: string) => void; onEvent?: (event: TrainEvent) => void; epochs: number; logEvery: number }) {
+  /** Lines go to onLine (default: the console), events to the callbacks; neither off the main rank. */
+  constructor(options: { speaks: boolean; onLine?: (line: string) => void; callbacks: CallbackList; epochs: number; logEvery: number }) {
     this.#line = !options.speaks ? () => {} : (options.onLine ?? ((l: string) => console.log(l)));
-    this.#emit = !options.speaks ? () => {} : (options.onEvent ?? (() => {}));
+    this.#callbacks = options.speaks ? options.callbacks : null;
     this.#epochs = options.epochs;
     this.#logEvery = options.logEvery;
   }
@@ -48,13 +50,17 @@ export class RunLog {
     this.#line(text);
   }
 
-  emit(event: TrainEvent): void {
-    this.#emit(event);
+  async start(event: Omit<StartEvent, 'type'>): Promise<void> {
+    await this.#callbacks?.start({ type: 'start', ...event });
+  }
+
+  checkpoint(event: Omit<CheckpointEvent, 'type'>): void {
+    this.#callbacks?.checkpoint({ type: 'checkpoint', ...event });
   }
 
   /** A step whose loss has been read: its event, and its line on step 1, every logEvery and the last. */
   step(s: StepReport, loss: number, stepsPerEpoch: number, elapsedSeconds: number): void {
-    this.#emit({
+    this.#callbacks?.step({
       type: 'step',
       epoch: s.epoch,
       epochs: this.#epochs,
@@ -78,12 +84,12 @@ export class RunLog {
   }
 
   /** The epoch's event (after its checkpoints, whose time it includes). */
-  epochEvent(event: Omit<EpochEvent, 'type' | 'epochs'>): void {
-    this.#emit({ type: 'epoch', epochs: this.#epochs, ...event });
+  async epochEvent(event: Omit<EpochEvent, 'type' | 'epochs'>): Promise<void> {
+    await this.#callbacks?.epochEnd({ type: 'epoch', epochs: this.#epochs, ...event });
   }
 
   /** The closing lines and the 'done' event. */
-  finish(bestAccuracy: number, bestFile: string, bestWritten: boolean, steps: number): void {
+  async finish(bestAccuracy: number, bestFile: string, bestWritten: boolean, steps: number): Promise<void> {
     this.#line('='.repeat(80));
     // Name only a file that exists: a resumed run whose epochs never beat its earlier best wrote none here.
     this.#line(
@@ -91,6 +97,11 @@ export class RunLog {
         ? finalLine(bestAccuracy, bestFile)
         : `End of validation the best Accuracy is:  ${bestAccuracy.toFixed(3)} (from the resumed run; no epoch of this run improved on it, so ${bestFile} was not written)`,
     );
-    this.#emit({ type: 'done', bestAccuracy, bestCheckpoint: bestFile, epochs: this.#epochs, steps });
+    await this.#callbacks?.end({ status: 'done', event: { type: 'done', bestAccuracy, bestCheckpoint: bestFile, epochs: this.#epochs, steps } });
+  }
+
+  /** A run that did not finish: the callbacks hear how it ended. */
+  async abandon(outcome: Exclude<RunOutcome, { status: 'done' }>): Promise<void> {
+    await this.#callbacks?.end(outcome);
   }
 }
