@@ -19,3 +19,4 @@ export * from './train';
 export * from './inference';
 export { WorkerThreadError } from './worker-thread';
 export * from './distributed';
+export * from './serve';

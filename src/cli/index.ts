@@ -228,6 +228,60 @@ program
     }
   });
 
+const modelSpec = (value: string, previous: Record<string, string> = {}) => {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected NAME=CHECKPOINT, got '${value}'`);
+  const name = value.slice(0, eq);
+  if (name in previous) throw new InvalidArgumentError(`model '${name}' is given twice`);
+  return { ...previous, [name]: value.slice(eq + 1) };
+};
+
+program
+  .command('serve')
+  .description('an inference server speaking the Open Inference Protocol (KServe v2) over HTTP, with dynamic batching and Prometheus metrics')
+  .requiredOption('--model <name=checkpoint>', 'a model to serve, by name (repeat for more)', modelSpec)
+  .option('--host <host>', 'address to listen on (loopback unless you say otherwise)', '127.0.0.1')
+  .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8080)
+  .option('--max-batch <n>', 'most images in one forward pass', integer(1), 64)
+  .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to batch with', number(0), 2)
+  .option('--max-queue <n>', 'most requests waiting per model; more get 503 with Retry-After', integer(1), 256)
+  .option('--timeout-ms <ms>', 'a request not answered within this gets 503', integer(1), 30000)
+  .option('--max-body-mb <n>', 'largest request body (413 beyond)', number(0), 64)
+  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
+  .option('--threads <n>', 'libtorch intra-op threads of each model thread', integer(1))
+  .addOption(new Option('--log <kind>', 'request log lines').choices(['off', 'terse', 'json']).default('off'))
+  .action(async (opts: { model: Record<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
+    if (opts.port > 65535) throw new UsageError(`--port ${opts.port} is not a port (0 to 65535)`);
+    const { createServer } = await import('../serve/server.js');
+    const server = await createServer({
+      models: opts.model,
+      maxBatch: opts.maxBatch,
+      maxQueueDelayMs: opts.maxQueueDelayMs,
+      maxQueue: opts.maxQueue,
+      requestTimeoutMs: opts.timeoutMs,
+      maxBodyBytes: Math.round(opts.maxBodyMb * 2 ** 20),
+      device: opts.device as never,
+      threads: opts.threads,
+      log: opts.log,
+    });
+    const address = await server.listen({ host: opts.host, port: opts.port }).catch(async (err: Error) => {
+      await server.close();
+      throw new Error(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`);
+    });
+    const names = [...server.models.values()].map((m) => `${m.name} (${m.info.arch}, ${m.info.classNames.length} classes, ${m.info.device})`);
+    console.log(`resnet-native serve: listening on ${address}; ready: ${names.join(', ')}`);
+    // SIGTERM / SIGINT: stop accepting, answer what was accepted, exit 0.
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        console.log(`resnet-native serve: ${signal}: answering requests in flight, then stopping`);
+        void server.close().then(resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    console.log('resnet-native serve: stopped');
+  });
+
 program
   .command('visualize')
   .description("save the tutorial's prediction figure: 6 test images titled predict:<class>, blue when right, red when wrong")

@@ -1,0 +1,292 @@
+// One served model: its thread (model-worker.ts), restarted when it dies, and the dynamic batcher
+// in front of it. Concurrent requests wait in a bounded queue; a batch goes to the thread when it
+// holds maxBatch images or its oldest request has waited maxQueueDelayMs, and only when the thread
+// is free (so batches grow under load). Requests whose client left are dropped before they run.
+import { checkThreads, type Device } from '../device';
+import { deserializeError } from '../worker-errors';
+import { workerFile } from '../worker-file';
+import { WorkerThread } from '../worker-thread';
+import { HttpError } from './http-error';
+import type { BatchPart, ModelInfo, WorkerReply, WorkerRequest } from './model-messages';
+
+export interface BatchingOptions {
+  /** Most images in one forward pass; default 64. */
+  maxBatch?: number;
+  /** How long the first request of a batch may wait for others; default 2 ms. */
+  maxQueueDelayMs?: number;
+  /** Most requests waiting; more are refused with 503 (Retry-After); default 256. */
+  maxQueue?: number;
+  /** A request not answered within this is refused with 503; default 30,000 ms. */
+  requestTimeoutMs?: number;
+}
+
+export interface ServedModelOptions extends BatchingOptions {
+  device?: Device;
+  /** libtorch intra-op threads of the model's thread (no other thread is affected). */
+  threads?: number;
+}
+
+/** What the batcher reports, for metrics. */
+export interface BatchObserver {
+  batch(model: string, images: number, computeSeconds: number): void;
+  queued(model: string, seconds: number): void;
+  depth(model: string, requests: number): void;
+}
+
+export interface InferenceResult {
+  logits: Float32Array;
+  probabilities: Float32Array;
+  classes: number;
+}
+
+interface Waiting {
+  parts: BatchPart[];
+  count: number;
+  enqueued: number;
+  signal?: AbortSignal;
+  timer: NodeJS.Timeout;
+  resolve: (r: InferenceResult) => void;
+  reject: (err: Error) => void;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+type ResolvedOptions = Required<BatchingOptions> & { device?: Device; threads?: number };
+
+interface Started {
+  thread: WorkerThread<WorkerReply>;
+  info: ModelInfo;
+  route: { to: ((m: WorkerReply) => void) | null };
+}
+
+export class ServedModel {
+  readonly name: string;
+  readonly checkpoint: string;
+  readonly #options: ResolvedOptions;
+  readonly #observer: BatchObserver | null;
+  #info: ModelInfo;
+  #thread: WorkerThread<WorkerReply>;
+  #ready = true;
+  #closed = false;
+  #queue: Waiting[] = [];
+  #inFlight: Waiting[] | null = null;
+  #batchStarted = 0;
+  #delayTimer: NodeJS.Timeout | null = null;
+  #nextBatch = 0;
+  /** Forward passes run and images answered, since start (batching shows as images > batches). */
+  readonly stats = { batches: 0, images: 0, restarts: 0 };
+
+  private constructor(name: string, checkpoint: string, options: ResolvedOptions, observer: BatchObserver | null, started: Started) {
+    this.name = name;
+    this.checkpoint = checkpoint;
+    this.#options = options;
+    this.#observer = observer;
+    this.#thread = started.thread;
+    this.#info = started.info;
+    this.#watch(started);
+  }
+
+  /** Loads the checkpoint on a new thread; rejects with the checkpoint's error. */
+  static async load(name: string, checkpoint: string, options: ServedModelOptions = {}, observer: BatchObserver | null = null): Promise<ServedModel> {
+    const resolved = {
+      maxBatch: positiveInteger('maxBatch', options.maxBatch ?? 64),
+      maxQueueDelayMs: nonNegative('maxQueueDelayMs', options.maxQueueDelayMs ?? 2),
+      maxQueue: positiveInteger('maxQueue', options.maxQueue ?? 256),
+      requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs ?? 30_000),
+      device: options.device,
+      threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
+    };
+    return new ServedModel(name, checkpoint, resolved, observer, await ServedModel.#start(checkpoint, resolved));
+  }
+
+  /** A loaded model thread; `route.to` receives its messages after the 'ready' one. */
+  static async #start(checkpoint: string, o: { device?: Device; threads?: number }): Promise<Started> {
+    let first: (m: WorkerReply) => void = () => {};
+    const route: Started['route'] = { to: null };
+    const thread = new WorkerThread<WorkerReply>(`model thread (${checkpoint})`, workerFile('serve/model-worker.js'), { workerData: { checkpoint, device: o.device, threads: o.threads } }, (m) =>
+      route.to ? route.to(m) : first(m),
+    );
+    try {
+      const info = await thread.race(
+        new Promise<ModelInfo>((resolve, reject) => (first = (m) => (m.kind === 'ready' ? resolve(m.info) : reject(m.kind === 'failed' ? deserializeError(m.error) : new Error(`unexpected ${m.kind}`))))),
+      );
+      return { thread, info, route };
+    } catch (err) {
+      await thread.close();
+      throw err;
+    }
+  }
+
+  #watch({ thread, route }: Started): void {
+    route.to = (m) => this.#answer(m);
+    thread.keepsProcessAlive(false);
+    thread.onEnd((err) => {
+      if (this.#closed) return;
+      // Nothing waits on a dead thread: in-flight and queued requests are refused at once.
+      this.#ready = false;
+      const why = `model '${this.name}' is restarting: its thread ended (${err.message})`;
+      for (const w of [...(this.#inFlight ?? []), ...this.#queue]) this.#settle(w, new HttpError(503, why, { 'Retry-After': '1' }));
+      this.#inFlight = null;
+      this.#queue = [];
+      this.#observer?.depth(this.name, 0);
+      void this.#restart();
+    });
+  }
+
+  async #restart(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const started = await ServedModel.#start(this.checkpoint, this.#options);
+        if (this.#closed) return void (await started.thread.close());
+        this.#thread = started.thread;
+        this.#info = started.info;
+        this.stats.restarts += 1;
+        this.#watch(started);
+        this.#ready = true;
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, RESTART_DELAY_MS));
+      }
+    }
+  }
+
+  get info(): ModelInfo {
+    return this.#info;
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#closed;
+  }
+
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
+  /** Runs the images of one request (in one batch with others); the logits and probabilities of each. */
+  infer(parts: BatchPart[], signal?: AbortSignal): Promise<InferenceResult> {
+    if (this.#closed) return Promise.reject(new HttpError(503, `model '${this.name}' is shutting down`, { 'Retry-After': '1' }));
+    if (!this.#ready) return Promise.reject(new HttpError(503, `model '${this.name}' is not ready (restarting)`, { 'Retry-After': '1' }));
+    if (this.#queue.length >= this.#options.maxQueue) {
+      return Promise.reject(new HttpError(503, `model '${this.name}' is overloaded: ${this.#queue.length} requests are waiting (maxQueue ${this.#options.maxQueue})`, { 'Retry-After': '1' }));
+    }
+    const count = parts.reduce((n, p) => n + p.count, 0);
+    if (count > this.#options.maxBatch) {
+      return Promise.reject(new HttpError(413, `${count} images in one request is more than maxBatch ${this.#options.maxBatch}: split it`));
+    }
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const w: Waiting = {
+        parts,
+        count,
+        enqueued: performance.now(),
+        signal,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#queue = this.#queue.filter((q) => q !== w);
+          this.#settle(w, new HttpError(503, `no answer within the request timeout (${this.#options.requestTimeoutMs} ms): the server is overloaded`, { 'Retry-After': '1' }));
+        }, this.#options.requestTimeoutMs),
+      };
+      this.#queue.push(w);
+      this.#observer?.depth(this.name, this.#queue.length);
+      this.#schedule();
+    });
+  }
+
+  #settle(w: Waiting, outcome: InferenceResult | Error): void {
+    clearTimeout(w.timer);
+    if (outcome instanceof Error) w.reject(outcome);
+    else w.resolve(outcome);
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || !this.#ready) return;
+    // a client that left is not worth a forward pass
+    this.#queue = this.#queue.filter((w) => {
+      if (!w.signal?.aborted) return true;
+      this.#settle(w, new HttpError(499, 'client closed the request'));
+      return false;
+    });
+    this.#observer?.depth(this.name, this.#queue.length);
+    if (this.#queue.length === 0) return;
+    const queuedImages = this.#queue.reduce((n, w) => n + w.count, 0);
+    const waited = performance.now() - this.#queue[0].enqueued;
+    if (queuedImages < this.#options.maxBatch && waited < this.#options.maxQueueDelayMs) {
+      this.#delayTimer ??= setTimeout(() => {
+        this.#delayTimer = null;
+        this.#schedule();
+      }, this.#options.maxQueueDelayMs - waited);
+      return;
+    }
+    if (this.#delayTimer) clearTimeout(this.#delayTimer);
+    this.#delayTimer = null;
+    const taken: Waiting[] = [];
+    let images = 0;
+    while (this.#queue.length > 0 && images + this.#queue[0].count <= this.#options.maxBatch) {
+      const w = this.#queue.shift()!;
+      taken.push(w);
+      images += w.count;
+    }
+    const now = performance.now();
+    for (const w of taken) this.#observer?.queued(this.name, (now - w.enqueued) / 1000);
+    this.#observer?.depth(this.name, this.#queue.length);
+    this.#inFlight = taken;
+    this.#batchStarted = now;
+    const id = this.#nextBatch++;
+    const parts = taken.flatMap((w) => w.parts);
+    try {
+      this.#thread.post({ kind: 'batch', id, parts } satisfies WorkerRequest);
+    } catch {
+      // the thread is gone: onEnd refuses these and restarts it
+    }
+  }
+
+  #answer(m: WorkerReply): void {
+    if (m.kind !== 'answer' || !this.#inFlight) return;
+    const taken = this.#inFlight;
+    this.#inFlight = null;
+    if (m.error) {
+      const err = deserializeError(m.error);
+      for (const w of taken) this.#settle(w, new HttpError(500, `inference failed: ${err.message}`));
+    } else {
+      const images = taken.reduce((n, w) => n + w.count, 0);
+      const classes = m.logits.length / images;
+      this.stats.batches += 1;
+      this.stats.images += images;
+      this.#observer?.batch(this.name, images, (performance.now() - this.#batchStarted) / 1000);
+      let row = 0;
+      for (const w of taken) {
+        const span = [row * classes, (row + w.count) * classes] as const;
+        this.#settle(w, { logits: m.logits.slice(...span), probabilities: m.probabilities.slice(...span), classes });
+        row += w.count;
+      }
+    }
+    this.#schedule();
+  }
+
+  /** Test hook: makes the model's thread exit, as a crash would. */
+  crashForTesting(): void {
+    this.#thread.post({ kind: 'crash' } satisfies WorkerRequest);
+  }
+
+  /** Answers what is queued, then ends the thread. */
+  async close(): Promise<void> {
+    while ((this.#inFlight || this.#queue.length > 0) && this.#ready) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.#closed = true;
+    if (this.#delayTimer) clearTimeout(this.#delayTimer);
+    for (const w of this.#queue) this.#settle(w, new HttpError(503, `model '${this.name}' is shutting down`));
+    this.#queue = [];
+    await this.#thread.close();
+  }
+}
+
+function positiveInteger(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegative(name: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a number of 0 or more, got ${v}`);
+  return v;
+}

@@ -1,0 +1,424 @@
+// The inference server over real HTTP on loopback: every Open Inference Protocol route, JSON and
+// binary tensors, the classification extension, the classify route, answers equal to the model
+// run here, batching, backpressure, bad input of every kind, a model thread that dies, a client
+// that leaves, SIGTERM under load, memory over 10,000 requests, and a standard client (Triton's
+// Python tritonclient) that this project did not write.
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { createServer, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, syntheticDataset, tensor, tidy, type InferenceServer } from '../src/index';
+import { assertClose, tempDir } from './helpers';
+
+const tmp = tempDir('rn-serve-');
+const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+let checkpoint: string;
+let server: InferenceServer;
+let base: string;
+const pngs: Buffer[] = [];
+let direct: (x: Float32Array, n: number) => { logits: Float32Array; probabilities: Float32Array };
+let meta: ReturnType<typeof modelFromCheckpoint>['meta'];
+
+before(async () => {
+  const result = await runTraining(
+    { arch: 'resnet18', epochs: 1, batchSize: 16, lr: 0.05, maxStepsPerEpoch: 4, device: 'cpu', syntheticSize: { train: 160, test: 32 }, checkpointDir: tmp },
+    { onLine: () => {} },
+  );
+  checkpoint = result.lastCheckpoint;
+  const loaded = modelFromCheckpoint(checkpoint, 'cpu');
+  meta = loaded.meta;
+  direct = (x, n) =>
+    inferenceMode(() =>
+      tidy(() => {
+        const out = loaded.model.forward(tensor(x, [n, 3, 32, 32]));
+        return { logits: out.toArray() as Float32Array, probabilities: out.softmax(1).toArray() as Float32Array };
+      }),
+    );
+  const ds = syntheticDataset('test', { size: 8, seed: 3 });
+  const bytes = ds.images.toArray() as Uint8Array;
+  for (let i = 0; i < 8; i++) {
+    const chw = bytes.subarray(i * 3072, (i + 1) * 3072);
+    const hwc = Buffer.alloc(3072);
+    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = chw[c * 1024 + p];
+    pngs.push(await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+  }
+  server = await createServer({ models: { cifar: checkpoint }, device: 'cpu', maxQueueDelayMs: 5 });
+  base = await server.listen({ port: 0 });
+});
+
+after(() => server?.close());
+
+/** What the checkpoint's model says for encoded images, preprocessed as the server does. */
+async function expectedForImages(images: Buffer[]): Promise<Float32Array> {
+  const chw = await Promise.all(images.map((b) => imageToChw(b, 32)));
+  const x = tidy(() => normalizeBatch(chw, 32, meta.mean, meta.std, 'cpu').toArray() as Float32Array);
+  return direct(x, images.length).probabilities;
+}
+
+async function infer(body: unknown, headers: Record<string, string> = {}, model = 'cifar'): Promise<{ status: number; json: any; headers: Headers; raw: Buffer }> {
+  const res = await fetch(`${base}/v2/models/${model}/infer`, { method: 'POST', body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const raw = Buffer.from(await res.arrayBuffer());
+  const headerLength = res.headers.get('inference-header-content-length');
+  const json = JSON.parse(raw.subarray(0, headerLength === null ? raw.length : Number(headerLength)).toString());
+  return { status: res.status, json, headers: res.headers, raw };
+}
+
+function randomInput(n: number, seed = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n * 3072 }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 4 - 2);
+}
+
+test('health, server and model metadata, readiness; unknown models and routes are 404 with an error body', async () => {
+  const get = async (p: string) => {
+    const res = await fetch(base + p);
+    return { status: res.status, json: (await res.json()) as any };
+  };
+  assert.deepEqual(await get('/v2/health/live'), { status: 200, json: { live: true } });
+  assert.deepEqual(await get('/v2/health/ready'), { status: 200, json: { ready: true } });
+  const v2 = await get('/v2');
+  assert.equal(v2.json.name, 'resnet-native');
+  assert.deepEqual(v2.json.extensions, ['binary_tensor_data', 'classification']);
+  const md = await get('/v2/models/cifar');
+  assert.equal(md.status, 200);
+  assert.deepEqual(md.json.inputs, [
+    { name: 'images', datatype: 'BYTES', shape: [-1] },
+    { name: 'pixels', datatype: 'UINT8', shape: [-1, -1, -1, 3] },
+    { name: 'input', datatype: 'FP32', shape: [-1, 3, 32, 32] },
+  ]);
+  assert.deepEqual(md.json.outputs, [
+    { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+    { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
+  ]);
+  assert.deepEqual((await get('/v2/models/cifar/versions/1')).json.name, 'cifar');
+  assert.deepEqual(await get('/v2/models/cifar/ready'), { status: 200, json: { name: 'cifar', ready: true } });
+  const unknown = await get('/v2/models/dogs');
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.json.error, /unknown model 'dogs': this server has cifar/);
+  assert.equal((await get('/v3/nothing')).status, 404);
+});
+
+test('JSON tensors: FP32 input, UINT8 pixels and base64 BYTES images answer what the model says here; id echoed; outputs chosen; classification', async () => {
+  const x = randomInput(2);
+  const want = direct(x, 2);
+  const fp32 = await infer({ id: 'req-7', inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 32, 32], data: Array.from(x) }] });
+  assert.equal(fp32.status, 200, JSON.stringify(fp32.json));
+  assert.equal(fp32.json.id, 'req-7');
+  assert.equal(fp32.json.model_name, 'cifar');
+  assert.deepEqual(fp32.json.outputs.map((o: any) => [o.name, o.datatype, o.shape]), [['probabilities', 'FP32', [2, 10]], ['logits', 'FP32', [2, 10]]]);
+  // rtol 1e-5: the same float32 forward pass, in another thread and batch
+  assertClose(fp32.json.outputs[0].data, Array.from(want.probabilities), { rtol: 1e-5, atol: 1e-7, what: 'probabilities' });
+  assertClose(fp32.json.outputs[1].data, Array.from(want.logits), { rtol: 1e-5, atol: 1e-6, what: 'logits' });
+  // nested data is accepted as row-major
+  const nested = await infer({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: [[Array.from(x.subarray(0, 3072))]] }], outputs: [{ name: 'logits' }] });
+  assert.deepEqual(nested.json.outputs.map((o: any) => o.name), ['logits']);
+  assertClose(nested.json.outputs[0].data, Array.from(direct(x.subarray(0, 3072), 1).logits), { rtol: 1e-5, atol: 1e-6, what: 'nested logits' });
+
+  // raw pixels: HWC bytes, resized and normalised by the server with the checkpoint's mean/std
+  const hwc = await sharp(pngs[0]).raw().toBuffer();
+  const pixels = await infer({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3], data: Array.from(hwc) }], outputs: [{ name: 'probabilities' }] });
+  assertClose(pixels.json.outputs[0].data, Array.from(await expectedForImages([pngs[0]])), { rtol: 1e-5, atol: 1e-7, what: 'pixels' });
+
+  // encoded images in JSON: base64 strings; the classification extension gives score:index:label
+  const imgs = await infer({
+    inputs: [{ name: 'images', datatype: 'BYTES', shape: [2], data: [pngs[1].toString('base64'), pngs[2].toString('base64')] }],
+    outputs: [{ name: 'probabilities', parameters: { classification: 3 } }, { name: 'probabilities' }],
+  });
+  const probs = await expectedForImages([pngs[1], pngs[2]]);
+  const cls = imgs.json.outputs[0];
+  assert.deepEqual([cls.datatype, cls.shape], ['BYTES', [2, 3]]);
+  for (let i = 0; i < 2; i++) {
+    const row = Array.from(probs.subarray(i * 10, (i + 1) * 10));
+    const order = row.map((p, k) => [p, k] as const).sort((a, b) => b[0] - a[0]);
+    for (let j = 0; j < 3; j++) {
+      const [score, index, label] = (cls.data[i * 3 + j] as string).split(':');
+      assert.equal(Number(index), order[j][1]);
+      assert.equal(label, meta.classNames[order[j][1]]);
+      assertClose([Number(score)], [order[j][0]], { rtol: 1e-5, atol: 1e-7, what: 'score' });
+    }
+  }
+  assertClose(imgs.json.outputs[1].data, Array.from(probs), { rtol: 1e-5, atol: 1e-7, what: 'images' });
+});
+
+test('binary tensor data extension: binary inputs (FP32, length-prefixed BYTES) and binary outputs appended in order', async () => {
+  const x = randomInput(3, 5);
+  const want = direct(x, 3);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 3, 32, 32], parameters: { binary_data_size: x.byteLength } }],
+      outputs: [{ name: 'logits', parameters: { binary_data: true } }, { name: 'probabilities', parameters: { binary_data: false } }, { name: 'probabilities', parameters: { binary_data: true, classification: 1 } }],
+    }),
+  );
+  const r = await infer(Buffer.concat([header, Buffer.from(x.buffer)]), { 'inference-header-content-length': String(header.length), 'content-type': 'application/octet-stream' });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const headerLength = Number(r.headers.get('inference-header-content-length'));
+  const [logitsOut, probsOut, clsOut] = r.json.outputs;
+  assert.equal(logitsOut.parameters.binary_data_size, 3 * 10 * 4);
+  assert.ok(probsOut.data, 'JSON output stays in the JSON');
+  const binary = r.raw.subarray(headerLength);
+  const logits = new Float32Array(binary.buffer.slice(binary.byteOffset, binary.byteOffset + 120));
+  assertClose(Array.from(logits), Array.from(want.logits), { rtol: 1e-5, atol: 1e-6, what: 'binary logits' });
+  // BYTES output: 4-byte little-endian length, then the string
+  const rest = binary.subarray(120);
+  assert.equal(rest.length, clsOut.parameters.binary_data_size);
+  const first = rest.subarray(4, 4 + rest.readUInt32LE(0)).toString();
+  assert.match(first, /^[\d.e-]+:\d:synthetic-\w+$/);
+
+  // encoded images as binary BYTES
+  const parts = [pngs[3], pngs[4]].flatMap((b) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(b.length);
+    return [len, b];
+  });
+  const data = Buffer.concat(parts);
+  const h2 = Buffer.from(JSON.stringify({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [2], parameters: { binary_data_size: data.length } }], parameters: { binary_data_output: true } }));
+  const r2 = await infer(Buffer.concat([h2, data]), { 'inference-header-content-length': String(h2.length) });
+  assert.equal(r2.status, 200, JSON.stringify(r2.json));
+  const off = Number(r2.headers.get('inference-header-content-length'));
+  const probs = new Float32Array(r2.raw.buffer.slice(r2.raw.byteOffset + off, r2.raw.byteOffset + off + 80));
+  assertClose(Array.from(probs), Array.from(await expectedForImages([pngs[3], pngs[4]])), { rtol: 1e-5, atol: 1e-7, what: 'binary images' });
+});
+
+test('the classify route: an image body or multipart files, {label, index, probability, top} per image', async () => {
+  const one = await fetch(`${base}/v1/models/cifar/classify?top=2`, { method: 'POST', body: pngs[5], headers: { 'content-type': 'image/png' } });
+  assert.equal(one.status, 200);
+  const p = (await one.json()) as any;
+  const want = await expectedForImages([pngs[5]]);
+  const best = Array.from(want).indexOf(Math.max(...want));
+  assert.equal(p.index, best);
+  assert.equal(p.label, meta.classNames[best]);
+  assert.equal(p.top.length, 2);
+  assertClose([p.probability], [want[best]], { rtol: 1e-5, atol: 1e-7, what: 'probability' });
+  const form = new FormData();
+  form.append('a', new Blob([pngs[5]], { type: 'image/png' }), 'a.png');
+  form.append('b', new Blob([pngs[6]], { type: 'image/png' }), 'b.png');
+  const many = await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: form });
+  const body = (await many.json()) as any;
+  assert.equal(many.status, 200, JSON.stringify(body));
+  assert.equal(body.predictions.length, 2);
+  assert.equal(body.predictions[0].index, best);
+  const wrongType = await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } });
+  assert.equal(wrongType.status, 415);
+  const notImage = await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+  assert.equal(notImage.status, 400);
+  assert.match(((await notImage.json()) as any).error, /the image: cannot read image/);
+});
+
+test('bad requests of every kind get the right 4xx naming the problem, and the server stays healthy', async () => {
+  const input = (over: Record<string, unknown>) => ({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0), ...over }] });
+  const cases: [unknown, number, RegExp, Record<string, string>?][] = [
+    ['{not json', 400, /not valid JSON/],
+    [[1, 2], 400, /must be a JSON object with "inputs"/],
+    [{ inputs: [] }, 400, /"inputs" must hold exactly one input/],
+    [{ inputs: [{ name: 'x', datatype: 'FP32', shape: [1] }] }, 400, /inputs\[0\]\.name must be one of images, pixels, input/],
+    [input({ datatype: 'FP16' }), 400, /inputs\[0\]\.datatype must be FP32 for 'input', got "FP16"/],
+    [input({ shape: [1, 3, 16, 16] }), 400, /inputs\[0\]\.shape must be \[N, 3, 32, 32\] for 'input', got \[1,3,16,16\]/],
+    [input({ shape: [1, 3, -32, 32] }), 400, /inputs\[0\]\.shape must be an array of non-negative integers/],
+    [input({ data: [1, 2, 3] }), 400, /inputs\[0\]\.data holds 3 values but shape \[1,3,32,32\] needs 3072/],
+    [input({ data: ['a', ...Array(3071).fill(0)] }), 400, /inputs\[0\]\.data\[0\] is "a", not a finite number/],
+    [input({ data: undefined }), 400, /neither "data" nor parameters\.binary_data_size/],
+    [{ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 2, 2, 3], data: Array(12).fill(300) }] }, 400, /inputs\[0\]\.data\[0\] is 300, not a UINT8 value/],
+    [{ inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: ['bm90IGFuIGltYWdl'] }] }, 400, /inputs\[0\] element 0: cannot read image/],
+    [{ inputs: [{ name: 'images', datatype: 'BYTES', shape: [2], data: ['x'] }] }, 400, /holds 1 elements but the shape says 2/],
+    [{ ...input({}), outputs: [{ name: 'scores' }] }, 400, /outputs\[0\]\.name must be one of probabilities, logits, got "scores"/],
+    [{ ...input({}), outputs: [{ name: 'logits', parameters: { classification: 11 } }] }, 400, /classification must be an integer from 1 to 10, got 11/],
+    [input({ parameters: { binary_data_size: 100 } }), 400, /binary_data_size is 100 but only 0 bytes follow/],
+    ['{}', 400, /Inference-Header-Content-Length is 99/, { 'inference-header-content-length': '99' }],
+    [{ inputs: [{ name: 'input', datatype: 'FP32', shape: [65, 3, 32, 32], parameters: { binary_data_size: 0 } }] }, 400, /needs 798720 bytes of FP32, got 0/],
+  ];
+  for (const [body, status, message, headers] of cases) {
+    const r = await infer(body, headers);
+    assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 80)} -> ${JSON.stringify(r.json)}`);
+    assert.match(r.json.error, message);
+  }
+  // more images than one batch holds
+  const big = randomInput(65);
+  const h = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [65, 3, 32, 32], parameters: { binary_data_size: big.byteLength } }] }));
+  const tooMany = await infer(Buffer.concat([h, Buffer.from(big.buffer)]), { 'inference-header-content-length': String(h.length) });
+  assert.equal(tooMany.status, 413);
+  assert.match(tooMany.json.error, /65 images in one request is more than maxBatch 64/);
+  // a PNG declaring 100,000 x 100,000 pixels (a decompression bomb) is refused from its header
+  const bomb = Buffer.from(pngs[0]);
+  bomb.writeUInt32BE(100_000, 16);
+  bomb.writeUInt32BE(100_000, 20);
+  const refused = await infer({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [bomb.toString('base64')] }] });
+  assert.equal(refused.status, 413);
+  assert.match(refused.json.error, /100,000,000-pixel limit/);
+  // still healthy and right
+  assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
+  const ok = await infer(input({}));
+  assert.equal(ok.status, 200);
+});
+
+test('concurrent requests are batched (fewer forward passes than requests), each answer equal to the model run alone', async () => {
+  const model = server.models.get('cifar')!;
+  const before = { ...model.stats };
+  const inputs = Array.from({ length: 24 }, (_, i) => randomInput(1, 100 + i));
+  const answers = await Promise.all(inputs.map((x) => infer({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array.from(x) }], outputs: [{ name: 'logits' }] })));
+  const batches = model.stats.batches - before.batches;
+  assert.equal(model.stats.images - before.images, 24);
+  assert.ok(batches < 24, `${batches} forward passes for 24 requests`);
+  // rtol/atol 1e-4: the same float32 model, but each image computed inside a batch of others,
+  // where the convolution kernels add in another order
+  answers.forEach((a, i) => assertClose(a.json.outputs[0].data, Array.from(direct(inputs[i], 1).logits), { rtol: 1e-4, atol: 1e-4, what: `request ${i}` }));
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /resnet_native_requests_total\{model="cifar",route="\/v2\/models\/:name\/infer",status="200"\} \d+/);
+  const batchCount = Number(/resnet_native_batch_size_count\{model="cifar"\} (\d+)/.exec(metrics)![1]);
+  assert.equal(batchCount, model.stats.batches, 'the batch-size histogram counts every forward pass');
+  for (const name of ['resnet_native_request_duration_seconds_bucket', 'resnet_native_queue_duration_seconds_sum', 'resnet_native_compute_duration_seconds_sum', 'resnet_native_queue_depth']) {
+    assert.ok(metrics.includes(name), name);
+  }
+});
+
+test('backpressure: a full queue answers 503 with Retry-After; a body over the limit 413; a client that left is not computed', async () => {
+  const small = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueue: 2, maxBatch: 1, maxBodyBytes: 200_000, maxQueueDelayMs: 0 });
+  const url = await small.listen({ port: 0 });
+  try {
+    const x = randomInput(1, 7);
+    const h = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], parameters: { binary_data_size: x.byteLength } }] }));
+    const body = Buffer.concat([h, Buffer.from(x.buffer)]);
+    const send = () => fetch(`${url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'inference-header-content-length': String(h.length) } });
+    const responses = await Promise.all(Array.from({ length: 16 }, send));
+    const statuses = responses.map((r) => r.status);
+    assert.ok(statuses.includes(503), `statuses ${statuses}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses ${statuses}`);
+    const overloaded = responses.find((r) => r.status === 503)!;
+    assert.equal(overloaded.headers.get('retry-after'), '1');
+    assert.match(((await overloaded.json()) as any).error, /overloaded: 2 requests are waiting \(maxQueue 2\)/);
+    const large = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: Buffer.alloc(300_000, 32), headers: { 'content-type': 'application/json' } });
+    assert.equal(large.status, 413);
+    assert.match(((await large.json()) as any).error, /request body too large/);
+  } finally {
+    await small.close();
+  }
+  // a request whose client gives up while it waits for its batch is dropped, not computed
+  const slow = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 400 });
+  const slowUrl = await slow.listen({ port: 0 });
+  try {
+    const controller = new AbortController();
+    const pending = fetch(`${slowUrl}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }), signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    await assert.rejects(pending);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(slow.models.get('m')!.stats.batches, 0, 'no forward pass for a client that left');
+  } finally {
+    await slow.close();
+  }
+});
+
+test('a model whose thread dies: its requests get 503 at once, it reports not ready, then comes back', async () => {
+  const s = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 200 });
+  const url = await s.listen({ port: 0 });
+  try {
+    const model = s.models.get('m')!;
+    const queued = fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }) });
+    await new Promise((r) => setTimeout(r, 50));
+    model.crashForTesting();
+    const r = await queued;
+    assert.equal(r.status, 503);
+    assert.match(((await r.json()) as any).error, /model 'm' is restarting: its thread ended/);
+    const ready = await fetch(`${url}/v2/models/m/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal((await fetch(`${url}/v2/health/ready`)).status, 503);
+    for (let i = 0; i < 100 && !model.ready; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(model.stats.restarts, 1);
+    assert.equal((await fetch(`${url}/v2/models/m/ready`)).status, 200);
+    const again = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }) });
+    assert.equal(again.status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
+test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM under load answers every accepted request and exits 0', async () => {
+  const missing = spawnSync(process.execPath, [cli, 'serve', '--model', `m=${path.join(tmp, 'nope.safetensors')}`, '--port', '0'], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /model 'm': checkpoint .*nope\.safetensors does not exist/);
+  const junk = path.join(tmp, 'junk.safetensors');
+  fs.writeFileSync(junk, 'not a checkpoint');
+  const corrupt = spawnSync(process.execPath, [cli, 'serve', '--model', `m=${junk}`, '--port', '0'], { encoding: 'utf8' });
+  assert.equal(corrupt.status, 1);
+  assert.match(corrupt.stderr, /model 'm' \(.*junk\.safetensors\) could not be loaded: /);
+  assert.doesNotMatch(corrupt.stdout, /listening/);
+  const usage = spawnSync(process.execPath, [cli, 'serve', '--model', 'nocheckpoint'], { encoding: 'utf8' });
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /expected NAME=CHECKPOINT, got 'nocheckpoint'/);
+  const help = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
+  for (const flag of ['--model', '--host', '--port', '--max-batch', '--max-queue-delay-ms', '--max-queue', '--device', '--threads']) assert.ok(help.stdout.includes(flag), flag);
+
+  // the batch waits up to 1.5 s for more: the requests are all accepted and queued when SIGTERM comes
+  const child = spawn(process.execPath, [cli, 'serve', '--model', `cifar=${checkpoint}`, '--port', '0', '--max-queue-delay-ms', '1500']);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  const address = await new Promise<string>((resolve) => child.stdout.on('data', () => /listening on (http:\S+);/.test(out) && resolve(/listening on (http:\S+);/.exec(out)![1])));
+  assert.match(out, /ready: cifar \(resnet18, 10 classes, cpu\)/);
+  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0.5) }] });
+  const requests = Array.from({ length: 20 }, () => fetch(`${address}/v2/models/cifar/infer`, { method: 'POST', body }));
+  for (let depth = 0; depth < 20; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    depth = Number(/resnet_native_queue_depth\{model="cifar"\} (\d+)/.exec(await (await fetch(`${address}/metrics`)).text())?.[1] ?? 0);
+  }
+  child.kill('SIGTERM');
+  const statuses = await Promise.all(requests.map((p) => p.then((r) => r.status)));
+  assert.deepEqual(statuses, Array(20).fill(200));
+  assert.equal(await exited, 0);
+  assert.match(out, /SIGTERM: answering requests in flight, then stopping/);
+});
+
+test('memory stays flat over 10,000 requests', async () => {
+  const x = randomInput(1, 11);
+  const h = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
+  const body = Buffer.concat([h, Buffer.from(x.buffer)]);
+  const run = async (n: number) => {
+    let next = 0;
+    const worker = async () => {
+      while (next++ < n) {
+        const r = await fetch(`${base}/v2/models/cifar/infer`, { method: 'POST', body, headers: { 'inference-header-content-length': String(h.length) } });
+        assert.equal(r.status, 200);
+        await r.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+  };
+  await run(2000);
+  global.gc?.();
+  const warm = process.memoryUsage().rss;
+  await run(8000);
+  global.gc?.();
+  const grown = (process.memoryUsage().rss - warm) / 2 ** 20;
+  assert.ok(grown < 64, `RSS grew ${grown.toFixed(0)} MiB over the last 8,000 requests`);
+});
+
+// A standard client of the protocol, not written here: NVIDIA's tritonclient (PyPI).
+const tritonPython = [process.env.RESNET_NATIVE_TRITON_PYTHON, '/work/venv/bin/python'].find((p): p is string => p !== undefined && fs.existsSync(p) && spawnSync(p, ['-c', 'import tritonclient.http']).status === 0);
+
+test('tritonclient (Triton\'s Python HTTP client) talks to the server in binary and JSON modes', { skip: !tritonPython && 'no Python with tritonclient[http] (set RESNET_NATIVE_TRITON_PYTHON; .ci/run installs one)' }, async () => {
+  const x = randomInput(2, 21);
+  const xFile = path.join(tmp, 'x.bin');
+  fs.writeFileSync(xFile, Buffer.from(x.buffer));
+  fs.writeFileSync(path.join(tmp, 'img.png'), pngs[7]);
+  const res = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(tritonPython!, [path.join(__dirname, 'serve_tritonclient.py'), base.replace('http://', ''), xFile, path.join(tmp, 'img.png')]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+  assert.equal(res.code, 0, res.err);
+  const got = JSON.parse(res.out);
+  assert.deepEqual([got.live, got.ready, got.modelReady], [true, true, true]);
+  assert.deepEqual(got.inputNames, ['images', 'pixels', 'input']);
+  const want = direct(x, 2);
+  for (const mode of ['binary', 'json']) {
+    assertClose(got[mode].probabilities, Array.from(want.probabilities), { rtol: 1e-5, atol: 1e-7, what: `${mode} probabilities` });
+    assert.equal(got[mode].id, 'tc-1');
+    const best = Array.from(want.logits.subarray(0, 10)).indexOf(Math.max(...want.logits.subarray(0, 10)));
+    assert.match(got[mode].top[0], new RegExp(`^[-\\d.e]+:${best}:${meta.classNames[best]}$`));
+  }
+  assertClose(got.image, Array.from(await expectedForImages([pngs[7]])), { rtol: 1e-5, atol: 1e-7, what: 'image via BYTES' });
+});
+
