@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
@@ -97,6 +98,12 @@ test('health, server and model metadata, readiness; unknown models and routes ar
   assert.equal(unknown.status, 404);
   assert.match(unknown.json.error, /unknown model 'dogs': this server has cifar/);
   assert.equal((await get('/v3/nothing')).status, 404);
+  // the same routes as a plain (req, res) handler inside another http server
+  const plain = http.createServer((req, res) => server.app.routing(req, res));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  const res = await fetch(`http://127.0.0.1:${(plain.address() as { port: number }).port}/v2/models/cifar/ready`);
+  assert.deepEqual(await res.json(), { name: 'cifar', ready: true });
+  await new Promise((r) => plain.close(r));
 });
 
 test('JSON tensors: FP32 input, UINT8 pixels and base64 BYTES images answer what the model says here; id echoed; outputs chosen; classification', async () => {

@@ -64,6 +64,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
     if (closing) reply.header('connection', 'close');
   });
   await app.register(inferenceRoutes({ models, metrics, log: options.log ?? 'off' }));
+  await app.ready(); // app.routing(req, res) works from here, inside any http server
   return {
     app,
     models,
