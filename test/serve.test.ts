@@ -356,7 +356,7 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   for (const flag of ['--model', '--host', '--port', '--max-batch', '--max-queue-delay-ms', '--max-queue', '--device', '--threads']) assert.ok(help.stdout.includes(flag), flag);
 
   // the batch waits up to 1.5 s for more: the requests are all accepted and queued when SIGTERM comes
-  const child = spawn(process.execPath, [cli, 'serve', '--model', `cifar=${checkpoint}`, '--port', '0', '--max-queue-delay-ms', '1500']);
+  const child = spawn(process.execPath, [cli, 'serve', '--model', `cifar=${checkpoint}`, '--port', '0', '--max-queue-delay-ms', '1500', '--log', 'json']);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', r));
@@ -373,6 +373,11 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   assert.deepEqual(statuses, Array(20).fill(200));
   assert.equal(await exited, 0);
   assert.match(out, /SIGTERM: answering requests in flight, then stopping/);
+  // structured request logs: one JSON line per request
+  const logged = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const inferLines = logged.filter((l) => l.url === '/v2/models/cifar/infer');
+  assert.equal(inferLines.length, 20);
+  assert.ok(inferLines.every((l) => l.method === 'POST' && l.status === 200 && l.model === 'cifar' && l.ms > 0 && !Number.isNaN(Date.parse(l.time))));
 });
 
 test('memory stays flat over 10,000 requests', async () => {
