@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { Classifier, imageToChw, modelFromCheckpoint, noGrad, normalizeBatch, runTraining, syntheticDataset } from '../src/index';
-import { tempDir } from './helpers';
+import { syntheticPngs, tempDir } from './helpers';
 
 const tmp = tempDir('rn-classifier-');
 let checkpoint: string;
@@ -18,14 +18,7 @@ before(async () => {
     { onLine: () => {} },
   );
   checkpoint = result.bestCheckpoint;
-  const ds = syntheticDataset('test', { size: 60, seed: 9 });
-  const bytes = ds.images.toArray() as Uint8Array;
-  for (let i = 0; i < 60; i++) {
-    const chw = bytes.subarray(i * 3072, (i + 1) * 3072);
-    const hwc = Buffer.alloc(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = chw[c * 1024 + p];
-    pngs.push(await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
-  }
+  pngs.push(...(await syntheticPngs(60, 9)));
 });
 
 test('many concurrent requests are batched and every answer matches the model run here', async () => {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
-import { tensor, type Dtype, type Tensor } from '../src/index';
+import sharp from 'sharp';
+import { syntheticDataset, tensor, type Dtype, type Tensor } from '../src/index';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
@@ -53,6 +54,22 @@ export function assertClose(
 }
 
 /** A fresh folder under the OS temp dir, removed when this test file's tests have run. */
+/** `count` images of the synthetic test set (32 x 32), encoded as PNG files are. */
+export async function syntheticPngs(count: number, seed: number): Promise<Buffer[]> {
+  const ds = syntheticDataset('test', { size: count, seed });
+  const bytes = ds.images.toArray() as Uint8Array;
+  ds.images.dispose();
+  ds.labels.dispose();
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const chw = bytes.subarray(i * 3072, (i + 1) * 3072);
+      const hwc = Buffer.alloc(3072);
+      for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = chw[c * 1024 + p];
+      return sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+    }),
+  );
+}
+
 export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -10,8 +10,8 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { createServer, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, syntheticDataset, tensor, tidy, type InferenceServer } from '../src/index';
-import { assertClose, tempDir } from './helpers';
+import { createServer, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, tensor, tidy, type InferenceServer } from '../src/index';
+import { assertClose, collectGarbage, syntheticPngs, tempDir } from './helpers';
 
 const tmp = tempDir('rn-serve-');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -37,14 +37,7 @@ before(async () => {
         return { logits: out.toArray() as Float32Array, probabilities: out.softmax(1).toArray() as Float32Array };
       }),
     );
-  const ds = syntheticDataset('test', { size: 8, seed: 3 });
-  const bytes = ds.images.toArray() as Uint8Array;
-  for (let i = 0; i < 8; i++) {
-    const chw = bytes.subarray(i * 3072, (i + 1) * 3072);
-    const hwc = Buffer.alloc(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = chw[c * 1024 + p];
-    pngs.push(await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
-  }
+  pngs.push(...(await syntheticPngs(8, 3)));
   server = await createServer({ models: { cifar: checkpoint }, device: 'cpu', maxQueueDelayMs: 5 });
   base = await server.listen({ port: 0 });
 });
@@ -396,10 +389,10 @@ test('memory stays flat over 10,000 requests', async () => {
     await Promise.all(Array.from({ length: 32 }, worker));
   };
   await run(2000);
-  global.gc?.();
+  collectGarbage();
   const warm = process.memoryUsage().rss;
   await run(8000);
-  global.gc?.();
+  collectGarbage();
   const grown = (process.memoryUsage().rss - warm) / 2 ** 20;
   assert.ok(grown < 64, `RSS grew ${grown.toFixed(0)} MiB over the last 8,000 requests`);
 });

@@ -3,11 +3,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
 import { getNumThreads, setThreadNumThreads, type Device } from '../device';
-import { CheckpointError } from '../io/torch-pth';
 import { tidy } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { serializeError } from '../worker-errors';
 import { imageToChw, normalizeBatch, type ImageInput } from './preprocess';
+import { predictionOf } from './ranking';
 
 interface Request {
   id: number;
@@ -19,12 +19,8 @@ const port = parentPort!;
 if (threads !== undefined) setThreadNumThreads(threads);
 let ready: { model: ReturnType<typeof modelFromCheckpoint>['model']; meta: ReturnType<typeof modelFromCheckpoint>['meta'] };
 try {
+  // (validateCheckpointMeta has checked one class name per output: rows cannot be cut wrong)
   ready = modelFromCheckpoint(checkpoint, device);
-  const { numClasses, classNames } = ready.meta;
-  if (!Array.isArray(classNames) || classNames.length !== numClasses) {
-    // Rows of probabilities would be cut by the names and mix up images of one batch.
-    throw new CheckpointError(`${checkpoint}: the model has ${numClasses} classes but the metadata names ${Array.isArray(classNames) ? classNames.length : 'none'} (classNames)`);
-  }
   port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch, threads: getNumThreads() });
 } catch (err) {
   port.postMessage({ kind: 'failed', error: serializeError(err) });
@@ -73,14 +69,7 @@ async function drain(): Promise<void> {
     const classes = meta.classNames.length;
     let offset = 0;
     for (const { r, images } of ok) {
-      const predictions = images.map((_, i) => {
-        const row = Array.from(probabilities.subarray((offset + i) * classes, (offset + i + 1) * classes));
-        const top = row
-          .map((probability, index) => ({ index, label: meta.classNames[index], probability }))
-          .sort((a, b) => b.probability - a.probability)
-          .slice(0, topK);
-        return { ...top[0], top };
-      });
+      const predictions = images.map((_, i) => predictionOf(probabilities, offset + i, classes, meta.classNames, topK));
       offset += images.length;
       port.postMessage({ kind: 'answer', id: r.id, predictions, batch: batches, batchImages: flat.length });
     }

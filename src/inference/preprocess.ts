@@ -42,12 +42,26 @@ export async function imageToChw(input: ImageInput, size: number): Promise<Uint8
   return chw;
 }
 
+/** CHW images one after another in one buffer (what normalizeChw takes). */
+export function concatChw(images: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(images.reduce((n, img) => n + img.length, 0));
+  let offset = 0;
+  for (const img of images) {
+    all.set(img, offset);
+    offset += img.length;
+  }
+  return all;
+}
+
 /** Stacks CHW images into a normalised float32 batch [N, 3, size, size]. */
 export function normalizeBatch(images: Uint8Array[], size: number, mean: number[], std: number[], device: Device): Tensor {
-  const all = new Uint8Array(images.length * 3 * size * size);
-  images.forEach((img, i) => all.set(img, i * img.length));
+  return normalizeChw(concatChw(images), images.length, size, mean, std, device);
+}
+
+/** `count` CHW images already in one buffer, as a normalised float32 batch [count, 3, size, size]. */
+export function normalizeChw(all: Uint8Array, count: number, size: number, mean: number[], std: number[], device: Device): Tensor {
   return noGrad(() => {
-    const raw = new Tensor(native.fromBytes(all, [images.length, 3, size, size], 'uint8', device));
+    const raw = new Tensor(native.fromBytes(all, [count, 3, size, size], 'uint8', device));
     const m = tensor(mean, [1, 3, 1, 1], { device });
     const s = tensor(std, [1, 3, 1, 1], { device });
     const out = raw.to('float32').mul(1 / 255).sub(m).div(s);

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
 import { getNumThreads, setThreadNumThreads, type Device } from '../device';
-import { normalizeBatch } from '../inference/preprocess';
+import { normalizeChw } from '../inference/preprocess';
 import { cat, tensor, tidy, type Tensor } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { serializeError } from '../worker-errors';
@@ -18,10 +18,8 @@ if (threads !== undefined) setThreadNumThreads(threads);
 let loaded: ReturnType<typeof modelFromCheckpoint>;
 try {
   loaded = modelFromCheckpoint(checkpoint, device);
+  // (validateCheckpointMeta has checked one class name per output)
   const { meta, model } = loaded;
-  if (!Array.isArray(meta.classNames) || meta.classNames.length !== meta.numClasses) {
-    throw new Error(`${checkpoint}: the model has ${meta.numClasses} classes but the metadata names ${Array.isArray(meta.classNames) ? meta.classNames.length : 'none'} (classNames)`);
-  }
   const info: ModelInfo = {
     arch: meta.arch,
     classNames: meta.classNames,
@@ -38,10 +36,7 @@ try {
 
 function partTensor(part: BatchPart, size: number): Tensor {
   const { meta, model } = loaded;
-  if (part.kind === 'chw8') {
-    const images = Array.from({ length: part.count }, (_, i) => part.data.subarray(i * 3 * size * size, (i + 1) * 3 * size * size));
-    return normalizeBatch(images, size, meta.mean, meta.std, model.options.device);
-  }
+  if (part.kind === 'chw8') return normalizeChw(part.data, part.count, size, meta.mean, meta.std, model.options.device);
   return tensor(part.data, [part.count, 3, size, size], { device: model.options.device });
 }
 

@@ -2,7 +2,8 @@
 // model metadata, the infer request (JSON tensors, or the binary tensor data extension: a JSON
 // header of Inference-Header-Content-Length bytes followed by raw tensor bytes) and the response,
 // with the classification extension. Everything a request gets wrong is a 400 naming the field.
-import { imageToChw } from '../inference/preprocess';
+import { concatChw, imageToChw } from '../inference/preprocess';
+import { topClasses } from '../inference/ranking';
 import { HttpError } from './http-error';
 import type { BatchPart, ModelInfo } from './model-messages';
 import type { InferenceResult } from './served-model';
@@ -168,13 +169,7 @@ async function readInput(name: InputName, shape: number[], raw: Buffer | null, d
 }
 
 function chwPart(images: Uint8Array[]): BatchPart {
-  const data = new Uint8Array(images.reduce((n, img) => n + img.length, 0));
-  let offset = 0;
-  for (const img of images) {
-    data.set(img, offset);
-    offset += img.length;
-  }
-  return { kind: 'chw8', count: images.length, data };
+  return { kind: 'chw8', count: images.length, data: concatChw(images) };
 }
 
 /** BYTES in the binary extension: each element is a 4-byte little-endian length and its bytes. */
@@ -248,13 +243,7 @@ export function inferResponse(model: string, request: ParsedInferRequest, result
 
 /** The classification extension: "score:index:label" for the top k of each row. */
 function classify(values: Float32Array, n: number, classes: number, k: number, names: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const row = Array.from(values.subarray(i * classes, (i + 1) * classes), (score, index) => ({ score, index }));
-    row.sort((a, b) => b.score - a.score);
-    for (const { score, index } of row.slice(0, k)) out.push(`${score}:${index}:${names[index]}`);
-  }
-  return out;
+  return Array.from({ length: n }, (_, i) => topClasses(values, i, classes, names, k).map(({ score, index, label }) => `${score}:${index}:${label}`)).flat();
 }
 
 function encodeBytes(values: string[]): Buffer {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { imageToChw } from '../inference/preprocess';
+import { concatChw, imageToChw } from '../inference/preprocess';
+import { predictionOf } from '../inference/ranking';
 import { HttpError } from './http-error';
 import { ServerMetrics } from './metrics';
 import { INPUTS, inferResponse, modelMetadata, parseInferRequest, splitBody } from './protocol';
@@ -180,14 +181,8 @@ export function inferenceRoutes({ models, metrics, log = 'off' }: InferenceRoute
           }),
         ),
       );
-      const data = new Uint8Array(images.length * images[0].length);
-      images.forEach((img, i) => data.set(img, i * img.length));
-      const result = await m.infer([{ kind: 'chw8', count: images.length, data }], clientGone(req, reply));
-      const predictions = images.map((_, i) => {
-        const row = Array.from(result.probabilities.subarray(i * result.classes, (i + 1) * result.classes), (probability, index) => ({ label: m.info.classNames[index], index, probability }));
-        row.sort((a, b) => b.probability - a.probability);
-        return { ...row[0], top: row.slice(0, top) };
-      });
+      const result = await m.infer([{ kind: 'chw8', count: images.length, data: concatChw(images) }], clientGone(req, reply));
+      const predictions = images.map((_, i) => predictionOf(result.probabilities, i, result.classes, m.info.classNames, top));
       return single ? predictions[0] : { predictions };
     });
 
