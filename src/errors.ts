@@ -32,6 +32,12 @@ export function checkNumber(name: string, value: unknown, min = -Infinity): numb
   return value;
 }
 
+/** A non-empty path string. */
+export function checkPath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw invalidArgument('non-empty path', name, value);
+  return value;
+}
+
 export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidArgument('boolean', name, value);
   return value;

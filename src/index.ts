@@ -20,3 +20,5 @@ export * from './inference';
 export { WorkerThreadError } from './worker-thread';
 export * from './distributed';
 export * from './serve';
+export * from './tensorboard';
+export * from './plot';

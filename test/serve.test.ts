@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { createServer, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, tensor, tidy, type InferenceServer } from '../src/index';
+import { createServer, ServedModel, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, tensor, tidy, type InferenceServer } from '../src/index';
 import { assertClose, collectGarbage, syntheticPngs, tempDir } from './helpers';
 
 const tmp = tempDir('rn-serve-');
@@ -271,6 +271,26 @@ test('concurrent requests are batched (fewer forward passes than requests), each
   }
 });
 
+test('under steady load batches are evened out: 16 closed-loop clients settle at 8 + 8, not 1 + 15', async () => {
+  const sizes: number[] = [];
+  const observer = { batch: (_: string, images: number) => sizes.push(images), queued: () => {}, depth: () => {} };
+  const model = await ServedModel.load('m', checkpoint, { device: 'cpu', maxQueueDelayMs: 0 }, observer);
+  try {
+    const x = randomInput(1, 7);
+    // each client sends its next request as soon as its answer comes (what 16 connections of a load generator do)
+    const client = async () => {
+      for (let i = 0; i < 10; i++) await model.infer([{ kind: 'f32', count: 1, data: x.slice() }]);
+    };
+    await Promise.all(Array.from({ length: 16 }, client));
+    assert.equal(sizes.reduce((n, b) => n + b, 0), 160);
+    // the first request finds the thread idle and goes alone; the 15 behind it split 8 + 7, then 8 + 8
+    const steady = sizes.slice(3, -2);
+    assert.ok(steady.length > 10 && steady.every((b) => b >= 7 && b <= 9), `batch sizes ${sizes.join(' ')}`);
+  } finally {
+    await model.close();
+  }
+});
+
 test('backpressure: a full queue answers 503 with Retry-After; a body over the limit 413; a client that left is not computed', async () => {
   const small = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueue: 2, maxBatch: 1, maxBodyBytes: 200_000, maxQueueDelayMs: 0 });
   const url = await small.listen({ port: 0 });
@@ -292,27 +312,36 @@ test('backpressure: a full queue answers 503 with Retry-After; a body over the l
   } finally {
     await small.close();
   }
-  // a request whose client gives up while it waits for its batch is dropped, not computed
-  const slow = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 400 });
+  // the queue delay: a request to an idle model after a quiet spell is not held back; one that
+  // follows closely waits for company, and if its client gives up meanwhile it is dropped, not computed
+  const slow = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 2000 });
   const slowUrl = await slow.listen({ port: 0 });
   try {
+    const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] });
+    const started = performance.now();
+    assert.equal((await fetch(`${slowUrl}/v2/models/m/infer`, { method: 'POST', body })).status, 200);
+    assert.ok(performance.now() - started < 1000, `a lone request waited ${performance.now() - started} ms for others`);
+    assert.equal(slow.models.get('m')!.stats.batches, 1);
     const controller = new AbortController();
-    const pending = fetch(`${slowUrl}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }), signal: controller.signal });
+    const pending = fetch(`${slowUrl}/v2/models/m/infer`, { method: 'POST', body, signal: controller.signal });
     await new Promise((r) => setTimeout(r, 100));
+    assert.equal(slow.models.get('m')!.queueDepth, 1, 'the second request waits for others');
     controller.abort();
     await assert.rejects(pending);
-    await new Promise((r) => setTimeout(r, 600));
-    assert.equal(slow.models.get('m')!.stats.batches, 0, 'no forward pass for a client that left');
+    await new Promise((r) => setTimeout(r, 2200));
+    assert.equal(slow.models.get('m')!.stats.batches, 1, 'no forward pass for a client that left');
   } finally {
     await slow.close();
   }
 });
 
 test('a model whose thread dies: its requests get 503 at once, it reports not ready, then comes back', async () => {
-  const s = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 200 });
+  const s = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 1000 });
   const url = await s.listen({ port: 0 });
   try {
     const model = s.models.get('m')!;
+    // a first request, so that the next one (following closely) waits in the queue for company
+    assert.equal((await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }) })).status, 200);
     const queued = fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] }) });
     await new Promise((r) => setTimeout(r, 50));
     model.crashForTesting();
@@ -356,6 +385,8 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   const address = await new Promise<string>((resolve) => child.stdout.on('data', () => /listening on (http:\S+);/.test(out) && resolve(/listening on (http:\S+);/.exec(out)![1])));
   assert.match(out, /ready: cifar \(resnet18, 10 classes, cpu\)/);
   const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array(3072).fill(0.5) }] });
+  // (after a first request, the next ones follow closely, so they all wait in the queue)
+  assert.equal((await fetch(`${address}/v2/models/cifar/infer`, { method: 'POST', body })).status, 200);
   const requests = Array.from({ length: 20 }, () => fetch(`${address}/v2/models/cifar/infer`, { method: 'POST', body }));
   for (let depth = 0; depth < 20; ) {
     await new Promise((r) => setTimeout(r, 20));
@@ -369,7 +400,7 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   // structured request logs: one JSON line per request
   const logged = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const inferLines = logged.filter((l) => l.url === '/v2/models/cifar/infer');
-  assert.equal(inferLines.length, 20);
+  assert.equal(inferLines.length, 21);
   assert.ok(inferLines.every((l) => l.method === 'POST' && l.status === 200 && l.model === 'cifar' && l.ms > 0 && !Number.isNaN(Date.parse(l.time))));
 });
 

@@ -1,58 +1,90 @@
 // The serve benchmark: `resnet-native serve` in its own process, loaded by autocannon (a well-kept
 // HTTP load generator) with binary FP32 tensors and with encoded images, at several
 // concurrencies; against the same model called in-process (forward passes of the batch size the
-// server formed, and of one image for latency), measured in the same run.
+// server formed; for images, decoding included), measured in the same run.
+//
+// Shared machines drift by tens of percent within a minute, so a case is not one long run: it is
+// several rounds, each a short load on the server followed at once by the same length of
+// in-process work, and the figures reported are the medians of the rounds' figures and ratios.
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { inferenceMode } from '../autograd';
 import { setThreadNumThreads } from '../device';
-import { randn, tidy } from '../tensor';
+import { imageToChw, concatChw, normalizeChw } from '../inference/preprocess';
+import { tensor, tidy, type Tensor } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { workerFile } from '../worker-file';
 
 export interface ServeBenchOptions {
   checkpoint: string;
   concurrency: number[];
+  /** Seconds of load per round (and as many of in-process work after it). */
   seconds: number;
+  rounds: number;
   threads: number;
   maxBatch: number;
+  maxQueueDelayMs: number;
 }
 
+export type Payload = 'tensor' | 'image';
+
+/** One case: medians over its rounds. */
 export interface ServeBenchRow {
-  payload: 'tensor' | 'image';
+  payload: Payload;
   concurrency: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
-  non2xx: number;
   meanBatch: number;
-  inProcessPerSecond: number;
+  /** The same model in-process at the batch size the server formed. */
+  inProcess: { imagesPerSecond: number; p50Ms: number; p99Ms: number };
+  /** requests/s over in-process images/s, the median of the rounds' ratios. */
   ratio: number;
+  /** p99 over the in-process p99 at that batch, the median of the rounds' differences. */
+  p99OverModelMs: number;
 }
 
-export interface ServeBenchResult {
-  rows: ServeBenchRow[];
-  modelLatencyMs: number;
+interface Measured {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
 }
 
-/** Median seconds of one forward pass of `batch` images on this thread. */
-function forwardSeconds(model: ReturnType<typeof modelFromCheckpoint>['model'], batch: number, size: number, repeats = 7): number {
-  const x = randn([batch, 3, size, size]);
-  const times: number[] = [];
-  for (let i = 0; i < repeats + 2; i++) {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+type Loaded = ReturnType<typeof modelFromCheckpoint>;
+
+/** What the server does with one batch, done in-process for `seconds`: images/s and batch latency. */
+async function inProcess({ model, meta }: Loaded, payload: Payload, batch: number, png: Buffer, x: Float32Array, seconds: number): Promise<Measured> {
+  const size = meta.imageSize;
+  const input = (): Promise<Tensor> | Tensor =>
+    payload === 'tensor'
+      ? tensor(new Float32Array(batch * x.length).map((_, i) => x[i % x.length]), [batch, 3, size, size])
+      : Promise.all(Array.from({ length: batch }, () => imageToChw(png, size))).then((chw) => normalizeChw(concatChw(chw), batch, size, meta.mean, meta.std, 'cpu'));
+  const once = async () => {
     const t = performance.now();
-    inferenceMode(() => tidy(() => model.forward(x).softmax(1).toArray()));
-    if (i >= 2) times.push((performance.now() - t) / 1000);
-  }
-  x.dispose();
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+    const xs = await input();
+    inferenceMode(() => tidy(() => model.forward(xs).softmax(1).toArray()));
+    xs.dispose();
+    return performance.now() - t;
+  };
+  await once(); // warm-up
+  const times: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end || times.length < 3) times.push(await once());
+  times.sort((a, b) => a - b);
+  const total = times.reduce((s, t) => s + t, 0);
+  return { perSecond: (batch * times.length) / (total / 1000), p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99) };
 }
 
 async function startServer(options: ServeBenchOptions): Promise<{ child: ChildProcess; url: string }> {
   const cli = workerFile('cli/index.js'); // the compiled CLI, from dist/ or next to this file
-  const child = spawn(process.execPath, [cli, 'serve', '--model', `m=${options.checkpoint}`, '--port', '0', '--threads', String(options.threads), '--max-batch', String(options.maxBatch), '--max-queue', '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['serve', '--model', `m=${options.checkpoint}`, '--port', '0', '--threads', String(options.threads), '--max-batch', String(options.maxBatch)];
+  args.push('--max-queue-delay-ms', String(options.maxQueueDelayMs), '--max-queue', '1024');
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`serve exited with code ${code}: ${out}`)));
@@ -71,71 +103,82 @@ async function batchStats(url: string): Promise<{ count: number; sum: number }> 
   return { count: read('count'), sum: read('sum') };
 }
 
-export async function runServeBench(options: ServeBenchOptions, onLine: (line: string) => void = console.log): Promise<ServeBenchResult> {
-  setThreadNumThreads(options.threads);
-  const { model, meta } = modelFromCheckpoint(options.checkpoint, 'cpu');
-  const size = meta.imageSize;
-  const modelLatencyMs = forwardSeconds(model, 1, size) * 1000;
-  onLine(`model alone (in-process, ${options.threads} thread(s)): one image ${modelLatencyMs.toFixed(2)} ms`);
-  const inProcessRate = new Map<number, number>();
-  const rate = (batch: number) => {
-    const b = Math.max(1, Math.round(batch));
-    if (!inProcessRate.has(b)) inProcessRate.set(b, b / forwardSeconds(model, b, size));
-    return inProcessRate.get(b)!;
+/** Request bodies in the binary tensor data extension: one FP32 image, or one PNG as BYTES. */
+function requestBodies(x: Float32Array, png: Buffer, size: number): Record<Payload, { body: Buffer; headerLength: number }> {
+  const withHeader = (inputs: unknown[], binary: Buffer) => {
+    const header = Buffer.from(JSON.stringify({ inputs, parameters: { binary_data_output: true } }));
+    return { body: Buffer.concat([header, binary]), headerLength: header.length };
   };
-
-  const x = new Float32Array(3 * size * size).map(() => Math.random() * 2 - 1);
-  const tensorHeader = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, size, size], parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
-  const png = await sharp({ create: { width: size, height: size, channels: 3, background: { r: 120, g: 30, b: 200 } } }).png().toBuffer();
   const length = Buffer.alloc(4);
   length.writeUInt32LE(png.length);
   const imageBytes = Buffer.concat([length, png]);
-  const imageHeader = Buffer.from(JSON.stringify({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: imageBytes.length } }], parameters: { binary_data_output: true } }));
-  const payloads = {
-    tensor: { body: Buffer.concat([tensorHeader, Buffer.from(x.buffer)]), headerLength: tensorHeader.length },
-    image: { body: Buffer.concat([imageHeader, imageBytes]), headerLength: imageHeader.length },
+  return {
+    tensor: withHeader([{ name: 'input', datatype: 'FP32', shape: [1, 3, size, size], parameters: { binary_data_size: x.byteLength } }], Buffer.from(x.buffer)),
+    image: withHeader([{ name: 'images', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: imageBytes.length } }], imageBytes),
   };
+}
+
+export async function runServeBench(options: ServeBenchOptions, onLine: (line: string) => void = console.log): Promise<ServeBenchRow[]> {
+  setThreadNumThreads(options.threads); // the in-process side computes with the threads the server's model thread has
+  const loaded = modelFromCheckpoint(options.checkpoint, 'cpu');
+  const size = loaded.meta.imageSize;
+  const x = new Float32Array(3 * size * size).map(() => Math.random() * 2 - 1);
+  const png = await sharp({ create: { width: size, height: size, channels: 3, background: { r: 120, g: 30, b: 200 } } }).png().toBuffer();
+  const bodies = requestBodies(x, png, size);
 
   const { child, url } = await startServer(options);
   const rows: ServeBenchRow[] = [];
   try {
     for (const payload of ['tensor', 'image'] as const) {
       for (const concurrency of options.concurrency) {
-        const before = await batchStats(url);
-        const result = await autocannon({
-          url: `${url}/v2/models/m/infer`,
-          method: 'POST',
-          connections: concurrency,
-          duration: options.seconds,
-          body: payloads[payload].body,
-          headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(payloads[payload].headerLength) },
-        });
-        const after = await batchStats(url);
-        const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
-        const inProcessPerSecond = rate(meanBatch);
+        const rounds: { served: Measured; errors: number; meanBatch: number; model: Measured }[] = [];
+        for (let round = 0; round < options.rounds; round++) {
+          const before = await batchStats(url);
+          const result = await autocannon({
+            url: `${url}/v2/models/m/infer`,
+            method: 'POST',
+            connections: concurrency,
+            duration: options.seconds,
+            body: bodies[payload].body,
+            headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bodies[payload].headerLength) },
+          });
+          const after = await batchStats(url);
+          const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
+          const model = await inProcess(loaded, payload, Math.max(1, Math.round(meanBatch)), png, x, options.seconds);
+          const served = { perSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
+          rounds.push({ served, errors: result.errors + result.timeouts + result.non2xx, meanBatch, model });
+        }
         const row: ServeBenchRow = {
           payload,
           concurrency,
-          requestsPerSecond: result.requests.average,
-          p50Ms: result.latency.p50,
-          p99Ms: result.latency.p99,
-          errors: result.errors + result.timeouts,
-          non2xx: result.non2xx,
-          meanBatch,
-          inProcessPerSecond,
-          ratio: result.requests.average / inProcessPerSecond,
+          requestsPerSecond: median(rounds.map((r) => r.served.perSecond)),
+          p50Ms: median(rounds.map((r) => r.served.p50Ms)),
+          p99Ms: median(rounds.map((r) => r.served.p99Ms)),
+          errors: rounds.reduce((n, r) => n + r.errors, 0),
+          meanBatch: median(rounds.map((r) => r.meanBatch)),
+          inProcess: {
+            imagesPerSecond: median(rounds.map((r) => r.model.perSecond)),
+            p50Ms: median(rounds.map((r) => r.model.p50Ms)),
+            p99Ms: median(rounds.map((r) => r.model.p99Ms)),
+          },
+          ratio: median(rounds.map((r) => r.served.perSecond / r.model.perSecond)),
+          p99OverModelMs: median(rounds.map((r) => r.served.p99Ms - r.model.p99Ms)),
         };
         rows.push(row);
         onLine(
-          `${payload.padEnd(6)} c=${String(concurrency).padStart(2)}: ${row.requestsPerSecond.toFixed(1).padStart(7)} req/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ` +
-            `errors ${row.errors + row.non2xx}, mean batch ${meanBatch.toFixed(1)}; in-process at that batch ${inProcessPerSecond.toFixed(1)} images/s -> ${row.ratio.toFixed(2)}x`,
+          `${payload.padEnd(6)} c=${String(concurrency).padStart(2)}: ${row.requestsPerSecond.toFixed(1).padStart(6)} req/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ` +
+            `errors ${row.errors}, mean batch ${row.meanBatch.toFixed(1)}; in-process at that batch ${row.inProcess.imagesPerSecond.toFixed(1)} images/s, ` +
+            `p50 ${row.inProcess.p50Ms.toFixed(1)} ms, p99 ${row.inProcess.p99Ms.toFixed(1)} ms -> ${row.ratio.toFixed(2)}x, p99 ${signed(row.p99OverModelMs)} ms ` +
+            `(medians of ${options.rounds} rounds: ${rounds.map((r) => (r.served.perSecond / r.model.perSecond).toFixed(2)).join(', ')})`,
         );
       }
     }
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
-    model.dispose();
+    loaded.model.dispose();
   }
-  return { rows, modelLatencyMs };
+  return rows;
 }
+
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`;

@@ -91,6 +91,7 @@ program
   .option('--threads <n>', 'libtorch intra-op threads of the training thread (default: one per core)', integer(1))
   .option('--checkpoint-dir <dir>', 'where the best and last checkpoints go', './BestCheckpoint')
   .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
+  .option('--logdir <dir>', 'also write TensorBoard event files here, e.g. runs/<name> (then: tensorboard --logdir runs); curves.png and metrics.ndjson go to --checkpoint-dir in any case')
   .option('--overwrite', 'replace the checkpoints of a previous run in --checkpoint-dir (without it, or --resume, such a folder is refused)', false)
   .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
   .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
@@ -150,7 +151,8 @@ program
     };
     // The option names are TrainOptions' own (commander camel-cases them); checked here, before
     // the training thread starts, so that bad usage exits 2.
-    const { json: _json, ...config } = opts;
+    const { json: _json, logdir, ...config } = opts;
+    if (logdir !== undefined) config.logDir = logdir; // TensorBoard's spelling of the flag
     const { checkTrainOptions } = await import('../train/loop.js');
     try {
       checkTrainOptions(config as TrainOptions);
@@ -243,7 +245,7 @@ program
   .option('--host <host>', 'address to listen on (loopback unless you say otherwise)', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8080)
   .option('--max-batch <n>', 'most images in one forward pass', integer(1), 64)
-  .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to batch with', number(0), 2)
+  .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to batch with (only while requests come closer together than that)', number(0), 2)
   .option('--max-queue <n>', 'most requests waiting per model; more get 503 with Retry-After', integer(1), 256)
   .option('--timeout-ms <ms>', 'a request not answered within this gets 503', integer(1), 30000)
   .option('--max-body-mb <n>', 'largest request body (413 beyond)', number(0), 64)
@@ -280,6 +282,17 @@ program
       process.once('SIGINT', () => stop('SIGINT'));
     });
     console.log('resnet-native serve: stopped');
+  });
+
+program
+  .command('plot')
+  .description('draw the training curves (loss, accuracy, learning rate) of a run, finished or running, as a PNG')
+  .argument('<source>', "a --logdir run folder (TensorBoard event files), a checkpoint folder (its metrics.ndjson), or the output of 'train --json'")
+  .option('--out <file>', 'output PNG', 'curves.png')
+  .action(async (source: string, opts: { out: string }) => {
+    const { plotRun } = await import('../plot/index.js');
+    const result = await plotRun(source, opts.out);
+    console.log(`Saved ${result.out}: ${result.steps} steps, ${result.epochs} epochs`);
   });
 
 program

@@ -1,6 +1,7 @@
 // Download progress: a bar (cli-progress) on a terminal, a line every 10% otherwise.
 import { SingleBar, Presets } from 'cli-progress';
 import type { TrainEvent } from '../train/loop';
+import { eventJson } from '../train/event-json';
 
 export interface ProgressReporter {
   update(received: number, total: number | null): void;
@@ -59,14 +60,7 @@ export function trainReporter(json: boolean): TrainReporter {
     return {
       line: () => {},
       event(e) {
-        const out =
-          e.type === 'step'
-            ? { type: e.type, epoch: e.epoch, step: e.step, globalStep: e.globalStep, loss: e.loss, lr: e.lr, imagesPerSecond: e.imagesPerSecond }
-            : e.type === 'epoch'
-              ? { type: e.type, epoch: e.epoch, loss: e.averageLoss, accuracy: e.accuracy, lr: e.lr, seconds: e.seconds, intraOpThreads: e.intraOpThreads }
-              : e.type === 'start'
-                ? { type: e.type, stepsPerEpoch: e.stepsPerEpoch, synthetic: e.synthetic, startEpoch: e.startEpoch }
-                : e;
+        const out = eventJson(e);
         process.stdout.write(`${JSON.stringify(out)}\n`);
       },
       stop: () => {},

@@ -30,30 +30,32 @@ export interface ShowDataResult {
   synthetic: boolean;
 }
 
-export async function showData(options: ShowDataOptions = {}): Promise<ShowDataResult> {
+/** The first `count` images of a training batch (augmented as training sees them), titled. */
+export async function sampleGrid(options: { data?: string; count?: number; seed?: number } = {}): Promise<{ png: Buffer; labels: string[]; imageShape: number[]; labelShape: number[] }> {
   const dataset: ImageDataset = options.data ? loadCifar10(options.data, 'train') : syntheticDataset('train', { size: 1024 });
   const loader = new DataLoader(dataset, { batchSize: 256, seed: options.seed ?? 0, transform: trainTransforms() });
   const batch = loader.batch(0, 0);
-  const count = Math.min(options.count ?? 6, batch.images.shape[0]);
-  const shown = noGrad(() => {
-    const std = tensor(CIFAR10_STD, [1, 3, 1, 1], { device: batch.images.device });
-    const mean = tensor(CIFAR10_MEAN, [1, 3, 1, 1], { device: batch.images.device });
-    return batch.images.narrow(0, 0, count).mul(std).add(mean).to('cpu');
-  });
-  const labelIds = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
-  const labels = labelIds.map((l) => dataset.classNames[l]);
-  const png = await renderImageGrid(shown, labels);
+  try {
+    const count = Math.min(options.count ?? 6, batch.images.shape[0]);
+    const shown = noGrad(() => {
+      const std = tensor(CIFAR10_STD, [1, 3, 1, 1], { device: batch.images.device });
+      const mean = tensor(CIFAR10_MEAN, [1, 3, 1, 1], { device: batch.images.device });
+      return batch.images.narrow(0, 0, count).mul(std).add(mean).to('cpu');
+    });
+    const labelIds = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
+    const labels = labelIds.map((l) => dataset.classNames[l]);
+    const png = await renderImageGrid(shown, labels);
+    shown.dispose();
+    return { png, labels, imageShape: batch.images.shape, labelShape: batch.labels.shape };
+  } finally {
+    batch.images.dispose();
+    batch.labels.dispose();
+  }
+}
+
+export async function showData(options: ShowDataOptions = {}): Promise<ShowDataResult> {
+  const { png, labels, imageShape, labelShape } = await sampleGrid(options);
   const out = options.out ?? 'samples.png';
   writeFileAtomic(out, [png]);
-  const result = {
-    out: fs.realpathSync(out),
-    labels,
-    imageShape: batch.images.shape,
-    labelShape: batch.labels.shape,
-    synthetic: !options.data,
-  };
-  shown.dispose();
-  batch.images.dispose();
-  batch.labels.dispose();
-  return result;
+  return { out: fs.realpathSync(out), labels, imageShape, labelShape, synthetic: !options.data };
 }

@@ -10,6 +10,7 @@ import { testTransforms } from '../data/transforms';
 import { writeFileAtomic } from '../io/atomic';
 import { renderImageGrid } from '../io/images';
 import { dispose, tensor, tidy } from '../tensor';
+import type { Module } from '../nn/module';
 import { modelFromCheckpoint } from '../train/checkpoint';
 
 export interface VisualizeOptions {
@@ -27,35 +28,63 @@ export interface VisualizeResult {
   items: { predicted: string; actual: string; correct: boolean }[];
 }
 
-export async function visualizePredictions(checkpoint: string, options: VisualizeOptions = {}): Promise<VisualizeResult> {
-  const { model, meta } = modelFromCheckpoint(checkpoint, options.device);
-  const synthetic = options.data === undefined;
-  const dataset = synthetic ? syntheticDataset('test', { size: 512, seed: (meta.config.seed as number) ?? 0 }) : loadCifar10(options.data!, 'test');
+export interface PredictionFigure {
+  png: Buffer;
+  items: { predicted: string; actual: string; correct: boolean }[];
+}
+
+/** The figure for a model in memory (left in the mode it was in): the first images of the test
+ * split (CIFAR-10 at `data`, or the synthetic set of `seed`) with what the model predicts. */
+export async function predictionFigure(
+  model: Module,
+  meta: { imageSize: number; mean: number[]; std: number[]; classNames: readonly string[] },
+  options: { data?: string; seed?: number; shuffleSeed?: number } = {},
+): Promise<PredictionFigure> {
+  const dataset = options.data === undefined ? syntheticDataset('test', { size: 512, seed: options.seed ?? 0 }) : loadCifar10(options.data, 'test');
   const loader = new DataLoader(dataset, {
     batchSize: 256,
-    seed: options.seed ?? 0,
+    seed: options.shuffleSeed ?? 0,
     transform: testTransforms({ imageSize: meta.imageSize, mean: meta.mean, std: meta.std }),
   });
   const batch = loader.batch(0, 0);
   const count = Math.min(6, batch.images.shape[0]);
-  const [predicted, shown] = inferenceMode(() =>
-    tidy(() => {
-      const images = batch.images.narrow(0, 0, count).to(model.options.device);
-      const classes = Array.from(model.forward(images).argmax(1).toArray() as BigInt64Array, Number);
-      const std = tensor(meta.std, [1, 3, 1, 1], { device: 'cpu' });
-      const mean = tensor(meta.mean, [1, 3, 1, 1], { device: 'cpu' });
-      return [classes, images.to('cpu').mul(std).add(mean)] as const;
-    }),
-  );
-  const actual = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
-  const items = predicted.map((p, i) => ({ predicted: meta.classNames[p], actual: dataset.classNames[actual[i]], correct: p === actual[i] }));
-  const png = await renderImageGrid(
-    shown,
-    items.map((it) => `predict:${it.predicted}`),
-    { columns: 3, colors: items.map((it) => (it.correct ? 'blue' : 'red')) },
-  );
-  const out = options.out ?? 'predictions.png';
-  writeFileAtomic(out, [png]);
-  dispose([shown, batch.images, batch.labels]);
-  return { out, synthetic, items };
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const [predicted, shown] = inferenceMode(() =>
+      tidy(() => {
+        const images = batch.images.narrow(0, 0, count).to(device);
+        const classes = Array.from(model.forward(images).argmax(1).toArray() as BigInt64Array, Number);
+        const std = tensor(meta.std, [1, 3, 1, 1], { device: 'cpu' });
+        const mean = tensor(meta.mean, [1, 3, 1, 1], { device: 'cpu' });
+        return [classes, images.to('cpu').mul(std).add(mean)] as const;
+      }),
+    );
+    const actual = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
+    const items = predicted.map((p, i) => ({ predicted: meta.classNames[p], actual: dataset.classNames[actual[i]], correct: p === actual[i] }));
+    const png = await renderImageGrid(
+      shown,
+      items.map((it) => `predict:${it.predicted}`),
+      { columns: 3, colors: items.map((it) => (it.correct ? 'blue' : 'red')) },
+    );
+    shown.dispose();
+    return { png, items };
+  } finally {
+    model.train(wasTraining);
+    dispose([batch.images, batch.labels]);
+  }
+}
+
+export async function visualizePredictions(checkpoint: string, options: VisualizeOptions = {}): Promise<VisualizeResult> {
+  const { model, meta } = modelFromCheckpoint(checkpoint, options.device);
+  try {
+    const synthetic = options.data === undefined;
+    const { png, items } = await predictionFigure(model, meta, { data: options.data, seed: (meta.config.seed as number) ?? 0, shuffleSeed: options.seed });
+    const out = options.out ?? 'predictions.png';
+    writeFileAtomic(out, [png]);
+    return { out, synthetic, items };
+  } finally {
+    model.dispose();
+  }
 }

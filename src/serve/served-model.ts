@@ -12,7 +12,9 @@ import type { BatchPart, ModelInfo, WorkerReply, WorkerRequest } from './model-m
 export interface BatchingOptions {
   /** Most images in one forward pass; default 64. */
   maxBatch?: number;
-  /** How long the first request of a batch may wait for others; default 2 ms. */
+  /** How long the first request of a batch may wait for others; default 2 ms. It waits only while
+   * requests arrive closer together than this (a request to an idle model, when requests come
+   * further apart, would wait for nothing and goes at once). */
   maxQueueDelayMs?: number;
   /** Most requests waiting; more are refused with 503 (Retry-After); default 256. */
   maxQueue?: number;
@@ -73,6 +75,9 @@ export class ServedModel {
   #batchStarted = 0;
   #delayTimer: NodeJS.Timeout | null = null;
   #nextBatch = 0;
+  /** Moving average of the time between requests (ms), and when the last one came. */
+  #arrivalGapMs = Infinity;
+  #lastArrival = -Infinity;
   /** Forward passes run and images answered, since start (batching shows as images > batches). */
   readonly stats = { batches: 0, images: 0, restarts: 0 };
 
@@ -173,11 +178,15 @@ export class ServedModel {
     if (count > this.#options.maxBatch) {
       return Promise.reject(new HttpError(413, `${count} images in one request is more than maxBatch ${this.#options.maxBatch}: split it`));
     }
+    const now = performance.now();
+    const gap = now - this.#lastArrival;
+    this.#arrivalGapMs = Number.isFinite(this.#arrivalGapMs) ? 0.8 * this.#arrivalGapMs + 0.2 * gap : gap;
+    this.#lastArrival = now;
     return new Promise<InferenceResult>((resolve, reject) => {
       const w: Waiting = {
         parts,
         count,
-        enqueued: performance.now(),
+        enqueued: now,
         signal,
         resolve,
         reject,
@@ -198,7 +207,9 @@ export class ServedModel {
     else w.resolve(outcome);
   }
 
-  #schedule(): void {
+  /** Sends the next batch to the thread if it is free. `previous`: the images of the batch that just
+   * ended, when this follows it back to back. */
+  #schedule(previous?: number): void {
     if (this.#inFlight || !this.#ready) return;
     // a client that left is not worth a forward pass
     this.#queue = this.#queue.filter((w) => {
@@ -210,7 +221,8 @@ export class ServedModel {
     if (this.#queue.length === 0) return;
     const queuedImages = this.#queue.reduce((n, w) => n + w.count, 0);
     const waited = performance.now() - this.#queue[0].enqueued;
-    if (queuedImages < this.#options.maxBatch && waited < this.#options.maxQueueDelayMs) {
+    const othersLikely = this.#arrivalGapMs < this.#options.maxQueueDelayMs;
+    if (queuedImages < this.#options.maxBatch && waited < this.#options.maxQueueDelayMs && othersLikely) {
       this.#delayTimer ??= setTimeout(() => {
         this.#delayTimer = null;
         this.#schedule();
@@ -219,9 +231,14 @@ export class ServedModel {
     }
     if (this.#delayTimer) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
+    // Under steady load, batches are evened out: a batch takes at most halfway between the previous
+    // batch and what waits. Otherwise closed-loop clients settle into alternating batches (say 10
+    // and 54 for 64 clients, whose answers come back while the other batch runs), and on a CPU a
+    // large and a small batch take longer than two of the mean size.
+    const limit = previous === undefined ? this.#options.maxBatch : Math.min(this.#options.maxBatch, Math.max(previous, Math.ceil((queuedImages + previous) / 2)));
     const taken: Waiting[] = [];
     let images = 0;
-    while (this.#queue.length > 0 && images + this.#queue[0].count <= this.#options.maxBatch) {
+    while (this.#queue.length > 0 && (taken.length === 0 || images + this.#queue[0].count <= limit)) {
       const w = this.#queue.shift()!;
       taken.push(w);
       images += w.count;
@@ -260,7 +277,7 @@ export class ServedModel {
         row += w.count;
       }
     }
-    this.#schedule();
+    this.#schedule(taken.reduce((n, w) => n + w.count, 0));
   }
 
   /** Test hook: makes the model's thread exit, as a crash would. */

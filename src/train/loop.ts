@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setAllowTF32, setCudnnBenchmark, setThreadNumThreads, type Device } from '../device';
-import { checkBoolean, checkChoice, checkInteger, checkNumber, invalidArgument } from '../errors';
+import { checkBoolean, checkChoice, checkInteger, checkNumber, checkPath, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
@@ -16,6 +16,8 @@ import type { GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
+import { CurvesCallback } from '../plot/curves-callback';
+import { TensorBoardCallback } from '../tensorboard/training-callback';
 import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
 import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
@@ -80,6 +82,9 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Replace the checkpoints of a previous run in checkpointDir; default false. */
   overwrite?: boolean;
+  /** Write TensorBoard event files of the run here (a folder per run, e.g. runs/<name>: run
+   * `tensorboard --logdir runs`). A resumed run continues the same curves. Default: none. */
+  logDir?: string;
   /** Resume from this checkpoint (written by a previous run: '<arch>-last.safetensors'). */
   resume?: string;
   /** Stop each epoch after this many steps (quick runs and tests); default: the whole epoch. */
@@ -121,7 +126,16 @@ export interface TrainOptions {
 }
 
 export type TrainEvent =
-  | { type: 'start'; config: Record<string, unknown>; stepsPerEpoch: number; synthetic: boolean; startEpoch: number }
+  | {
+      type: 'start';
+      config: Record<string, unknown>;
+      stepsPerEpoch: number;
+      synthetic: boolean;
+      /** Epochs and steps already done (a resumed run), and the best accuracy so far (null: none). */
+      startEpoch: number;
+      startStep: number;
+      bestAccuracy: number | null;
+    }
   | { type: 'step'; epoch: number; epochs: number; step: number; stepsPerEpoch: number; globalStep: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
   | {
       type: 'epoch';
@@ -255,6 +269,7 @@ function normalize(options: TrainOptions) {
     threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
     checkpointDir: options.checkpointDir ?? './BestCheckpoint',
     overwrite: checkBoolean('overwrite', options.overwrite ?? false),
+    logDir: options.logDir === undefined ? undefined : checkPath('logDir', options.logDir),
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
@@ -361,7 +376,9 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const rankBatch = strategy.rankBatch(c.batchSize);
   const precision = owned.add(new Precision(c));
   // Lines, events and checkpoints come from the main rank only.
-  const callbacks = new CallbackList([...(hooks.onEvent ? [eventCallback(hooks.onEvent)] : []), ...(hooks.callbacks ?? [])]);
+  // the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks
+  const ownCallbacks = [new CurvesCallback(c.checkpointDir), ...(c.logDir ? [new TensorBoardCallback(c.logDir)] : [])];
+  const callbacks = new CallbackList([...(hooks.onEvent ? [eventCallback(hooks.onEvent)] : []), ...ownCallbacks, ...(hooks.callbacks ?? [])]);
   const log = new RunLog({ speaks: strategy.isMain, onLine: hooks.onLine, callbacks, epochs: c.epochs, logEvery: c.logEvery });
   const line = (text: string) => log.line(text);
   if (c.momentum >= 1) line(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
@@ -495,7 +512,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setAllowTF32(c.tf32) };
   callbacks.attach({ model, classNames, config: { ...c } });
   try {
-    await log.start({ config: { ...c }, stepsPerEpoch, synthetic, startEpoch });
+    await log.start({ config: { ...c }, stepsPerEpoch, synthetic, startEpoch, startStep: globalStep, bestAccuracy: bestAccuracy < 0 ? null : bestAccuracy });
     model.train();
     for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
       let lossSum = 0;
