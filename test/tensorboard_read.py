@@ -2,6 +2,7 @@
 TensorBoard sees: scalars (tag -> [[step, value]]), images (tag -> [[step, width, height, decodable]]),
 text (tag -> [[step, text]]) and the hparams plugin's data (tag -> decoded HParamsPluginData)."""
 import json
+import math
 import sys
 
 from google.protobuf import json_format
@@ -14,16 +15,26 @@ acc.Reload()
 tags = acc.Tags()
 out = {"scalars": {}, "images": {}, "text": {}, "hparams": {}}
 for tag in tags["scalars"]:
-    out["scalars"][tag] = [[e.step, e.value] for e in acc.Scalars(tag)]
+    # NaN (a class with no test image) as null: JSON has no NaN
+    out["scalars"][tag] = [[e.step, None if math.isnan(e.value) else e.value] for e in acc.Scalars(tag)]
 for tag in tags["images"]:
     rows = []
     for e in acc.Images(tag):
         png = e.encoded_image_string
         rows.append([e.step, e.width, e.height, png[:8] == b"\x89PNG\r\n\x1a\n"])
     out["images"][tag] = rows
-for tag, content in acc.PluginTagToContent("text").items():
+
+
+def plugin_tags(name):
+    try:
+        return acc.PluginTagToContent(name).items()
+    except KeyError:  # no summary of that plugin in this run
+        return []
+
+
+for tag, content in plugin_tags("text"):
     out["text"][tag] = [[e.step, e.tensor_proto.string_val[0].decode()] for e in acc.Tensors(tag)]
-for tag, content in acc.PluginTagToContent("hparams").items():
+for tag, content in plugin_tags("hparams"):
     data = plugin_data_pb2.HParamsPluginData.FromString(content)
     out["hparams"][tag] = json_format.MessageToDict(data)
 json.dump(out, sys.stdout)
