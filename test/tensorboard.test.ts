@@ -181,6 +181,32 @@ test('train --logdir: scalars, per-class accuracy, images, config and hparams; -
   assert.deepEqual(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2]);
   const meta = await sharp(path.join(checkpointDir, CURVES_FILE)).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1500, 460]);
+  assert.equal(seen.scalars['train/loss_scale'], undefined, 'no loss scale without loss scaling');
+
+  // with loss scaling, the scale of every step
+  const scaledDir = path.join(tmp, 'runs', 'scaled');
+  const scales: number[] = [];
+  await runTraining(
+    { ...base, amp: 'float16', imageSize: 16, batchSize: 8, epochs: 1, maxStepsPerEpoch: 2, lossScaling: { initScale: 2 ** 30 }, checkpointDir: path.join(tmp, 'ck-scaled'), logDir: scaledDir },
+    { onLine: () => {}, onEvent: (e) => e.type === 'step' && scales.push(e.lossScale!) },
+  );
+  assert.deepEqual(tensorboardSees(scaledDir).scalars['train/loss_scale'], scales.map((v, i) => [i + 1, v]));
+});
+
+test('a cancelled run: its event file is complete, the steps it made are there, the session ends as not successful', needsTensorBoard, async () => {
+  const logDir = path.join(tmp, 'runs', 'cancelled');
+  const controller = new AbortController();
+  await assert.rejects(
+    runTraining(
+      { arch: 'resnet18', batchSize: 8, maxStepsPerEpoch: 6, epochs: 3, device: 'cpu', syntheticSize: { train: 96, test: 16 }, checkpointDir: path.join(tmp, 'ck-cancelled'), logDir },
+      { onLine: () => {}, signal: controller.signal, onEvent: (e) => e.type === 'step' && e.globalStep === 3 && controller.abort() },
+    ),
+    /cancelled/,
+  );
+  const seen = tensorboardSees(logDir);
+  assert.deepEqual(seen.scalars['train/loss'].map(([s]) => s).slice(0, 3), [1, 2, 3]);
+  assert.equal(seen.hparams['_hparams_/session_end_info'].sessionEndInfo.status, 'STATUS_FAILURE');
+  assert.equal(readRun(logDir).trailingBytes, 0);
 });
 
 test('a run killed with SIGKILL leaves event files TensorBoard reads up to the last flush', needsTensorBoard, async () => {

@@ -265,11 +265,16 @@ test('float16 autocast trains with loss scaling: overflowing steps are skipped a
   const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
   const options: TrainOptions = { ...small, amp: 'float16', batchSize: 8, imageSize: 16, epochs: 1, maxStepsPerEpoch: 2, syntheticSize: { train: 16, test: 8 }, checkpointDir: dir };
   // 2^30 times the loss overflows float16 gradients (max 65504): the first steps must be skipped
+  const stepScales: (number | null)[] = [];
   const first = await runTraining(
     { ...options, lossScaling: { initScale: 2 ** 30 } },
-    { onLine: (l) => lines.push(l), onEvent: (e) => e.type === 'epoch' && epochs.push(e) },
+    { onLine: (l) => lines.push(l), onEvent: (e) => (e.type === 'epoch' ? epochs.push(e) : e.type === 'step' && stepScales.push(e.lossScale)) },
   );
   const [e1] = epochs;
+  // each step reports the scale after its update: halved by each skipped step
+  assert.equal(stepScales.length, 2);
+  assert.equal(stepScales[1], e1.lossScale);
+  assert.ok(stepScales[0]! <= 2 ** 29, `step 1 overflowed at 2^30: scale ${stepScales[0]}`);
   assert.ok(e1.skippedSteps >= 1, `skipped ${e1.skippedSteps}`);
   assert.equal(e1.lossScale, 2 ** (30 - e1.skippedSteps), 'halved once per skipped step');
   assert.ok(lines.includes(`${e1.skippedSteps} of 2 steps skipped: float16 gradients overflowed (loss scale now ${e1.lossScale})`), lines.join('\n'));
@@ -282,8 +287,8 @@ test('float16 autocast trains with loss scaling: overflowing steps are skipped a
 
   // bfloat16 needs no loss scaling; off unless asked
   const bf16: number[] = [];
-  await runTraining({ ...options, amp: 'bfloat16', checkpointDir: path.join(tmp, 'bf16') }, { onLine: () => {}, onEvent: (e) => e.type === 'epoch' && bf16.push(e.lossScale ?? -1) });
-  assert.deepEqual(bf16, [-1]);
+  await runTraining({ ...options, amp: 'bfloat16', checkpointDir: path.join(tmp, 'bf16') }, { onLine: () => {}, onEvent: (e) => (e.type === 'epoch' || e.type === 'step') && bf16.push(e.lossScale ?? -1) });
+  assert.deepEqual(bf16, [-1, -1, -1]);
 
   await assert.rejects(runTraining({ ...options, cudaGraph: true }), /loss scaling decides on the CPU whether each step is applied, which a CUDA graph cannot/);
   await assert.rejects(runTraining({ ...options, amp: undefined, half: 'float16', lossScaling: true }), /a half 'float16' model has float16 gradients/);

@@ -128,6 +128,12 @@ export class GradScaler {
     }
   }
 
+  /** A copy of the current scale factor, still on the device (reading it later does not wait
+   * for the steps queued after it); null before the first scaled loss. */
+  scaleTensor(): Tensor | null {
+    return this.#scale ? this.#scale.clone() : null;
+  }
+
   /** The current scale factor (reads it from the device). */
   getScale(): number {
     return this.#scale ? this.#scale.item() : this.#initScale;

@@ -1,6 +1,6 @@
 // `train --logdir`: a training callback that writes the run for TensorBoard. Per step: train/loss,
-// train/lr, train/images_per_second; per epoch: eval/accuracy (and per class), eval/best_accuracy,
-// train/average_loss, train/loss_scale when scaling; images: the training samples at the start,
+// train/lr, train/images_per_second (and train/loss_scale when scaling); per epoch: eval/accuracy (and per class), eval/best_accuracy,
+// train/average_loss; images: the training samples at the start,
 // the prediction figure of each new best model; the configuration as text and as the HParams
 // tab's session. A resumed run writes a new file in the same folder that continues the curves.
 import { sampleGrid } from '../data/show';
@@ -71,6 +71,7 @@ export class TensorBoardCallback implements TrainingCallback {
     w.addScalar('train/loss', event.loss, event.globalStep);
     w.addScalar('train/lr', event.lr, event.globalStep);
     w.addScalar('train/images_per_second', event.imagesPerSecond, event.globalStep);
+    if (event.lossScale !== null) w.addScalar('train/loss_scale', event.lossScale, event.globalStep);
   }
 
   async onEpochEnd(event: EpochEvent, run: RunContext): Promise<void> {
@@ -79,7 +80,6 @@ export class TensorBoardCallback implements TrainingCallback {
     w.addScalar('eval/accuracy', event.accuracy, step);
     event.perClassAccuracy.forEach((a, i) => w.addScalar(`eval/accuracy/${run.classNames[i] ?? i}`, a, step));
     w.addScalar('train/average_loss', event.averageLoss, step);
-    if (event.lossScale !== null) w.addScalar('train/loss_scale', event.lossScale, step);
     if (event.accuracy > this.#best) {
       this.#best = event.accuracy;
       // (training normalises with CIFAR-10's mean and std, as its checkpoints record)

@@ -5,7 +5,7 @@ import type { TrainEvent } from './loop';
 export function eventJson(e: TrainEvent): Record<string, unknown> {
   switch (e.type) {
     case 'step':
-      return { type: e.type, epoch: e.epoch, step: e.step, globalStep: e.globalStep, loss: e.loss, lr: e.lr, imagesPerSecond: e.imagesPerSecond };
+      return { type: e.type, epoch: e.epoch, step: e.step, globalStep: e.globalStep, loss: e.loss, lr: e.lr, imagesPerSecond: e.imagesPerSecond, ...(e.lossScale === null ? {} : { lossScale: e.lossScale }) };
     case 'epoch':
       return { type: e.type, epoch: e.epoch, loss: e.averageLoss, accuracy: e.accuracy, lr: e.lr, seconds: e.seconds, intraOpThreads: e.intraOpThreads };
     case 'start':

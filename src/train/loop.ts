@@ -21,7 +21,7 @@ import { TensorBoardCallback } from '../tensorboard/training-callback';
 import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
 import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
-import { LaggedLosses } from './loss-reader';
+import { LaggedLosses, type ReadLoss } from './loss-reader';
 import { Precision } from './precision';
 import { RunLog, type StepReport } from './run-log';
 import { checkStepRunnerOptions, stepRunnerFor } from './step-runner';
@@ -136,7 +136,20 @@ export type TrainEvent =
       startStep: number;
       bestAccuracy: number | null;
     }
-  | { type: 'step'; epoch: number; epochs: number; step: number; stepsPerEpoch: number; globalStep: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
+  | {
+      type: 'step';
+      epoch: number;
+      epochs: number;
+      step: number;
+      stepsPerEpoch: number;
+      globalStep: number;
+      loss: number;
+      lr: number;
+      imagesPerSecond: number;
+      etaSeconds: number;
+      /** The loss scale after this step's update (loss scaling on), else null. */
+      lossScale: number | null;
+    }
   | {
       type: 'epoch';
       epoch: number;
@@ -522,13 +535,13 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
       const seconds = { data: 0, step: 0, eval: 0, checkpoint: 0 };
       const t0 = performance.now();
       // A step's loss is read `lossReadLag` steps later (LaggedLosses): its line, event and NaN check come then.
-      const report = ({ context: s, value: loss }: { context: StepReport; value: number }) => {
+      const report = ({ context: s, value: loss, lossScale }: ReadLoss<StepReport>) => {
         if (!Number.isFinite(loss)) {
           throw new TrainingError(`loss became ${loss} at epoch ${s.epoch}, step ${s.step}: training stopped; ${lastGood()}`);
         }
         lossSum += loss;
         steps += 1;
-        log.step(s, loss, stepsPerEpoch, (performance.now() - t0) / 1000);
+        log.step(s, loss, lossScale, stepsPerEpoch, (performance.now() - t0) / 1000);
       };
       const batches = trainLoader.prefetch(epoch);
       try {
@@ -558,7 +571,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
           strategy.reduceLoss(loss);
           images += batch.images.shape[0] * strategy.worldSize;
           globalStep += 1;
-          pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss);
+          pendingLosses.push({ epoch: epoch + 1, step: batch.index + 1, globalStep, lr, images }, loss, precision.lossScaleTensor());
           dispose([batch, onDevice, x, y]);
           for (const read of pendingLosses.ready()) report(read);
           seconds.step += (performance.now() - t) / 1000;

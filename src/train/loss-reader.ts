@@ -9,6 +9,14 @@ export interface PendingLoss<C> {
   /** What the loop needs to report this step (step number, learning rate...). */
   context: C;
   loss: Tensor;
+  /** The loss scale the step used (loss scaling), read with the loss. */
+  scale: Tensor | null;
+}
+
+export interface ReadLoss<C> {
+  context: C;
+  value: number;
+  lossScale: number | null;
 }
 
 export class LaggedLosses<C> {
@@ -19,32 +27,36 @@ export class LaggedLosses<C> {
     this.lag = lag;
   }
 
-  /** Queues a step's loss (a scalar tensor this object now owns). */
-  push(context: C, loss: Tensor): void {
-    this.#pending.push({ context, loss });
+  /** Queues a step's loss (a scalar tensor this object now owns), and its loss scale if any. */
+  push(context: C, loss: Tensor, scale: Tensor | null = null): void {
+    this.#pending.push({ context, loss, scale });
   }
 
   /** The steps at least `lag` steps old, with their loss values, oldest first. */
-  *ready(): Generator<{ context: C; value: number }> {
+  *ready(): Generator<ReadLoss<C>> {
     while (this.#pending.length > this.lag) yield this.#read();
   }
 
   /** Every queued step, with its loss value, oldest first (end of an epoch). */
-  *flush(): Generator<{ context: C; value: number }> {
+  *flush(): Generator<ReadLoss<C>> {
     while (this.#pending.length > 0) yield this.#read();
   }
 
   /** Frees the queued losses unread (the run stopped). */
   dispose(): void {
-    for (const { loss } of this.#pending.splice(0)) loss.dispose();
+    for (const { loss, scale } of this.#pending.splice(0)) {
+      loss.dispose();
+      scale?.dispose();
+    }
   }
 
-  #read(): { context: C; value: number } {
-    const { context, loss } = this.#pending.shift()!;
+  #read(): ReadLoss<C> {
+    const { context, loss, scale } = this.#pending.shift()!;
     try {
-      return { context, value: loss.item() };
+      return { context, value: loss.item(), lossScale: scale ? scale.item() : null };
     } finally {
       loss.dispose();
+      scale?.dispose();
     }
   }
 }

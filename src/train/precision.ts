@@ -59,6 +59,11 @@ export class Precision {
     return this.#scaler ? this.#scaler.getScale() : null;
   }
 
+  /** The loss scale as a tensor on the device (null without loss scaling), read later with the loss. */
+  lossScaleTensor(): Tensor | null {
+    return this.#scaler?.scaleTensor() ?? null;
+  }
+
   /** What a checkpoint keeps: the scaler's state. */
   stateDict(): GradScalerState | undefined {
     return this.#scaler?.stateDict();

@@ -59,7 +59,7 @@ export class RunLog {
   }
 
   /** A step whose loss has been read: its event, and its line on step 1, every logEvery and the last. */
-  step(s: StepReport, loss: number, stepsPerEpoch: number, elapsedSeconds: number): void {
+  step(s: StepReport, loss: number, lossScale: number | null, stepsPerEpoch: number, elapsedSeconds: number): void {
     this.#callbacks?.step({
       type: 'step',
       epoch: s.epoch,
@@ -71,6 +71,7 @@ export class RunLog {
       lr: s.lr,
       imagesPerSecond: s.images / elapsedSeconds,
       etaSeconds: ((stepsPerEpoch - s.step) * elapsedSeconds) / s.step,
+      lossScale,
     });
     if (s.step === 1 || s.step % this.#logEvery === 0 || s.step === stepsPerEpoch) this.#line(stepLine(s.epoch, this.#epochs, s.step, stepsPerEpoch, loss));
   }
