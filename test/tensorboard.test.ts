@@ -209,6 +209,17 @@ test('a cancelled run: its event file is complete, the steps it made are there, 
   assert.equal(readRun(logDir).trailingBytes, 0);
 });
 
+test('a bad logDir is refused naming it', async () => {
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, 'x');
+  const options = { arch: 'resnet18' as const, batchSize: 8, maxStepsPerEpoch: 1, epochs: 1, device: 'cpu' as const, syntheticSize: { train: 16, test: 8 }, checkpointDir: path.join(tmp, 'ck-bad') };
+  await assert.rejects(runTraining({ ...options, logDir: path.join(file, 'run') }, { onLine: () => {} }), /cannot create the TensorBoard log folder .*a-file\/run/);
+  await assert.rejects(runTraining({ ...options, logDir: '' }, { onLine: () => {} }), /logDir/);
+  const usage = spawnSync(process.execPath, [cli, 'train', '--logdir', ''], { encoding: 'utf8' });
+  assert.equal(usage.status, 2, usage.stderr);
+  assert.match(usage.stderr, /logDir/);
+});
+
 test('a run killed with SIGKILL leaves event files TensorBoard reads up to the last flush', needsTensorBoard, async () => {
   const logDir = path.join(tmp, 'runs', 'killed');
   const args = [cli, 'train', '--arch', 'resnet18', '--epochs', '50', '--batch-size', '8', '--max-steps-per-epoch', '20', '--checkpoint-dir', path.join(tmp, 'ck-killed'), '--logdir', logDir];

@@ -53,7 +53,11 @@ export class SummaryWriter {
     }
     const name = `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}.${process.pid}.${writersInProcess++}`;
     this.file = path.join(this.logDir, name);
-    this.#fd = fs.openSync(this.file, 'a');
+    try {
+      this.#fd = fs.openSync(this.file, 'a');
+    } catch (err) {
+      throw new Error(`cannot write the TensorBoard event file ${this.file}: ${(err as Error).message}`);
+    }
     this.#event({ file_version: 'brain.Event:2' });
     if (options.purgeStep !== undefined) this.#event({ step: options.purgeStep, session_log: { status: SESSION_START } });
     this.flush();
