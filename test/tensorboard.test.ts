@@ -172,7 +172,10 @@ test('train --logdir: scalars, per-class accuracy, images, config and hparams; -
   assert.deepEqual(seen.images['train/samples'].map(([s]) => s), [0]);
   assert.ok(seen.images['eval/predictions_of_best_model'].length >= 1 && seen.images['eval/predictions_of_best_model'].every((r) => r[3]));
   assert.match(seen.text.config[0][1], /\| arch \| "resnet18" \|/);
-  assert.equal(seen.hparams['_hparams_/session_start_info'].sessionStartInfo.hparams.arch, 'resnet18');
+  const hparams = seen.hparams['_hparams_/session_start_info'].sessionStartInfo.hparams;
+  assert.equal(hparams.arch, 'resnet18');
+  assert.equal(hparams.lr, 0.05);
+  assert.equal(hparams.checkpointDir, undefined, 'where a run is kept is not a hyperparameter');
   assert.equal(seen.hparams['_hparams_/session_end_info'].sessionEndInfo.status, 'STATUS_SUCCESS');
   assert.equal(fs.readdirSync(logDir).filter((n) => n.startsWith('events.out.tfevents.')).length, 2, 'one file per run, in the same folder');
   // without TensorBoard: the metrics log and the picture, covering both runs

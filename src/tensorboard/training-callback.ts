@@ -14,10 +14,14 @@ export interface TensorBoardCallbackOptions {
   flushSeconds?: number;
 }
 
+/** Options that say where and how a run is kept or printed, not what is trained: not hparams. */
+const NOT_HPARAMS = new Set(['checkpointDir', 'logDir', 'resume', 'overwrite', 'logEvery', 'lossReadLag', 'threads']);
+
 /** The configuration's plain values (numbers, strings, booleans) as hyperparameters. */
 export function hparamsOf(config: Readonly<Record<string, unknown>>): Record<string, HparamValue> {
   const out: Record<string, HparamValue> = {};
   for (const [k, v] of Object.entries(config)) {
+    if (NOT_HPARAMS.has(k)) continue;
     if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
   }
   return out;
