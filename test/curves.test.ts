@@ -50,6 +50,17 @@ test('curves.png: the size asked for, and the loss, accuracy and learning-rate l
   assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
 });
 
+test('drawing curves again and again: memory levels off (libvips and allocator caches are bounded)', async () => {
+  const rss: number[] = [];
+  for (let i = 0; i < 160; i++) {
+    const steps = Array.from({ length: 40 + i }, (_, j) => ({ step: j + 1, loss: 2 / (1 + j / 50), lr: 0.1 }));
+    await renderCurves({ steps, epochs: [{ epoch: 1, accuracy: 0.1 }] });
+    if (i === 59 || i === 159) rss.push(process.memoryUsage().rss);
+  }
+  const growth = (rss[1] - rss[0]) / 2 ** 20;
+  assert.ok(growth < 32, `RSS grew ${growth.toFixed(0)} MiB from the 60th to the 160th picture`);
+});
+
 test('plot: from the output of train --json, from event files and from a checkpoint folder; bad input is named', async () => {
   const lines = [
     JSON.stringify({ type: 'start', stepsPerEpoch: 20 }),

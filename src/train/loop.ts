@@ -82,6 +82,9 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Replace the checkpoints of a previous run in checkpointDir; default false. */
   overwrite?: boolean;
+  /** Keep <checkpointDir>/metrics.ndjson (each step and epoch) and redraw <checkpointDir>/curves.png
+   * at the end of every epoch; default true. */
+  curves?: boolean;
   /** Write TensorBoard event files of the run here (a folder per run, e.g. runs/<name>: run
    * `tensorboard --logdir runs`). A resumed run continues the same curves. Default: none. */
   logDir?: string;
@@ -282,6 +285,7 @@ function normalize(options: TrainOptions) {
     threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
     checkpointDir: options.checkpointDir ?? './BestCheckpoint',
     overwrite: checkBoolean('overwrite', options.overwrite ?? false),
+    curves: checkBoolean('curves', options.curves ?? true),
     logDir: options.logDir === undefined ? undefined : checkPath('logDir', options.logDir),
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
@@ -390,7 +394,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const precision = owned.add(new Precision(c));
   // Lines, events and checkpoints come from the main rank only.
   // the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks
-  const ownCallbacks = [new CurvesCallback(c.checkpointDir), ...(c.logDir ? [new TensorBoardCallback(c.logDir)] : [])];
+  const ownCallbacks = [...(c.curves ? [new CurvesCallback(c.checkpointDir)] : []), ...(c.logDir ? [new TensorBoardCallback(c.logDir)] : [])];
   const callbacks = new CallbackList([...(hooks.onEvent ? [eventCallback(hooks.onEvent)] : []), ...ownCallbacks, ...(hooks.callbacks ?? [])]);
   const log = new RunLog({ speaks: strategy.isMain, onLine: hooks.onLine, callbacks, epochs: c.epochs, logEvery: c.logEvery });
   const line = (text: string) => log.line(text);
