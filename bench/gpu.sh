@@ -52,6 +52,10 @@ fi
 say "node $("$NODE" --version)"
 
 # --- the addon, against this machine's PyTorch ------------------------------------------------
+if [ -f .device/gloo-include.tar.xz ] && [ ! -f /usr/include/gloo/config.h ]; then
+  mkdir -p /tmp/rn-device/include && tar -C /tmp/rn-device/include -xJf .device/gloo-include.tar.xz
+  export CMAKE_INCLUDE_PATH="/tmp/rn-device/include${CMAKE_INCLUDE_PATH:+:$CMAKE_INCLUDE_PATH}"
+fi
 prefix="$("$PYTHON" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
 say "PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "(no GPU)")')"
 LIBTORCH="" Torch_DIR="$prefix/Torch" RESNET_NATIVE_JOBS="${RESNET_NATIVE_JOBS:-8}" "$NODE" scripts/install.js --out build-gpu
@@ -61,12 +65,15 @@ results=build-gpu/bench
 mkdir -p "$results"
 copy_out() { if [ -n "${OUT:-}" ]; then cp "$@" "$OUT/"; fi; }
 
-# --- GPU tests (CUDA graphs: replay, graphed vs eager losses, training end to end; loss scaling) -
+# --- GPU tests (CUDA graphs: replay, graphed vs eager losses, training end to end; loss scaling; NCCL)
 if [ "${TESTS:-1}" != 0 ]; then
   say "GPU tests"
   set +e
   "$NODE" --import tsx --test --test-concurrency=1 test/cuda-graph.test.ts test/grad-scaler.test.ts test/tensor.test.ts 2>&1 | tee "$results/tests.log"
   tests_status=${PIPESTATUS[0]}
+  # the NCCL process group (a group of one rank: allReduce, broadcast, one DDP step)
+  "$NODE" --import tsx --test --test-name-pattern=NCCL test/distributed.test.ts 2>&1 | tee -a "$results/tests.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || tests_status=1
   set -e
   copy_out "$results/tests.log"
   say "GPU tests exit status $tests_status"

@@ -1,5 +1,6 @@
-// libtorch's c10d: a TCPStore for rendezvous and a Gloo process group for the collectives. Built
-// only where gloo's headers were found at configure time (RN_WITH_GLOO; Debian's libgloo-dev);
+// libtorch's c10d: a TCPStore for rendezvous and a Gloo (CPU) or NCCL (CUDA builds) process group
+// for the collectives. Built only where gloo's headers were found at configure time (RN_WITH_GLOO;
+// Debian's libgloo-dev), NCCL where the CUDA libtorch and nccl.h were (RN_WITH_NCCL);
 // elsewhere the same functions exist and throw the reason, so the addon always loads. Policy
 // (defaults from the launcher's environment, which rank serves the store, averaging) lives in
 // src/distributed/.
@@ -19,6 +20,9 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 #endif
+#ifdef RN_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace rn {
 namespace {
@@ -28,6 +32,10 @@ namespace {
     "(Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (npm rebuild resnet-native)";
 
 #ifdef RN_WITH_GLOO
+
+[[maybe_unused]] const char* kNoNccl =
+    "the NCCL backend is not in this build: it needs the CUDA build of libtorch and NCCL's header (nccl.h, "
+    "which the CUDA torch wheels carry in nvidia/nccl/include) at build time";
 
 c10d::ReduceOp ReduceOpFromName(Napi::Env env, const std::string& name) {
   if (name == "sum") return c10d::ReduceOp::SUM;
@@ -90,7 +98,7 @@ class Heartbeat {
 // Only objects carrying this tag are unwrapped as process groups (as tensors, see tensor.cc).
 const napi_type_tag kProcessGroupTag = {0x4c1d0a7be2936f58ULL, 0xa95e3c7d10b84f26ULL};
 
-// new ProcessGroup({ rank, worldSize, host, port, isServer, prefix, timeoutMs, interface, hostname })
+// new ProcessGroup({ backend, rank, worldSize, host, port, isServer, prefix, timeoutMs, interface, hostname })
 // Blocks until every rank has joined (or the timeout passes).
 class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
  public:
@@ -123,6 +131,11 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port must be between 1 and 65535");
       if (timeoutMs < 1) throw Napi::RangeError::New(env, "timeoutMs must be positive");
       std::chrono::milliseconds timeout(timeoutMs);
+      std::string backendName = StringProp(o, "backend");
+      if (backendName != "gloo" && backendName != "nccl") throw Napi::RangeError::New(env, "backend must be 'gloo' or 'nccl', got '" + backendName + "'");
+#ifndef RN_WITH_NCCL
+      if (backendName == "nccl") throw Napi::Error::New(env, kNoNccl);
+#endif
 
       c10d::TCPStoreOptions storeOptions;
       storeOptions.port = static_cast<std::uint16_t>(port);
@@ -134,16 +147,32 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       std::string prefix = StringProp(o, "prefix");
       if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
 
-      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      std::string interface = StringProp(o, "interface");
-      std::string hostname = StringProp(o, "hostname");
-      options->devices.push_back(!interface.empty()  ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
-                                 : !hostname.empty() ? c10d::ProcessGroupGloo::createDeviceForHostname(hostname)
-                                                     : c10d::ProcessGroupGloo::createDefaultDevice());
-      backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, int(rank), int(size), options);
+      c10::intrusive_ptr<c10d::Backend> backend;
+      auto type = c10d::ProcessGroup::BackendType::GLOO;
+      auto device = c10::DeviceType::CPU;
+      if (backendName == "gloo") {
+        auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+        std::string interface = StringProp(o, "interface");
+        std::string hostname = StringProp(o, "hostname");
+        options->devices.push_back(!interface.empty()  ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                   : !hostname.empty() ? c10d::ProcessGroupGloo::createDeviceForHostname(hostname)
+                                                       : c10d::ProcessGroupGloo::createDefaultDevice());
+        backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, int(rank), int(size), options);
+      } else {
+#ifdef RN_WITH_NCCL
+        // NCCL makes its communicators at the first collective, on the tensors' device: the ranks
+        // meet there rather than here
+        auto options = c10d::ProcessGroupNCCL::Options::create();
+        options->timeout = timeout;
+        backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, int(rank), int(size), options);
+        type = c10d::ProcessGroup::BackendType::NCCL;
+        device = c10::DeviceType::CUDA;
+#endif
+      }
       group_ = c10::make_intrusive<c10d::ProcessGroup>(store, int(rank), int(size));
-      group_->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend_);
-      group_->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+      group_->setBackend(device, type, backend);
+      group_->setDefaultBackend(type);
+      backend_ = backend;
       store_ = store;
       heartbeat_ = std::make_unique<Heartbeat>(store, int(rank));
       // connected now: after a failure the store's host may be gone, and a new client would
@@ -165,7 +194,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
 
  private:
   // The backend for the next collective (counted in the heartbeat).
-  c10d::ProcessGroupGloo& Backend(Napi::Env env) {
+  c10d::Backend& Backend(Napi::Env env) {
     if (!backend_) throw Napi::Error::New(env, "this process group has been destroyed");
     heartbeat_->Entered();
     return *backend_;
@@ -194,7 +223,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       auto tensors = TensorListArg(info, 0, "tensors");
       c10d::AllreduceOptions opts;
       opts.reduceOp = ReduceOpFromName(info.Env(), StringArg(info, 1, "op"));
-      c10d::ProcessGroupGloo& backend = Backend(info.Env());
+      c10d::Backend& backend = Backend(info.Env());
       torch::NoGradGuard noGrad;
       EachThenWait(tensors, [&](std::vector<torch::Tensor>& one) { return backend.allreduce(one, opts); });
       return info.Env().Undefined();
@@ -206,7 +235,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       auto tensors = TensorListArg(info, 0, "tensors");
       c10d::BroadcastOptions opts;
       opts.rootRank = IntArg(info, 1, "root");
-      c10d::ProcessGroupGloo& backend = Backend(info.Env());
+      c10d::Backend& backend = Backend(info.Env());
       torch::NoGradGuard noGrad;
       EachThenWait(tensors, [&](std::vector<torch::Tensor>& one) { return backend.broadcast(one, opts); });
       return info.Env().Undefined();
@@ -216,7 +245,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   Napi::Value Allgather(const Napi::CallbackInfo& info) {
     return Protect(info.Env(), [&] {
       std::vector<torch::Tensor> input{TensorArg(info, 0, "tensor")};
-      c10d::ProcessGroupGloo& backend = Backend(info.Env());
+      c10d::Backend& backend = Backend(info.Env());
       std::vector<std::vector<torch::Tensor>> output(1);
       for (int r = 0; r < backend.getSize(); ++r) output[0].push_back(torch::empty_like(input[0]));
       Wait(backend.allgather(output, input, c10d::AllgatherOptions()));
@@ -282,7 +311,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   c10::intrusive_ptr<c10d::Store> store_;
   std::unique_ptr<Heartbeat> heartbeat_;
   c10::intrusive_ptr<c10d::Store> diagnosticStore_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> backend_;
+  c10::intrusive_ptr<c10d::Backend> backend_;
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
 };
 
@@ -370,6 +399,17 @@ RN_BINDING(DistributedUnavailableReason) {
 #endif
 }
 
+// Why the NCCL backend is missing from this build (null when it is there).
+RN_BINDING(NcclUnavailableReason) {
+#if defined(RN_WITH_NCCL)
+  return info.Env().Null();
+#elif defined(RN_WITH_GLOO)
+  return Napi::String::New(info.Env(), kNoNccl);
+#else
+  return Napi::String::New(info.Env(), kNoGloo);
+#endif
+}
+
 #ifndef RN_WITH_GLOO
 RN_BINDING(NoDistributed) { throw Napi::Error::New(info.Env(), kNoGloo); }
 #endif
@@ -385,6 +425,7 @@ void InitDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("Reducer", Napi::Function::New<NoDistributed>(env, "Reducer"));
 #endif
   exports.Set("distributedUnavailableReason", Napi::Function::New<DistributedUnavailableReason>(env, "distributedUnavailableReason"));
+  exports.Set("ncclUnavailableReason", Napi::Function::New<NcclUnavailableReason>(env, "ncclUnavailableReason"));
 }
 
 }  // namespace rn

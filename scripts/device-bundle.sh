@@ -28,6 +28,9 @@ mkdir -p "$out"
 xz -T0 -6 -c "$(command -v node)" > "$out/node.xz"
 tar -C "$stage" -cJf "$out/node_modules.tar.xz" node_modules
 tar -cJf "$out/dist.tar.xz" dist
+# gloo's headers (Debian's libgloo-dev here; the torch wheels lack them), so that the GPU build has
+# distributed training, and with it the NCCL backend to test
+if [ -f /usr/include/gloo/config.h ]; then tar -C /usr/include -cJf "$out/gloo-include.tar.xz" gloo; fi
 # What dist/ was compiled from: bench/gpu.sh refuses a bundle older than the sources it runs with.
 bash scripts/sources-digest.sh > "$out/sources.sha256"
 du -b "$out"/* | awk '{ total += $1; printf "device-bundle: %-28s %6.1f MiB\n", $2, $1 / 1048576 } END { printf "device-bundle: total %.1f MiB\n", total / 1048576 }'

@@ -15,7 +15,7 @@ export interface DoctorReport {
   /** Whether glibc's malloc thresholds were raised when the addon loaded, and why (not). */
   hostAllocator: HostAllocatorReport;
   /** Whether this build can train across processes (c10d with Gloo), and why not. */
-  distributed: { available: boolean; reason: string | null };
+  distributed: { available: boolean; reason: string | null; nccl: boolean; ncclReason: string | null };
   /** napiVersion: the Node-API module version the addon was built for ('experimental': its
    *  finalizers run inside garbage collection, see README Memory). */
   addon: { napiVersion: number | 'experimental'; nodeAbi: string; node: string; cxx11Abi: boolean };
@@ -37,7 +37,12 @@ export function doctorReport(): DoctorReport {
     intraOpThreads: info.intraOpThreads,
     interOpThreads: info.interOpThreads,
     hostAllocator: { ...hostAllocator },
-    distributed: { available: native.distributedUnavailableReason() === null, reason: native.distributedUnavailableReason() },
+    distributed: {
+      available: native.distributedUnavailableReason() === null,
+      reason: native.distributedUnavailableReason(),
+      nccl: native.ncclUnavailableReason() === null,
+      ncclReason: native.ncclUnavailableReason(),
+    },
     addon: { napiVersion: info.napiVersion === NAPI_VERSION_EXPERIMENTAL ? 'experimental' : info.napiVersion, nodeAbi: process.versions.modules, node: process.version, cxx11Abi: info.cxx11Abi },
   };
 }
@@ -51,7 +56,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     ...r.cudaDevices.map((name, i) => `  cuda:${i}        ${name}`),
     `cuDNN           ${r.cudnnVersion ?? 'not available'}`,
     `threads         ${r.intraOpThreads} intra-op, ${r.interOpThreads} inter-op`,
-    `distributed     ${r.distributed.available ? 'c10d with Gloo (CPU)' : `not available: ${r.distributed.reason}`}`,
+    `distributed     ${r.distributed.available ? `c10d with Gloo (CPU)${r.distributed.nccl ? ' and NCCL (CUDA)' : ''}` : `not available: ${r.distributed.reason}`}`,
     `host malloc     ${r.hostAllocator.tuned ? 'tuned' : 'untouched'}: ${r.hostAllocator.reason}`,
     `tensor memory   ${r.hostAllocator.tensorAllocator === 'malloc' ? 'malloc (reuses freed blocks; see README Performance)' : "libtorch's default allocator"}`,
     `addon           N-API ${r.addon.napiVersion}, Node ${r.addon.node} (ABI ${r.addon.nodeAbi}), C++11 ABI ${r.addon.cxx11Abi ? 'on' : 'off'}`,

@@ -51,6 +51,7 @@ export interface NativeReducer {
 }
 
 export interface NativeProcessGroupOptions {
+  backend: 'gloo' | 'nccl';
   rank: number;
   worldSize: number;
   host: string;
@@ -217,6 +218,7 @@ export interface NativeBinding {
   ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
   Reducer: new (group: NativeProcessGroup, params: T[], names: string[], bucketCapBytes: number, firstBucketBytes: number) => NativeReducer;
   distributedUnavailableReason(): string | null;
+  ncclUnavailableReason(): string | null;
   CudaGraph: new (device: string) => NativeCudaGraph;
   cudaOnSideStream<R>(fn: () => R, device: string): R;
   cudaSynchronize(device: string): void;

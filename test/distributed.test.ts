@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DataLoader, DistributedError, ProcessGroup, distributedUnavailableReason, doctorReport, evaluate, initProcessGroup, nn, ones, readCheckpoint, resolveProcessGroupOptions, runTraining, syntheticDataset, testTransforms } from '../src/index';
+import { DataLoader, DistributedDataParallel, DistributedError, ProcessGroup, SGD, cuda, manualSeed, randint, randn, distributedUnavailableReason, doctorReport, evaluate, initProcessGroup, nn, ones, readCheckpoint, resolveProcessGroupOptions, runTraining, syntheticDataset, testTransforms } from '../src/index';
 import { native } from '../src/native';
 import { freePort } from '../src/distributed/ports';
 import { assertClose, loadFixture, tempDir, type FixtureTensor } from './helpers';
@@ -43,6 +43,8 @@ test('doctor says whether distributed training is available and why not', () => 
   const report = doctorReport();
   assert.equal(report.distributed.available, available);
   if (!available) assert.match(report.distributed.reason!, /libgloo-dev/);
+  assert.equal(report.distributed.nccl, distributedUnavailableReason('nccl') === null);
+  if (available && !report.distributed.nccl) assert.match(report.distributed.ncclReason!, /NCCL backend is not in this build/);
 });
 
 test('options come from the launcher environment; missing or bad ones are named', () => {
@@ -60,7 +62,7 @@ test('options come from the launcher environment; missing or bad ones are named'
   assert.throws(() => resolveProcessGroupOptions({}, { RANK: 'x', WORLD_SIZE: '2' }), /Expected an integer in \$RANK \(for rank\) but it is 'x'/);
   assert.throws(() => resolveProcessGroupOptions({ rank: 2, worldSize: 2 }, {}), /rank 2 is not below worldSize 2/);
   assert.throws(() => resolveProcessGroupOptions({ rank: 0, worldSize: 2, masterPort: 70000 }, {}), /masterPort 70000 is not a port/);
-  assert.throws(() => resolveProcessGroupOptions({ rank: 0, worldSize: 2, backend: 'nccl' as never }, {}), /backend/);
+  assert.throws(() => resolveProcessGroupOptions({ rank: 0, worldSize: 2, backend: 'mpi' as never }, {}), /'gloo' or 'nccl'.*backend|backend.*'gloo' or 'nccl'/);
 });
 
 test('two ranks: allReduce (sum, avg, max), broadcast, allGather and barrier give every rank the same answer', { skip: !available && 'built without gloo' }, async () => {
@@ -346,7 +348,9 @@ test('2 ranks learn like one process with the same global batch (synthetic set):
 });
 
 test('the native process group, reducer and collectives refuse bad input with TypeErrors and RangeErrors, never a crash', { skip: !available && 'built without gloo' }, async () => {
-  const base = { rank: 0, worldSize: 1, host: '127.0.0.1', port: await freePort(), timeoutMs: 5000, isServer: true, prefix: 'p/', interface: '', hostname: '127.0.0.1' };
+  const base = { backend: 'gloo' as const, rank: 0, worldSize: 1, host: '127.0.0.1', port: await freePort(), timeoutMs: 5000, isServer: true, prefix: 'p/', interface: '', hostname: '127.0.0.1' };
+  assert.throws(() => new native.ProcessGroup({ ...base, backend: 'mpi' as never }), /backend must be 'gloo' or 'nccl', got 'mpi'/);
+  if (native.ncclUnavailableReason() !== null) assert.throws(() => new native.ProcessGroup({ ...base, backend: 'nccl' }), /the NCCL backend is not in this build: it needs the CUDA build of libtorch/);
   assert.throws(() => new native.ProcessGroup(5 as never), /Expected an options object for 'options' but received 5 of type number/);
   assert.throws(() => new native.ProcessGroup({ ...base, rank: 'x' } as never), /Expected an integer for 'option rank' but received 'x' of type string/);
   assert.throws(() => new native.ProcessGroup({ ...base, host: undefined } as never), /Missing option 'host'/);
@@ -384,4 +388,54 @@ test('the native process group, reducer and collectives refuse bad input with Ty
   assert.throws(() => group.peerStates(1000), /this process group has been destroyed/);
   assert.deepEqual(pg.diagnose(), { failedRanks: [], explanation: 'this group was destroyed' });
   assert.throws(() => new native.Reducer(group, [t.handle], ['w'], 1024, 1024), /this process group has been destroyed/);
+});
+
+test('NCCL: a CPU build says why it has none; the backends check their tensors', { skip: !available && 'built without gloo' }, async () => {
+  const port = await freePort();
+  assert.equal(resolveProcessGroupOptions({ rank: 0, worldSize: 1, backend: 'nccl' }, {}).backend, 'nccl');
+  const reason = distributedUnavailableReason('nccl');
+  if (reason !== null) {
+    assert.match(reason, /the NCCL backend is not in this build: it needs the CUDA build of libtorch and NCCL's header/);
+    assert.throws(
+      () => initProcessGroup({ backend: 'nccl', rank: 0, worldSize: 1, masterPort: port }),
+      (e: unknown) => e instanceof DistributedError && /NCCL backend is not in this build/.test((e as Error).message),
+    );
+  }
+  const gloo = initProcessGroup({ rank: 0, worldSize: 1, masterPort: await freePort() });
+  try {
+    assert.equal(gloo.backend, 'gloo');
+    if (cuda.isAvailable()) assert.throws(() => gloo.allReduce(ones([2], { device: 'cuda' })), /the Gloo backend reduces CPU tensors; got one on cuda/);
+  } finally {
+    gloo.destroy();
+  }
+});
+
+// GPU machines only (bench/gpu.sh runs the test suite there): a group of one rank on NCCL.
+test('NCCL on a GPU: allReduce, broadcast and a DistributedDataParallel step on CUDA, equal to the plain step', { skip: (!cuda.isAvailable() || distributedUnavailableReason('nccl') !== null) && 'no CUDA device, or no NCCL in this build' }, async () => {
+  const pg = initProcessGroup({ backend: 'nccl', rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 60_000 });
+  try {
+    assert.equal(pg.backend, 'nccl');
+    const t = ones([4], { device: 'cuda' }).mul(3);
+    pg.allReduce(t, 'sum');
+    assert.deepEqual(t.toList(), [3, 3, 3, 3]);
+    pg.broadcast(t, 0);
+    assert.deepEqual(pg.allGather(t).map((g) => g.toList()), [[3, 3, 3, 3]]);
+    assert.throws(() => pg.allReduce(ones([2], { device: 'cpu' })), /the NCCL backend reduces CUDA tensors; got one on cpu/);
+    manualSeed(3);
+    const make = () => new nn.Sequential(new nn.Linear({ inFeatures: 8, outFeatures: 16, device: 'cuda' }), new nn.ReLU(), new nn.Linear({ inFeatures: 16, outFeatures: 4, device: 'cuda' }));
+    const model = make();
+    const reference = make();
+    reference.loadStateDict(model.stateDict());
+    const ddp = new DistributedDataParallel(model, pg);
+    const x = randn([8, 8], { device: 'cuda' });
+    const y = randint(0, 4, [8], { device: 'cuda' });
+    nn.functional.crossEntropy(ddp.forward(x), y).backward();
+    nn.functional.crossEntropy(reference.forward(x), y).backward();
+    const mine = Object.fromEntries(model.namedParameters());
+    for (const [name, p] of reference.namedParameters()) assertClose(Array.from(mine[name].grad!.toArray() as Float32Array), Array.from(p.grad!.toArray() as Float32Array), { rtol: 1e-5, atol: 1e-6, what: name });
+    new SGD(model.namedParameters(), { lr: 0.1 }).step();
+    ddp.dispose?.();
+  } finally {
+    pg.destroy();
+  }
 });

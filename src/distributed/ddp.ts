@@ -34,8 +34,13 @@ export class DistributedDataParallel<M extends Module = Module> {
     const bucketCapMB = checkNumber('bucketCapMB', options.bucketCapMB ?? 25, 0);
     const trained = module.namedParameters().filter(([, p]) => p.requiresGrad);
     if (trained.length === 0) throw new TypeError('DistributedDataParallel: the module has no parameter that requires grad');
-    const offDevice = trained.find(([, p]) => p.device !== 'cpu');
-    if (offDevice) throw new TypeError(`DistributedDataParallel with Gloo trains CPU modules; ${offDevice[0]} is on ${offDevice[1].device}`);
+    // the backend's kind of tensors: CPU ones with Gloo, CUDA ones with NCCL
+    const onCuda = (p: Tensor) => p.device.startsWith('cuda');
+    const offDevice = trained.find(([, p]) => (group.backend === 'nccl' ? !onCuda(p) : p.device !== 'cpu'));
+    if (offDevice) {
+      const wanted = group.backend === 'nccl' ? 'CUDA' : 'CPU';
+      throw new TypeError(`DistributedDataParallel with ${group.backend === 'nccl' ? 'NCCL' : 'Gloo'} trains ${wanted} modules; ${offDevice[0]} is on ${offDevice[1].device}`);
+    }
     this.#buffers = module.namedBuffers().map(([, b]) => b);
     // Every rank starts from rank 0's weights and statistics.
     group.broadcastCoalesced([...module.parameters(), ...this.#buffers], 0, SYNC_BUFFER_BYTES);

@@ -7,11 +7,12 @@ import { native, type NativeProcessGroup, type NativeProcessGroupOptions } from 
 import { Tensor, isFloatDtype } from '../tensor';
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+export type Backend = 'gloo' | 'nccl';
 const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min', 'product'];
 
 export interface ProcessGroupOptions {
-  /** 'gloo' (CPU tensors); the only one so far. */
-  backend?: 'gloo';
+  /** 'gloo' (CPU tensors; default) or 'nccl' (CUDA tensors; CUDA builds, see doctor). */
+  backend?: Backend;
   /** This process's rank, 0 .. worldSize - 1; default $RANK. */
   rank?: number;
   /** How many processes; default $WORLD_SIZE. */
@@ -59,9 +60,9 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Why distributed training is unavailable in this build (null when it is available). */
-export function distributedUnavailableReason(): string | null {
-  return native.distributedUnavailableReason();
+/** Why distributed training (or, given 'nccl', that backend) is unavailable in this build (null when it is available). */
+export function distributedUnavailableReason(backend: Backend = 'gloo'): string | null {
+  return native.distributedUnavailableReason() ?? (backend === 'nccl' ? native.ncclUnavailableReason() : null);
 }
 
 function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number | undefined {
@@ -74,7 +75,7 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
 
 /** The options a rank joins with: given values, else the launcher's environment, else defaults. */
 export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeProcessGroupOptions & { storeServedBy: string } {
-  checkChoice('backend', options.backend ?? 'gloo', ['gloo'] as const, 'gloo');
+  const backend = checkChoice('backend', options.backend, ['gloo', 'nccl'] as const, 'gloo');
   const rank = options.rank ?? fromEnv('RANK', env, 'rank');
   const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
   if (rank === undefined) throw new TypeError('No rank: pass rank, or start the process with RANK set (torchrun and PyTorchJob set it)');
@@ -95,6 +96,7 @@ export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, en
   const attempt = env.TORCHELASTIC_RESTART_COUNT ?? '0';
   const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   return {
+    backend,
     rank,
     worldSize,
     host,
@@ -109,16 +111,19 @@ export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, en
   };
 }
 
-/** A group of processes that reduce, broadcast and gather tensors together (CPU, Gloo). */
+/** A group of processes that reduce, broadcast and gather tensors together (CPU tensors with
+ * Gloo, CUDA tensors with NCCL). */
 export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  readonly backend: Backend;
   readonly #native: NativeProcessGroup;
   readonly #storeHost: string;
 
   /** @internal Use initProcessGroup(). */
-  constructor(handle: NativeProcessGroup, storeServedBy = 'rank 0') {
+  constructor(handle: NativeProcessGroup, storeServedBy = 'rank 0', backend: Backend = 'gloo') {
     this.#native = handle;
+    this.backend = backend;
     this.#storeHost = storeServedBy;
     this.rank = handle.rank;
     this.worldSize = handle.worldSize;
@@ -126,6 +131,10 @@ export class ProcessGroup {
 
   get isMain(): boolean {
     return this.rank === 0;
+  }
+
+  #checkTensors(tensors: Tensor | Tensor[]): Tensor[] {
+    return checkTensors(tensors, this.backend);
   }
 
   #run<R>(what: string, fn: () => R): R {
@@ -181,7 +190,7 @@ export class ProcessGroup {
 
   /** Reduces `tensors` in place across the group: every rank ends with the result. */
   allReduce(tensors: Tensor | Tensor[], op: ReduceOp = 'sum'): void {
-    const list = checkTensors(tensors);
+    const list = this.#checkTensors(tensors);
     checkChoice('op', op, REDUCE_OPS, 'sum');
     if (op === 'avg') {
       const bad = list.find((t) => !isFloatDtype(t.dtype));
@@ -193,7 +202,7 @@ export class ProcessGroup {
 
   /** Copies `root`'s values of `tensors` into every rank's, in place. */
   broadcast(tensors: Tensor | Tensor[], root = 0): void {
-    const list = checkTensors(tensors);
+    const list = this.#checkTensors(tensors);
     checkInteger('root', root, 0);
     if (root >= this.worldSize) throw new RangeError(`root ${root} is not a rank of this group (worldSize ${this.worldSize})`);
     this.#run('broadcast', () => this.#native.broadcast(list.map((t) => t.handle), root));
@@ -201,7 +210,7 @@ export class ProcessGroup {
 
   /** Every rank's `tensor`, in rank order (same shape and dtype on every rank). */
   allGather(tensor: Tensor): Tensor[] {
-    checkTensors(tensor);
+    this.#checkTensors(tensor);
     return this.#run('allGather', () => this.#native.allgather(tensor.handle)).map((h) => new Tensor(h));
   }
 
@@ -217,7 +226,7 @@ export class ProcessGroup {
 
   /** broadcast() of many tensors packed into buffers of up to `bufferBytes` (as DDP syncs a model). */
   broadcastCoalesced(tensors: Tensor[], root = 0, bufferBytes = 250 * 2 ** 20): void {
-    const list = checkTensors(tensors);
+    const list = this.#checkTensors(tensors);
     checkInteger('root', root, 0);
     if (root >= this.worldSize) throw new RangeError(`root ${root} is not a rank of this group (worldSize ${this.worldSize})`);
     checkInteger('bufferBytes', bufferBytes, 1);
@@ -239,11 +248,13 @@ export class ProcessGroup {
   }
 }
 
-function checkTensors(tensors: Tensor | Tensor[]): Tensor[] {
+/** Tensors of the kind the backend reduces: CPU ones for Gloo, CUDA ones for NCCL. */
+function checkTensors(tensors: Tensor | Tensor[], backend: Backend): Tensor[] {
   const list = Array.isArray(tensors) ? tensors : [tensors];
   list.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw invalidArgument('a Tensor', Array.isArray(tensors) ? `tensors[${i}]` : 'tensor', t);
-    if (t.device !== 'cpu') throw new TypeError(`the Gloo backend reduces CPU tensors; got one on ${t.device}`);
+    if (backend === 'gloo' && t.device !== 'cpu') throw new TypeError(`the Gloo backend reduces CPU tensors; got one on ${t.device}`);
+    if (backend === 'nccl' && !t.device.startsWith('cuda')) throw new TypeError(`the NCCL backend reduces CUDA tensors; got one on ${t.device}`);
   });
   return list;
 }
@@ -263,11 +274,11 @@ function quietC10dLogging(env: NodeJS.ProcessEnv = process.env): void {
  */
 export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGroup {
   const o = resolveProcessGroupOptions(options);
-  const reason = distributedUnavailableReason();
+  const reason = distributedUnavailableReason(o.backend);
   if (reason) throw new DistributedError(reason, o.rank, o.worldSize);
   quietC10dLogging();
   try {
-    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy);
+    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy, o.backend);
   } catch (err) {
     throw new DistributedError(
       `rank ${o.rank} of ${o.worldSize} could not join the group at ${o.host}:${o.port} within ${o.timeoutMs} ms: ${(err as Error).message}`,

@@ -146,7 +146,10 @@ class DataParallel implements Strategy {
 
 export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: string }): void {
   if (c.distributed && c.device !== 'cpu') {
-    throw new TrainingError(`distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu'`);
+    throw new TrainingError(
+      `distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu' ` +
+        "(the NCCL process group for CUDA exists, initProcessGroup({ backend: 'nccl' }), but train does not use it yet)",
+    );
   }
 }
 
