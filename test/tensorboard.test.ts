@@ -54,6 +54,10 @@ test('SummaryWriter: TensorBoard reads back every tag, step and value written, i
   w.endSession('success');
   w.close();
   assert.ok(path.basename(w.file).startsWith('events.out.tfevents.'), w.file);
+  const [a, b] = [new SummaryWriter(path.join(tmp, 'two')), new SummaryWriter(path.join(tmp, 'two'))];
+  assert.notEqual(a.file, b.file, 'two writers in one folder at once: two files');
+  a.close();
+  b.close();
   const seen = tensorboardSees(dir);
   assert.deepEqual(seen.scalars['train/loss'], losses.map((l, i) => [i + 1, f32(l)]));
   assert.deepEqual(seen.scalars['eval/accuracy'], [[5, 0.625]]);

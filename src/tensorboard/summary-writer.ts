@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { frameRecord } from './records';
 import {
   DATA_CLASS_TENSOR,
@@ -51,7 +52,8 @@ export class SummaryWriter {
     } catch (err) {
       throw new Error(`cannot create the TensorBoard log folder ${this.logDir}: ${(err as Error).message}`);
     }
-    const name = `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}.${process.pid}.${writersInProcess++}`;
+    // (the thread too: trainings on two worker threads of one process may start in the same second)
+    const name = `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}.${process.pid}.${threadId}-${writersInProcess++}`;
     this.file = path.join(this.logDir, name);
     try {
       this.#fd = fs.openSync(this.file, 'a');
