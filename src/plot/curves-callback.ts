@@ -16,6 +16,8 @@ export class CurvesCallback implements TrainingCallback {
   readonly metricsFile: string;
   readonly curvesFile: string;
   #history: RunHistory = { steps: [], epochs: [] };
+  /** metrics.ndjson, open for appending from start to end (a line per step: no open per step). */
+  #fd: number | null = null;
 
   constructor(dir: string) {
     this.metricsFile = path.join(dir, METRICS_FILE);
@@ -43,16 +45,26 @@ export class CurvesCallback implements TrainingCallback {
     const text = kept.map((l) => `${l}\n`).join('');
     writeFileAtomic(this.metricsFile, [Buffer.from(text)]);
     this.#history = historyFromNdjson(text, this.metricsFile);
+    this.#fd = fs.openSync(this.metricsFile, 'a');
   }
 
   onStep(event: StepEvent): void {
     this.#history.steps.push({ step: event.globalStep, loss: event.loss, lr: event.lr });
-    fs.appendFileSync(this.metricsFile, `${JSON.stringify(eventJson(event))}\n`);
+    this.#append(event);
   }
 
   async onEpochEnd(event: EpochEvent): Promise<void> {
     this.#history.epochs.push({ epoch: event.epoch, accuracy: event.accuracy });
-    fs.appendFileSync(this.metricsFile, `${JSON.stringify(eventJson(event))}\n`);
+    this.#append(event);
     writeFileAtomic(this.curvesFile, [await renderCurves(this.#history)]);
+  }
+
+  onEnd(): void {
+    if (this.#fd !== null) fs.closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  #append(event: StepEvent | EpochEvent): void {
+    if (this.#fd !== null) fs.writeSync(this.#fd, `${JSON.stringify(eventJson(event))}\n`);
   }
 }

@@ -21,9 +21,9 @@ export interface RunEvents {
   trailingBytes: number;
 }
 
-export const EVENT_FILE = /^events\.out\.tfevents\./;
+const EVENT_FILE = /^events\.out\.tfevents\./;
 
-export function stepOf(e: EventMessage): number {
+function stepOf(e: EventMessage): number {
   const s = e.step;
   return s === undefined ? 0 : typeof s === 'number' ? s : s.toNumber();
 }

@@ -149,14 +149,12 @@ protobuf.parse(SCHEMA, root, { keepCase: true });
 protobuf.parse(HPARAMS_SCHEMA, root, { keepCase: true });
 
 export const EventProto = root.lookupType('tensorboard.Event');
-export const SummaryProto = root.lookupType('tensorboard.Summary');
 export const HParamsPluginDataProto = root.lookupType('tensorboard.hparams.HParamsPluginData');
 
 /** TensorFlow's DataType numbers (types.proto) for the tensors written here. */
 export const DT_FLOAT = 1;
 export const DT_STRING = 7;
-/** SummaryMetadata.data_class (summary.proto): DATA_CLASS_SCALAR, DATA_CLASS_TENSOR. */
-export const DATA_CLASS_SCALAR = 1;
+/** SummaryMetadata.data_class (summary.proto): DATA_CLASS_TENSOR (text is a string tensor). */
 export const DATA_CLASS_TENSOR = 2;
 /** SessionLog.SessionStatus.START: events after it with a smaller step make TensorBoard drop the
  * older ones at or beyond that step (how a resumed run continues one curve). */
