@@ -78,12 +78,18 @@ RN_BINDING(SetCppLogLevel) {
   FLAGS_caffe2_log_level = int(level);
   return Napi::Number::New(info.Env(), previous);
 }
+// setAllowTF32(matmul, convolutions) -> previous [matmul, convolutions]: TensorFloat-32 in cuBLAS
+// matrix products and in cuDNN convolutions, two process-wide switches (PyTorch's defaults: off, on).
 RN_BINDING(SetAllowTF32) {
-  bool previous = at::globalContext().allowTF32CuBLAS();
-  bool on = BoolArg(info, 0, "enabled");
-  at::globalContext().setAllowTF32CuBLAS(on);
-  at::globalContext().setAllowTF32CuDNN(on);
-  return Napi::Boolean::New(info.Env(), previous);
+  auto& context = at::globalContext();
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Boolean::New(info.Env(), context.allowTF32CuBLAS()));
+  out.Set(1u, Napi::Boolean::New(info.Env(), context.allowTF32CuDNN()));
+  bool matmul = BoolArg(info, 0, "matmul");
+  bool convolutions = BoolArg(info, 1, "convolutions");
+  context.setAllowTF32CuBLAS(matmul);
+  context.setAllowTF32CuDNN(convolutions);
+  return out;
 }
 
 // setAutocast(deviceType, enabled, dtype) -> previous [enabled, dtype]: mixed precision for ops

@@ -1,6 +1,6 @@
 // Devices: 'cpu', 'cuda', 'cuda:N'; CUDA queries and the default device for new tensors.
 import { availableParallelism } from 'node:os';
-import { invalidArgument, isInteger } from './errors';
+import { checkBoolean, invalidArgument, isInteger } from './errors';
 import { native } from './native';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -88,7 +88,22 @@ export function setCudnnBenchmark(enabled: boolean): boolean {
   return native.setCudnnBenchmark(enabled);
 }
 
-/** TensorFloat-32 for CUDA matrix products and convolutions (Ampere and later); returns the previous value. */
+/** TensorFloat-32 for CUDA matrix products and convolutions (Ampere and later); returns the
+ * previous value for matrix products. */
 export function setAllowTF32(enabled: boolean): boolean {
-  return native.setAllowTF32(enabled);
+  return setTF32({ matmul: enabled, convolutions: enabled }).matmul;
+}
+
+/** Where CUDA float32 work may use TensorFloat-32. */
+export interface TF32Settings {
+  /** cuBLAS matrix products (Linear); PyTorch's default: false. */
+  matmul: boolean;
+  /** cuDNN convolutions; PyTorch's default: true. */
+  convolutions: boolean;
+}
+
+/** Sets both TensorFloat-32 switches (process-wide in libtorch); returns the previous settings. */
+export function setTF32(settings: TF32Settings): TF32Settings {
+  const [matmul, convolutions] = native.setAllowTF32(checkBoolean('matmul', settings.matmul), checkBoolean('convolutions', settings.convolutions));
+  return { matmul, convolutions };
 }

@@ -209,7 +209,7 @@ export interface NativeBinding {
   setThreadNumThreads(n: number): boolean;
   buildInfo(): BuildInfo;
   setCudnnBenchmark(enabled: boolean): boolean;
-  setAllowTF32(enabled: boolean): boolean;
+  setAllowTF32(matmul: boolean, convolutions: boolean): [boolean, boolean];
   setCppLogLevel(level: number): number;
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): [boolean, string];
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;

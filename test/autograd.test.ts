@@ -1,7 +1,7 @@
 // Autograd: requiresGrad, backward, grad accumulation, detach, noGrad/enableGrad scopes.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { autocast, enableGrad, inferenceMode, isGradEnabled, isInferenceMode, nn, noGrad, randn, randint, setAllowTF32, setCudnnBenchmark, tensor } from '../src/index';
+import { autocast, enableGrad, inferenceMode, isGradEnabled, isInferenceMode, nn, noGrad, randn, randint, setAllowTF32, setCudnnBenchmark, setTF32, tensor } from '../src/index';
 import { native } from '../src/native';
 import { assertClose } from './helpers';
 
@@ -110,6 +110,12 @@ test('autocast runs convolutions and linear layers in bfloat16, losses in float3
   // process-wide CUDA switches round-trip (harmless on the CPU)
   const before = setCudnnBenchmark(true);
   assert.equal(setCudnnBenchmark(before), true);
-  const tf32 = setAllowTF32(true);
-  assert.equal(setAllowTF32(tf32), true);
+  // TensorFloat-32 starts as in PyTorch (convolutions yes, matrix products no); both switches round-trip
+  const tf32 = setTF32({ matmul: true, convolutions: false });
+  assert.deepEqual(tf32, { matmul: false, convolutions: true });
+  assert.deepEqual(setTF32(tf32), { matmul: true, convolutions: false });
+  assert.equal(setAllowTF32(true), false);
+  assert.deepEqual(setTF32(tf32), { matmul: true, convolutions: true });
+  assert.throws(() => setTF32({ matmul: 'yes' as never, convolutions: true }), /matmul/);
+  assert.deepEqual(setTF32(tf32), tf32, 'a refused call changed nothing');
 });

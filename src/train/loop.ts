@@ -2,7 +2,7 @@
 // evaluates on the test split, prints the tutorial's lines, and keeps the best model.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setAllowTF32, setCudnnBenchmark, setThreadNumThreads, type Device } from '../device';
+import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setCudnnBenchmark, setTF32, setThreadNumThreads, type Device } from '../device';
 import { checkBoolean, checkChoice, checkInteger, checkNumber, checkPath, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
@@ -110,8 +110,10 @@ export interface TrainOptions {
   lossScaling?: boolean | GradScalerOptions;
   /** cuDNN autotuning (CUDA; fixed shapes); default true. */
   cudnnBenchmark?: boolean;
-  /** TensorFloat-32 matrix products (CUDA, Ampere+); default false. */
-  tf32?: boolean;
+  /** TensorFloat-32 on CUDA (Ampere+): 'convolutions' (default, PyTorch's own default: cuDNN
+   * convolutions in TF32, matrix products in full float32), true (matrix products too) or false
+   * (neither: full float32 everywhere, slower). */
+  tf32?: boolean | 'convolutions';
   /** Channels-last (NHWC) weights and inputs; default false. */
   channelsLast?: boolean;
   /** Capture the training step as a CUDA graph after 3 eager steps and replay it (CUDA only;
@@ -295,7 +297,7 @@ function normalize(options: TrainOptions) {
     half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
     lossScaling: lossScalingOption(options.lossScaling, options.amp),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
-    tf32: checkBoolean('tf32', options.tf32 ?? false),
+    tf32: options.tf32 === 'convolutions' || options.tf32 === undefined ? ('convolutions' as const) : checkBoolean('tf32', options.tf32),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
     cudaGraph: checkBoolean('cudaGraph', options.cudaGraph ?? false),
     dataOnDevice: checkBoolean('dataOnDevice', options.dataOnDevice ?? false),
@@ -526,7 +528,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
   const lastGood = () => (checkpoints.started || fs.existsSync(lastFile) ? `the last good checkpoint is ${lastFile}` : 'no checkpoint was written');
   // cuDNN autotuning and TF32 are process-wide switches in libtorch: set only for a CUDA run,
   // and put back when it ends.
-  const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setAllowTF32(c.tf32) };
+  const cudaSwitches = c.device === 'cpu' ? null : { benchmark: setCudnnBenchmark(c.cudnnBenchmark), tf32: setTF32({ matmul: c.tf32 === true, convolutions: c.tf32 !== false }) };
   callbacks.attach({ model, classNames, config: { ...c } });
   try {
     await log.start({ config: { ...c }, stepsPerEpoch, synthetic, startEpoch, startStep: globalStep, bestAccuracy: bestAccuracy < 0 ? null : bestAccuracy });
@@ -623,7 +625,7 @@ async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks,
     runner.dispose();
     if (cudaSwitches) {
       setCudnnBenchmark(cudaSwitches.benchmark);
-      setAllowTF32(cudaSwitches.tf32);
+      setTF32(cudaSwitches.tf32);
     }
   }
   await log.finish(bestAccuracy, bestFile, fs.existsSync(bestFile), globalStep);
