@@ -16,7 +16,7 @@
 # BENCH_DEVICE (cuda; cpu for a dry run of this script without a GPU), DEADLINE_S (540): a stage
 # that would not end by then is skipped (a lent machine's call is cut at 600 s; what has been
 # measured by then still comes back). Results go to build-gpu/bench/ (kept between calls on the
-# same machine) and to $OUT if set.
+# same machine) and, as gpu-results.tar, to $OUT if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -107,7 +107,8 @@ say "addon: $([ "$prebuilt" = 1 ] && echo "prebuilt for PyTorch $torch_version" 
 "$NODE" dist/cli/index.js doctor
 results=build-gpu/bench
 mkdir -p "$results"
-copy_out() { if [ -n "${OUT:-}" ]; then cp "$@" "$OUT/"; fi; }
+# Everything so far, as one file in $OUT (file names with '+' do not come back from a lent machine).
+copy_out() { if [ -n "${OUT:-}" ]; then tar -C "$results" -cf "$OUT/gpu-results.tar" .; fi; }
 
 # --- GPU tests (CUDA vs CPU, CUDA graphs, loss scaling, GPU-resident data, training end to end; NCCL)
 gpu_tests() {
@@ -141,7 +142,7 @@ train_e2e() {
     mv "$results/train.json.part" "$results/train.json" && copy_out "$results/train.json"
 }
 # the stages run in a child bash (see stage)
-export NODE PYTHON STEPS REPEATS results
+export NODE PYTHON STEPS REPEATS results OUT
 export -f copy_out gpu_tests bench_config train_e2e
 
 if [ "${TESTS:-1}" != 0 ]; then
