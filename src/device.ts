@@ -8,11 +8,17 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 
 export function checkDevice(name: string, value: unknown): Device {
-  if (typeof value !== 'string' || !DEVICE_PATTERN.test(value)) {
-    throw invalidArgument("'cpu', 'cuda' or 'cuda:N'", name, value);
-  }
+  checkDeviceName(name, value);
   if (value !== 'cpu' && !native.cudaIsAvailable()) {
     throw new Error(`Device '${value}' requested but CUDA is not available: ${native.cudaUnavailableReason()}`);
+  }
+  return value as Device;
+}
+
+/** `value` as a device name, checked for its form only (not that the GPU is there). */
+export function checkDeviceName(name: string, value: unknown): Device {
+  if (typeof value !== 'string' || !DEVICE_PATTERN.test(value)) {
+    throw invalidArgument("'cpu', 'cuda' or 'cuda:N'", name, value);
   }
   return value as Device;
 }

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DataLoader, DistributedDataParallel, DistributedError, ProcessGroup, SGD, cuda, manualSeed, randint, randn, distributedUnavailableReason, doctorReport, evaluate, initProcessGroup, nn, ones, readCheckpoint, resolveProcessGroupOptions, runTraining, syntheticDataset, testTransforms } from '../src/index';
+import { DataLoader, DistributedDataParallel, DistributedError, ProcessGroup, SGD, checkTrainOptions, cuda, manualSeed, randint, randn, distributedUnavailableReason, doctorReport, evaluate, initProcessGroup, nn, ones, readCheckpoint, resolveProcessGroupOptions, runTraining, syntheticDataset, testTransforms } from '../src/index';
+import { rankDevice } from '../src/train/strategy';
 import { native } from '../src/native';
 import { freePort } from '../src/distributed/ports';
 import { assertClose, loadFixture, tempDir, type FixtureTensor } from './helpers';
@@ -63,6 +64,29 @@ test('options come from the launcher environment; missing or bad ones are named'
   assert.throws(() => resolveProcessGroupOptions({ rank: 2, worldSize: 2 }, {}), /rank 2 is not below worldSize 2/);
   assert.throws(() => resolveProcessGroupOptions({ rank: 0, worldSize: 2, masterPort: 70000 }, {}), /masterPort 70000 is not a port/);
   assert.throws(() => resolveProcessGroupOptions({ rank: 0, worldSize: 2, backend: 'mpi' as never }, {}), /'gloo' or 'nccl'.*backend|backend.*'gloo' or 'nccl'/);
+  // The local rank (torchrun's LOCAL_RANK) picks an NCCL rank's GPU; Gloo's tensors are on the CPU.
+  assert.deepEqual([o.localRank, o.device], [0, 'cpu']);
+  const nccl = resolveProcessGroupOptions({ backend: 'nccl' }, { ...env, LOCAL_RANK: '3' });
+  assert.deepEqual([nccl.localRank, nccl.device], [3, 'cuda:3']);
+  assert.equal(resolveProcessGroupOptions({ backend: 'nccl', device: 'cuda:1' }, env).device, 'cuda:1');
+  assert.throws(() => resolveProcessGroupOptions({ backend: 'nccl', device: 'cpu' }, env), /the NCCL backend reduces CUDA tensors: its device cannot be 'cpu'/);
+  assert.throws(() => resolveProcessGroupOptions({ backend: 'nccl', device: 'gpu' as never }, env), /'cpu', 'cuda' or 'cuda:N' for device/);
+  assert.throws(() => resolveProcessGroupOptions({}, { ...env, LOCAL_RANK: '-1' }), /localRank/);
+});
+
+test('data-parallel training on GPUs: rank r of a machine trains on cuda:r; impossible combinations are refused before anything starts', () => {
+  assert.equal(rankDevice('cuda', 1, 2), 'cuda:1');
+  assert.equal(rankDevice('cuda:1', 0, 2), 'cuda:1', 'a device named by the user is kept');
+  assert.equal(rankDevice('cpu', 5, 0), 'cpu');
+  assert.throws(() => rankDevice('cuda', 2, 2), /this rank \(local rank 2\) would train on cuda:2, but this machine has 2 GPUs: start at most 2 ranks per machine \(--nproc-per-node\)/);
+  assert.throws(() => rankDevice('cuda', 1, 1), /has 1 GPU: start at most 1 rank per machine/);
+  assert.throws(() => checkTrainOptions({ device: 'cpu', distributed: { backend: 'nccl' } }), /the NCCL backend trains on GPUs, and the device is 'cpu'/);
+  if (cuda.isAvailable()) {
+    assert.throws(() => checkTrainOptions({ device: 'cuda', distributed: { backend: 'gloo' } }), /the Gloo backend reduces CPU tensors, and the device is 'cuda'/);
+    assert.throws(() => checkTrainOptions({ device: 'cuda', cudaGraph: true, distributed: true }), /cudaGraph \(--cuda-graph\) and data-parallel ranks do not go together|needs the NCCL backend/);
+  } else {
+    assert.throws(() => checkTrainOptions({ device: 'cuda', distributed: true }), /Device 'cuda' requested but CUDA is not available/);
+  }
 });
 
 test('two ranks: allReduce (sum, avg, max), broadcast, allGather and barrier give every rank the same answer', { skip: !available && 'built without gloo' }, async () => {
@@ -438,4 +462,43 @@ test('NCCL on a GPU: allReduce, broadcast and a DistributedDataParallel step on 
   } finally {
     pg.destroy();
   }
+});
+
+// GPU machines only: train() as one NCCL rank on the GPU (group tensors, the loss, the agreed
+// stop and the evaluation totals on cuda:0), and, where a machine has 2 GPUs, the launcher's
+// 2 ranks on cuda:0 and cuda:1.
+const ncclSkip = (!cuda.isAvailable() || distributedUnavailableReason('nccl') !== null) && 'no CUDA device, or no NCCL in this build';
+test('NCCL on a GPU: train as a one-rank data-parallel job on cuda:0, checkpoint a single process reads', { skip: ncclSkip }, async () => {
+  const dir = tempDir('rn-nccl-train-');
+  const lines: string[] = [];
+  const events: { type: string; config?: { device?: string } }[] = [];
+  const result = await runTraining(
+    {
+      arch: 'resnet18',
+      batchSize: 16,
+      epochs: 2,
+      device: 'cuda',
+      syntheticSize: { train: 64, test: 40 },
+      checkpointDir: dir,
+      curves: false,
+      distributed: { rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 60_000 },
+    },
+    { onLine: (l) => lines.push(l), onEvent: (e) => events.push(e as never) },
+  );
+  assert.equal(result.steps, 8);
+  assert.ok(result.losses.every(Number.isFinite), `losses ${result.losses}`);
+  assert.ok(result.accuracies.every((a) => a >= 0 && a <= 1));
+  assert.match(lines[0], /^Data-parallel: 1 ranks, each 16 images of every global batch of 16/);
+  assert.equal(events.find((e) => e.type === 'start')?.config?.device, 'cuda:0', 'the rank trained on its own GPU');
+  const { meta } = readCheckpoint(result.lastCheckpoint);
+  assert.deepEqual([meta.epoch, meta.step], [2, 8]);
+});
+
+test('NCCL on 2 GPUs: train --nproc-per-node 2 --device cuda, one rank per GPU', { skip: ncclSkip || (cuda.deviceCount() < 2 && 'fewer than 2 GPUs here') }, () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-nccl-cli-');
+  const res = spawnSync(process.execPath, [cli, 'train', '--nproc-per-node', '2', '--device', 'cuda', '--arch', 'resnet18', '--batch-size', '32', '--epochs', '2', '--max-steps-per-epoch', '3', '--log-every', '1', '--checkpoint-dir', dir], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /^Data-parallel: 2 ranks, each 16 images of every global batch of 32/);
+  assert.equal(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch, 2);
 });

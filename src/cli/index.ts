@@ -107,14 +107,15 @@ program
   .option('--data-on-device', 'keep the uint8 dataset on the training device and augment there', false)
   .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
   .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
-  .option('--nproc-per-node <n>', 'data-parallel: start n ranks on this machine (CPU, Gloo); --batch-size is then the global batch, split evenly', integer(1))
+  .option('--nproc-per-node <n>', 'data-parallel: start n ranks on this machine (Gloo on the CPU; NCCL with --device cuda, rank r on cuda:r); --batch-size is then the global batch, split evenly', integer(1))
   .option('--nnodes <n>', 'data-parallel: machines taking part (with --nproc-per-node)', integer(1), 1)
   .option('--node-rank <r>', "data-parallel: this machine's index, 0 .. nnodes - 1", integer(0), 0)
   .option('--master-addr <addr>', 'data-parallel: where rank 0 serves the rendezvous', '127.0.0.1')
   .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1))
   .addHelpText(
     'after',
-    '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each, Gloo on the CPU); a process\n' +
+    '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each: Gloo on the CPU, or with\n' +
+      '--device cuda NCCL, rank r of a machine on GPU cuda:r); a process\n' +
       'started by torchrun or a PyTorchJob (RANK and WORLD_SIZE set) joins its group by itself. Log lines and\n' +
       'checkpoints come from rank 0; the checkpoint is the one a single process writes.',
   )

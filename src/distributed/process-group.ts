@@ -2,6 +2,7 @@
 // collectives) from native/distributed.cc. Options default to the environment that torchrun,
 // a Kubeflow PyTorchJob or a SLURM script sets up (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
 // so a process started by any of them joins its group with initProcessGroup().
+import { checkDeviceName, type Device } from '../device';
 import { checkChoice, checkInteger, invalidArgument } from '../errors';
 import { native, type NativeProcessGroup, type NativeProcessGroupOptions } from '../native';
 import { Tensor, isFloatDtype } from '../tensor';
@@ -25,6 +26,10 @@ export interface ProcessGroupOptions {
   timeoutMs?: number;
   /** The network interface Gloo uses (multi-node); default $GLOO_SOCKET_IFNAME. */
   interface?: string;
+  /** This process's index among the ranks on its machine; default $LOCAL_RANK, else 0. */
+  localRank?: number;
+  /** NCCL: the GPU of this rank, where the group's own tensors live; default `cuda:<localRank>`. */
+  device?: Device;
 }
 
 /**
@@ -74,7 +79,10 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
 }
 
 /** The options a rank joins with: given values, else the launcher's environment, else defaults. */
-export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeProcessGroupOptions & { storeServedBy: string } {
+export function resolveProcessGroupOptions(
+  options: ProcessGroupOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): NativeProcessGroupOptions & { storeServedBy: string; localRank: number; device: Device } {
   const backend = checkChoice('backend', options.backend, ['gloo', 'nccl'] as const, 'gloo');
   const rank = options.rank ?? fromEnv('RANK', env, 'rank');
   const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
@@ -89,6 +97,11 @@ export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, en
   checkInteger('masterPort', port, 1);
   if (port > 65535) throw new RangeError(`masterPort ${port} is not a port (1 to 65535)`);
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 300_000, 1);
+  const localRank = checkInteger('localRank', options.localRank ?? fromEnv('LOCAL_RANK', env, 'localRank') ?? 0, 0);
+  // Gloo reduces CPU tensors; an NCCL rank's are on its own GPU.
+  const named = backend === 'gloo' ? 'cpu' : checkDeviceName('device', options.device ?? 'cuda');
+  const device: Device = named === 'cuda' ? `cuda:${localRank}` : named;
+  if (backend === 'nccl' && device === 'cpu') throw new TypeError("the NCCL backend reduces CUDA tensors: its device cannot be 'cpu' (use the Gloo backend on the CPU)");
   const iface = options.interface ?? env.GLOO_SOCKET_IFNAME ?? '';
   // torchrun's agent already serves a store on MASTER_PORT: every rank is a client there, and a
   // restarted group must not read the keys of the attempt before it.
@@ -104,6 +117,8 @@ export function resolveProcessGroupOptions(options: ProcessGroupOptions = {}, en
     timeoutMs,
     isServer: !agentStore && rank === 0,
     storeServedBy: agentStore ? `torchrun's agent at ${host}:${port}` : 'rank 0',
+    localRank,
+    device,
     prefix: `resnet-native/attempt_${attempt}/`,
     interface: iface,
     // every rank on this machine: Gloo listens on loopback; otherwise on this host's address
@@ -117,13 +132,16 @@ export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
   readonly backend: Backend;
+  /** Where the tensors this group reduces live: the CPU for Gloo, this rank's GPU for NCCL. */
+  readonly device: Device;
   readonly #native: NativeProcessGroup;
   readonly #storeHost: string;
 
   /** @internal Use initProcessGroup(). */
-  constructor(handle: NativeProcessGroup, storeServedBy = 'rank 0', backend: Backend = 'gloo') {
+  constructor(handle: NativeProcessGroup, storeServedBy = 'rank 0', backend: Backend = 'gloo', device: Device = backend === 'gloo' ? 'cpu' : 'cuda:0') {
     this.#native = handle;
     this.backend = backend;
+    this.device = device;
     this.#storeHost = storeServedBy;
     this.rank = handle.rank;
     this.worldSize = handle.worldSize;
@@ -278,7 +296,7 @@ export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGrou
   if (reason) throw new DistributedError(reason, o.rank, o.worldSize);
   quietC10dLogging();
   try {
-    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy, o.backend);
+    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy, o.backend, o.device);
   } catch (err) {
     throw new DistributedError(
       `rank ${o.rank} of ${o.worldSize} could not join the group at ${o.host}:${o.port} within ${o.timeoutMs} ms: ${(err as Error).message}`,

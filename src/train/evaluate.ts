@@ -67,7 +67,7 @@ export async function evaluate(model: Module, loader: DataLoader, options: Evalu
   }
   if (group) {
     // float64: counts and a loss sum, exact to 2^53
-    const totals = tensor(Float64Array.from([...correct, ...seen, lossSum, count]));
+    const totals = tensor(Float64Array.from([...correct, ...seen, lossSum, count]), [2 * classes + 2], { device: group.device });
     group.allReduce(totals, 'sum');
     const all = totals.toArray() as Float64Array;
     totals.dispose();

@@ -386,12 +386,14 @@ class Owned {
   }
 }
 
-async function train(c: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
-  const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
-  const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
+async function train(options: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
   // One process or data-parallel ranks (joined first, so that a rank that cannot start is known
   // to the others at once); float32, autocast, loss scaling or a half model.
-  const strategy = owned.add(strategyFor(c.distributed));
+  const strategy = owned.add(strategyFor(options.distributed, options.device));
+  // A rank asked to train on 'cuda' trains on its own GPU, and every part below uses that one.
+  const c = { ...options, device: strategy.device };
+  const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);
+  const lastFile = path.join(c.checkpointDir, `${c.arch}-last.safetensors`);
   const rankBatch = strategy.rankBatch(c.batchSize);
   const precision = owned.add(new Precision(c));
   // Lines, events and checkpoints come from the main rank only.

@@ -1,22 +1,26 @@
 // How a training run is spread over processes, in one place: one process, or data-parallel
-// ranks (c10d, Gloo). The loop asks the strategy for its batch share, its sampler and
+// ranks (c10d: Gloo on the CPU, NCCL on GPUs, rank r of a machine on cuda:r). The loop asks the
+// strategy for its device, its batch share, its sampler and
 // augmentation seed, the module to call, the loss every rank reports, whether every rank agrees
 // to stop, how to evaluate, and whether it is the rank that speaks and writes.
 import { DistributedSampler, type Sampler } from '../data/sampler';
 import { DistributedDataParallel } from '../distributed/ddp';
-import { DistributedError, initProcessGroup, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
+import { cuda, type Device } from '../device';
+import { DistributedError, distributedUnavailableReason, initProcessGroup, resolveProcessGroupOptions, type Backend, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
 import type { Module } from '../nn/module';
 import { tensor, type Tensor } from '../tensor';
 import { TrainingError } from './errors';
 import type { EvaluateOptions } from './evaluate';
 
 /** What errors from gloo and c10d look like (from DDP's reducer they reach us untyped). */
-const COMMUNICATION_FAILURE = /gloo|c10d|Connection (closed|reset)|Timed out waiting/i;
+const COMMUNICATION_FAILURE = /gloo|nccl|c10d|Connection (closed|reset)|Timed out waiting/i;
 
 /** Rank r's augmentation is keyed by seed + r * this: other draws than its neighbours'. */
 const AUGMENTATION_SEED_STRIDE = 1_000_003;
 
 export interface Strategy {
+  /** Where this process trains: the device asked for, or for a rank on 'cuda' its own GPU. */
+  readonly device: Device;
   /** The rank that prints lines, emits events and writes checkpoints. */
   readonly isMain: boolean;
   readonly worldSize: number;
@@ -44,6 +48,7 @@ export interface Strategy {
 class SingleProcess implements Strategy {
   readonly isMain = true;
   readonly worldSize = 1;
+  constructor(readonly device: Device) {}
   rankBatch(globalBatch: number): number {
     return globalBatch;
   }
@@ -82,6 +87,9 @@ class DataParallel implements Strategy {
   constructor(group: ProcessGroup) {
     this.#group = group;
   }
+  get device(): Device {
+    return this.#group.device;
+  }
   get isMain(): boolean {
     return this.#group.isMain;
   }
@@ -116,7 +124,7 @@ class DataParallel implements Strategy {
   }
   // One rank waiting alone in a collective would hang: stops are agreed.
   agreeToStop(local: boolean): boolean {
-    const flag = tensor([local ? 1 : 0]);
+    const flag = tensor([local ? 1 : 0], [1], { device: this.#group.device });
     this.#group.allReduce(flag, 'max');
     const any = flag.item() > 0;
     flag.dispose();
@@ -144,16 +152,39 @@ class DataParallel implements Strategy {
   }
 }
 
-export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: string }): void {
-  if (c.distributed && c.device !== 'cpu') {
-    throw new TrainingError(
-      `distributed training runs on the CPU with Gloo for now, and the device is '${c.device}': pass device (--device) 'cpu' ` +
-        "(the NCCL process group for CUDA exists, initProcessGroup({ backend: 'nccl' }), but train does not use it yet)",
-    );
-  }
+export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: Device; cudaGraph: boolean }): void {
+  if (!c.distributed) return;
+  const backend = backendFor(c.distributed, c.device);
+  if (c.device === 'cpu' && backend === 'nccl') throw new TrainingError("the NCCL backend trains on GPUs, and the device is 'cpu': pass device (--device) 'cuda', or leave the backend to its default (Gloo on the CPU)");
+  if (c.device !== 'cpu' && backend === 'gloo') throw new TrainingError(`the Gloo backend reduces CPU tensors, and the device is '${c.device}': leave the backend to its default (NCCL on GPUs), or pass device (--device) 'cpu'`);
+  const reason = distributedUnavailableReason(backend);
+  if (reason) throw new TrainingError(`data-parallel training on '${c.device}' needs the ${backend === 'nccl' ? 'NCCL' : 'Gloo'} backend: ${reason}`);
+  // DDP's reducer launches its all-reduces from backward hooks, which a captured graph would not rerun.
+  if (c.cudaGraph) throw new TrainingError('cudaGraph (--cuda-graph) and data-parallel ranks do not go together: the gradient all-reduce cannot be captured in the graph; leave one out');
 }
 
-/** One process, or (distributed options given) this rank of the job's group, joined now. */
-export function strategyFor(distributed: ProcessGroupOptions | null): Strategy {
-  return distributed ? new DataParallel(initProcessGroup(distributed)) : new SingleProcess();
+/** Gloo on the CPU and NCCL on GPUs, unless the options name one. */
+function backendFor(distributed: ProcessGroupOptions, device: Device): Backend {
+  return distributed.backend ?? (device === 'cpu' ? 'gloo' : 'nccl');
+}
+
+/** The GPU a rank trains on when asked for 'cuda': its local rank's, which must exist. */
+export function rankDevice(device: Device, localRank: number, gpus: number): Device {
+  if (device !== 'cuda') return device;
+  if (localRank >= gpus) {
+    throw new TrainingError(
+      `this rank (local rank ${localRank}) would train on cuda:${localRank}, but this machine has ${gpus} GPU${gpus === 1 ? '' : 's'}: ` +
+        `start at most ${gpus} rank${gpus === 1 ? '' : 's'} per machine (--nproc-per-node), or pass device (--device) 'cpu'`,
+    );
+  }
+  return `cuda:${localRank}`;
+}
+
+/** One process on `device`, or (distributed options given) this rank of the job's group, joined now. */
+export function strategyFor(distributed: ProcessGroupOptions | null, device: Device): Strategy {
+  if (!distributed) return new SingleProcess(device);
+  const backend = backendFor(distributed, device);
+  const localRank = resolveProcessGroupOptions({ ...distributed, backend }).localRank;
+  const own = backend === 'nccl' ? rankDevice(device, localRank, cuda.deviceCount()) : device;
+  return new DataParallel(initProcessGroup({ ...distributed, backend, device: own === 'cpu' ? undefined : own }));
 }
