@@ -271,7 +271,7 @@ test('concurrent requests are batched (fewer forward passes than requests), each
   }
 });
 
-test('under steady load batches are evened out: 16 closed-loop clients settle at 8 + 8, not 1 + 15', async () => {
+test('under steady load batches are evened out and queued behind the running one: 16 closed-loop clients settle at 8 + 8, not 1 + 15', async () => {
   const sizes: number[] = [];
   const observer = { batch: (_: string, images: number) => sizes.push(images), queued: () => {}, depth: () => {} };
   const model = await ServedModel.load('m', checkpoint, { device: 'cpu', maxQueueDelayMs: 0 }, observer);
@@ -286,6 +286,8 @@ test('under steady load batches are evened out: 16 closed-loop clients settle at
     // the first request finds the thread idle and goes alone; the 15 behind it split 8 + 7, then 8 + 8
     const steady = sizes.slice(3, -2);
     assert.ok(steady.length > 10 && steady.every((b) => b >= 7 && b <= 9), `batch sizes ${sizes.join(' ')}`);
+    // once the thread's timing is known, each batch waits on the thread behind the running one
+    assert.ok(model.stats.queuedAhead >= steady.length / 2, `${model.stats.queuedAhead} of ${model.stats.batches} batches queued ahead`);
   } finally {
     await model.close();
   }

@@ -51,6 +51,10 @@ interface Waiting {
   reject: (err: Error) => void;
 }
 
+/** The next batch is queued behind the running one this long before that one should end: the
+ * larger of a fixed margin and a share of its expected time. */
+const AHEAD_MIN_MS = 2;
+const AHEAD_FRACTION = 0.2;
 const RESTART_DELAY_MS = 1000;
 
 type ResolvedOptions = Required<BatchingOptions> & { device?: Device; threads?: number };
@@ -59,6 +63,14 @@ interface Started {
   thread: WorkerThread<WorkerReply>;
   info: ModelInfo;
   route: { to: ((m: WorkerReply) => void) | null };
+}
+
+/** A batch on the model's thread: its requests, images, and when its computation began. */
+interface InFlight {
+  id: number;
+  taken: Waiting[];
+  images: number;
+  started: number;
 }
 
 export class ServedModel {
@@ -71,15 +83,21 @@ export class ServedModel {
   #ready = true;
   #closed = false;
   #queue: Waiting[] = [];
-  #inFlight: Waiting[] | null = null;
-  #batchStarted = 0;
-  #delayTimer: NodeJS.Timeout | null = null;
+  /** Batches sent to the thread, oldest first: the one it computes, and at most one waiting
+   * behind it (so that the thread goes from one to the next without waiting for this loop). */
+  #inFlight: InFlight[] = [];
+  /** The next look at the queue: at the end of the queue delay, or when the running batch is
+   * about to end. */
+  #timer: NodeJS.Timeout | null = null;
+  /** Moving average of a forward pass's time (ms) by batch size. */
+  #computeMs = new Map<number, number>();
   #nextBatch = 0;
   /** Moving average of the time between requests (ms), and when the last one came. */
   #arrivalGapMs = Infinity;
   #lastArrival = -Infinity;
-  /** Forward passes run and images answered, since start (batching shows as images > batches). */
-  readonly stats = { batches: 0, images: 0, restarts: 0 };
+  /** Forward passes run and images answered, since start (batching shows as images > batches);
+   * `queuedAhead`: batches sent while the thread was still computing the one before. */
+  readonly stats = { batches: 0, images: 0, restarts: 0, queuedAhead: 0 };
 
   private constructor(name: string, checkpoint: string, options: ResolvedOptions, observer: BatchObserver | null, started: Started) {
     this.name = name;
@@ -130,8 +148,8 @@ export class ServedModel {
       // Nothing waits on a dead thread: in-flight and queued requests are refused at once.
       this.#ready = false;
       const why = `model '${this.name}' is restarting: its thread ended (${err.message})`;
-      for (const w of [...(this.#inFlight ?? []), ...this.#queue]) this.#settle(w, new HttpError(503, why, { 'Retry-After': '1' }));
-      this.#inFlight = null;
+      for (const w of [...this.#inFlight.flatMap((b) => b.taken), ...this.#queue]) this.#settle(w, new HttpError(503, why, { 'Retry-After': '1' }));
+      this.#inFlight = [];
       this.#queue = [];
       this.#observer?.depth(this.name, 0);
       void this.#restart();
@@ -207,10 +225,11 @@ export class ServedModel {
     else w.resolve(outcome);
   }
 
-  /** Sends the next batch to the thread if it is free. `previous`: the images of the batch that just
-   * ended, when this follows it back to back. */
+  /** Sends the next batch to the thread if it is free, or queues it behind the running one when it
+   * is already as large. `previous`: the images of the batch that just ended, when this follows it
+   * back to back. */
   #schedule(previous?: number): void {
-    if (this.#inFlight || !this.#ready) return;
+    if (this.#inFlight.length >= 2 || !this.#ready) return;
     // a client that left is not worth a forward pass
     this.#queue = this.#queue.filter((w) => {
       if (!w.signal?.aborted) return true;
@@ -220,22 +239,53 @@ export class ServedModel {
     this.#observer?.depth(this.name, this.#queue.length);
     if (this.#queue.length === 0) return;
     const queuedImages = this.#queue.reduce((n, w) => n + w.count, 0);
-    const waited = performance.now() - this.#queue[0].enqueued;
-    const othersLikely = this.#arrivalGapMs < this.#options.maxQueueDelayMs;
-    if (queuedImages < this.#options.maxBatch && waited < this.#options.maxQueueDelayMs && othersLikely) {
-      this.#delayTimer ??= setTimeout(() => {
-        this.#delayTimer = null;
-        this.#schedule();
-      }, this.#options.maxQueueDelayMs - waited);
+    const now = performance.now();
+    if (this.#inFlight.length === 1) {
+      // The thread is busy. Shortly before it is expected to finish (or once a full batch waits),
+      // the next batch is queued behind the running one, so that the thread goes on without a
+      // round trip through this event loop. Under steady load it is complete by then: its clients
+      // were answered when the running batch started.
+      const running = this.#inFlight[0];
+      const expected = this.#computeMs.get(running.images);
+      const sendAt = expected === undefined ? Infinity : running.started + expected - Math.max(AHEAD_MIN_MS, AHEAD_FRACTION * expected);
+      if (queuedImages >= this.#options.maxBatch || now >= sendAt) {
+        this.#clearTimer();
+        this.#dispatch(Math.max(running.images, Math.ceil((queuedImages + running.images) / 2)));
+      } else if (sendAt !== Infinity) {
+        this.#later(sendAt - now);
+      }
       return;
     }
-    if (this.#delayTimer) clearTimeout(this.#delayTimer);
-    this.#delayTimer = null;
+    const waited = now - this.#queue[0].enqueued;
+    const othersLikely = this.#arrivalGapMs < this.#options.maxQueueDelayMs;
+    if (queuedImages < this.#options.maxBatch && waited < this.#options.maxQueueDelayMs && othersLikely) {
+      this.#later(this.#options.maxQueueDelayMs - waited);
+      return;
+    }
+    this.#clearTimer();
     // Under steady load, batches are evened out: a batch takes at most halfway between the previous
     // batch and what waits. Otherwise closed-loop clients settle into alternating batches (say 10
     // and 54 for 64 clients, whose answers come back while the other batch runs), and on a CPU a
     // large and a small batch take longer than two of the mean size.
-    const limit = previous === undefined ? this.#options.maxBatch : Math.min(this.#options.maxBatch, Math.max(previous, Math.ceil((queuedImages + previous) / 2)));
+    this.#dispatch(previous === undefined ? this.#options.maxBatch : Math.max(previous, Math.ceil((queuedImages + previous) / 2)));
+  }
+
+  /** Looks at the queue again in `ms` (one pending look at a time). */
+  #later(ms: number): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      this.#schedule();
+    }, ms);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Sends the oldest requests, up to `limit` images (at least one request), to the thread. */
+  #dispatch(limit: number): void {
+    limit = Math.min(this.#options.maxBatch, limit);
     const taken: Waiting[] = [];
     let images = 0;
     while (this.#queue.length > 0 && (taken.length === 0 || images + this.#queue[0].count <= limit)) {
@@ -243,12 +293,14 @@ export class ServedModel {
       taken.push(w);
       images += w.count;
     }
-    const now = performance.now();
-    for (const w of taken) this.#observer?.queued(this.name, (now - w.enqueued) / 1000);
     this.#observer?.depth(this.name, this.#queue.length);
-    this.#inFlight = taken;
-    this.#batchStarted = now;
-    const id = this.#nextBatch++;
+    const batch: InFlight = { id: this.#nextBatch++, taken, images, started: 0 };
+    this.#inFlight.push(batch);
+    // one queued behind another starts when that one ends (#answer starts it then); its requests
+    // are computed even if their clients leave meanwhile
+    if (this.#inFlight.length === 1) this.#started(batch, performance.now());
+    else this.stats.queuedAhead += 1;
+    const { id } = batch;
     const parts = taken.flatMap((w) => w.parts);
     try {
       this.#thread.post({ kind: 'batch', id, parts } satisfies WorkerRequest);
@@ -257,10 +309,21 @@ export class ServedModel {
     }
   }
 
+  /** The thread begins `batch` now: its requests' time in the queue ends. */
+  #started(batch: InFlight, now: number): void {
+    batch.started = now;
+    for (const w of batch.taken) this.#observer?.queued(this.name, (now - w.enqueued) / 1000);
+  }
+
   #answer(m: WorkerReply): void {
-    if (m.kind !== 'answer' || !this.#inFlight) return;
-    const taken = this.#inFlight;
-    this.#inFlight = null;
+    if (m.kind !== 'answer' || this.#inFlight[0]?.id !== m.id) return;
+    const { taken, started, images: size } = this.#inFlight.shift()!;
+    const now = performance.now();
+    const took = now - started;
+    const before = this.#computeMs.get(size);
+    this.#computeMs.set(size, before === undefined ? took : 0.7 * before + 0.3 * took);
+    this.#clearTimer();
+    if (this.#inFlight.length > 0) this.#started(this.#inFlight[0], now);
     if (m.error) {
       const err = deserializeError(m.error);
       for (const w of taken) this.#settle(w, new HttpError(500, `inference failed: ${err.message}`));
@@ -269,7 +332,7 @@ export class ServedModel {
       const classes = m.logits.length / images;
       this.stats.batches += 1;
       this.stats.images += images;
-      this.#observer?.batch(this.name, images, (performance.now() - this.#batchStarted) / 1000);
+      this.#observer?.batch(this.name, images, (now - started) / 1000);
       let row = 0;
       for (const w of taken) {
         const span = [row * classes, (row + w.count) * classes] as const;
@@ -287,11 +350,11 @@ export class ServedModel {
 
   /** Answers what is queued, then ends the thread. */
   async close(): Promise<void> {
-    while ((this.#inFlight || this.#queue.length > 0) && this.#ready) {
+    while ((this.#inFlight.length > 0 || this.#queue.length > 0) && this.#ready) {
       await new Promise((r) => setTimeout(r, 5));
     }
     this.#closed = true;
-    if (this.#delayTimer) clearTimeout(this.#delayTimer);
+    this.#clearTimer();
     for (const w of this.#queue) this.#settle(w, new HttpError(503, `model '${this.name}' is shutting down`));
     this.#queue = [];
     await this.#thread.close();
