@@ -46,13 +46,21 @@ stage() {
   return 0
 }
 
+# xz-compressed bundle files, through Python's lzma where the machine has no xz
+unxz_to_stdout() {
+  if command -v xz >/dev/null; then xz -dc "$1"; else "$PYTHON" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
+untar_xz() { # FILE [DIR]
+  unxz_to_stdout "$1" | tar -C "${2:-.}" -xf -
+}
+
 # --- Node.js: the given one, the one on PATH, or the carried bundle --------------------------
 if [ -z "${NODE:-}" ]; then
   if command -v node >/dev/null; then
     NODE="$(command -v node)"
   elif [ -f .device/node.xz ]; then
     mkdir -p /tmp/rn-device/bin
-    xz -dc .device/node.xz > /tmp/rn-device/bin/node
+    unxz_to_stdout .device/node.xz > /tmp/rn-device/bin/node
     chmod +x /tmp/rn-device/bin/node
     NODE=/tmp/rn-device/bin/node
   else
@@ -62,7 +70,7 @@ if [ -z "${NODE:-}" ]; then
 fi
 # CMakeLists.txt asks `node` where node-addon-api's headers are.
 export PATH="$(dirname "$NODE"):$PATH"
-if [ ! -d node_modules ] && [ -f .device/node_modules.tar.xz ]; then tar -xJf .device/node_modules.tar.xz; fi
+if [ ! -d node_modules ] && [ -f .device/node_modules.tar.xz ]; then untar_xz .device/node_modules.tar.xz; fi
 if [ -x node_modules/typescript/bin/tsc ]; then
   "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json
 elif [ -f .device/dist.tar.xz ]; then
@@ -70,13 +78,13 @@ elif [ -f .device/dist.tar.xz ]; then
     echo "gpu.sh: .device/ was packed from other sources than these (its dist/ would be stale): run scripts/device-bundle.sh again" >&2
     exit 1
   fi
-  tar -xJf .device/dist.tar.xz
+  untar_xz .device/dist.tar.xz
 fi
 say "node $("$NODE" --version)"
 
 # --- the addon, against this machine's PyTorch ------------------------------------------------
 if [ -f .device/gloo-include.tar.xz ] && [ ! -f /usr/include/gloo/config.h ]; then
-  mkdir -p /tmp/rn-device/include && tar -C /tmp/rn-device/include -xJf .device/gloo-include.tar.xz
+  mkdir -p /tmp/rn-device/include && untar_xz .device/gloo-include.tar.xz /tmp/rn-device/include
   export CMAKE_INCLUDE_PATH="/tmp/rn-device/include${CMAKE_INCLUDE_PATH:+:$CMAKE_INCLUDE_PATH}"
 fi
 read -r torch_version torch_lib < <("$PYTHON" -c 'import os, torch; print(torch.__version__, os.path.join(os.path.dirname(torch.__file__), "lib"))')
