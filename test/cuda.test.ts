@@ -1,12 +1,20 @@
 // CUDA against the CPU (GPU only; CI has none, bench/gpu.sh runs these on a lent GPU machine):
 // the same ResNet with the same weights and inputs gives the same outputs, gradients, SGD update
 // and BatchNorm statistics on both devices in float32 (TensorFloat-32 off for the comparison;
-// tolerances below), bf16 autocast with channels-last stays near the float32 result, and a
-// GPU-resident DataLoader produces the CPU loader's batches.
+// tolerances below), bf16 autocast with channels-last stays near the float32 result, a
+// GPU-resident DataLoader produces the CPU loader's batches, and the server and Classifier on the
+// GPU answer what the model says on the CPU.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as path from 'node:path';
 import {
+  CHECKPOINT_FORMAT,
+  Classifier,
   DataLoader,
+  createServer,
+  inferenceMode,
+  modelFromCheckpoint,
+  saveCheckpoint,
   SGD,
   autocast,
   cuda,
@@ -21,9 +29,10 @@ import {
   tidy,
   trainTransforms,
   type Device,
+  type Prediction,
   type Tensor,
 } from '../src/index';
-import { assertClose } from './helpers';
+import { assertClose, tempDir } from './helpers';
 
 const DEVICE: Device = 'cuda';
 const skip = !cuda.isAvailable() && 'no CUDA device here';
@@ -116,5 +125,53 @@ test('on a GPU, a GPU-resident DataLoader augments to the CPU loader batches', {
     onGpu.dispose();
     set.images.dispose();
     set.labels.dispose();
+  }
+});
+
+test('on a GPU, the server and Classifier answer what the model says on the CPU', { skip }, async () => {
+  manualSeed(5);
+  const checkpoint = path.join(tempDir('rn-cuda-serve-'), 'resnet18.safetensors');
+  const net = resnet18({ numClasses: 10, stem: 'cifar', device: 'cpu' });
+  const classNames = Array.from({ length: 10 }, (_, i) => `class ${i}`);
+  saveCheckpoint(checkpoint, net, {
+    format: CHECKPOINT_FORMAT, version: 1, arch: 'resnet18', numClasses: 10, stem: 'cifar', padding: 'torch', imageSize: 32,
+    mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], classNames, epoch: 0, step: 0, accuracy: null, bestAccuracy: -1, config: {},
+  } as never);
+  net.dispose();
+  const x = randn([4, 3, 32, 32]);
+  const cpu = modelFromCheckpoint(checkpoint, 'cpu').model.eval();
+  const expected = inferenceMode(() => cpu.forward(x));
+  // cuDNN convolutions use TF32 by default (as in PyTorch): about 1e-3 of the scale
+  const server = await createServer({ models: { m: checkpoint }, device: 'cuda' });
+  const url = await server.listen({ port: 0 });
+  try {
+    const res = await fetch(`${url}/v2/models/m/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 3, 32, 32], data: Array.from(x.toArray() as Float32Array) }], outputs: [{ name: 'logits' }] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const logits = ((await res.json()) as { outputs: { data: number[] }[] }).outputs[0].data;
+    const want = Array.from(expected.toArray() as Float32Array);
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-12);
+    assertClose(logits, want, { rtol: 1e-2, atol: 1e-2 * scale, what: 'server logits on cuda' });
+  } finally {
+    await server.close();
+  }
+  // raw pixels through the Classifier's own preprocessing, on each device
+  const pixels = Array.from({ length: 3 }, (_, i) => ({ data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (7 + i)) % 256), width: 32, height: 32, channels: 3 as const }));
+  const onCpu = await Classifier.load(checkpoint, { device: 'cpu' });
+  const onGpu = await Classifier.load(checkpoint, { device: 'cuda' });
+  try {
+    const [a, b] = [await onCpu.classify(pixels), await onGpu.classify(pixels)] as Prediction[][];
+    b.forEach((p, i) => {
+      // the same class, or (a near tie that TF32 can flip) one the CPU gives the same probability
+      const there = a[i].top.find((t) => t.index === p.index);
+      assert.ok(there && Math.abs(there.probability - a[i].probability) < 1e-2, `image ${i}: class ${p.index} on cuda, ${a[i].index} on cpu`);
+      assert.ok(Math.abs(p.probability - a[i].probability) < 1e-2, `image ${i}: ${p.probability} on cuda, ${a[i].probability} on cpu`);
+    });
+  } finally {
+    await onCpu.close();
+    await onGpu.close();
   }
 });
