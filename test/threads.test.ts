@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Classifier, MAX_THREADS, getNumThreads, runTraining, setNumThreads, setThreadNumThreads, train, type TrainEvent } from '../src/index';
+import { Classifier, MAX_THREADS, getNumThreads, runTraining, setNumThreads, setThreadNumThreads, train, type TrainEvent, readCheckpoint } from '../src/index';
 import { tempDir } from './helpers';
 
 const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
@@ -131,7 +131,7 @@ test('a Classifier computes with its threads option on its own thread', async ()
 test('CLI train --threads N: the training thread reports N in the JSON epoch line', () => {
   const res = spawnSync(
     process.execPath,
-    [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '8', '--max-steps-per-epoch', '2', '--device', 'cpu', '--threads', '1', '--checkpoint-dir', path.join(tmp, 'cli'), '--json'],
+    [cli, 'train', '--arch', 'resnet18', '--epochs', '1', '--batch-size', '8', '--max-steps-per-epoch', '2', '--device', 'cpu', '--threads', '1', '--no-tf32', '--checkpoint-dir', path.join(tmp, 'cli'), '--json'],
     { encoding: 'utf8' },
   );
   assert.equal(res.status, 0, res.stderr);
@@ -141,5 +141,6 @@ test('CLI train --threads N: the training thread reports N in the JSON epoch lin
     .map((l) => JSON.parse(l))
     .find((e) => e.type === 'epoch');
   assert.equal(epoch.intraOpThreads, 1);
+  assert.equal(readCheckpoint(path.join(tmp, 'cli', 'resnet18-last.safetensors')).meta.config.tf32, false, '--no-tf32 reached the run');
   for (const key of ['data', 'step', 'eval', 'checkpoint', 'total']) assert.ok(epoch.seconds[key] >= 0, `seconds.${key}`);
 });

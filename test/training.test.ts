@@ -176,6 +176,8 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   const step = events.find((e) => e.type === 'step');
   for (const key of ['epoch', 'step', 'loss', 'lr', 'imagesPerSecond']) assert.ok(key in step, key);
   assert.ok(typeof events.find((e) => e.type === 'epoch').accuracy === 'number');
+  // TF32 as in PyTorch unless asked: convolutions only (a switch that matters on CUDA)
+  assert.equal(readCheckpoint(path.join(dir, 'resnet18-best.safetensors')).meta.config.tf32, 'convolutions');
   const evalRes = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(dir, 'resnet18-best.safetensors'), '--json'], { encoding: 'utf8' });
   assert.equal(evalRes.status, 0, evalRes.stderr);
   assert.equal(JSON.parse(evalRes.stdout).perClass.length, 10);
