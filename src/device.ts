@@ -110,6 +110,7 @@ export interface TF32Settings {
 
 /** Sets both TensorFloat-32 switches (process-wide in libtorch); returns the previous settings. */
 export function setTF32(settings: TF32Settings): TF32Settings {
+  if (typeof settings !== 'object' || settings === null) throw invalidArgument('an object { matmul, convolutions }', 'settings', settings);
   const [matmul, convolutions] = native.setAllowTF32(checkBoolean('matmul', settings.matmul), checkBoolean('convolutions', settings.convolutions));
   return { matmul, convolutions };
 }

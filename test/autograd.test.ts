@@ -117,5 +117,6 @@ test('autocast runs convolutions and linear layers in bfloat16, losses in float3
   assert.equal(setAllowTF32(true), false);
   assert.deepEqual(setTF32(tf32), { matmul: true, convolutions: true });
   assert.throws(() => setTF32({ matmul: 'yes' as never, convolutions: true }), /matmul/);
+  assert.throws(() => setTF32(null as never), /Expected an object \{ matmul, convolutions \} for settings but received null/);
   assert.deepEqual(setTF32(tf32), tf32, 'a refused call changed nothing');
 });

@@ -242,6 +242,7 @@ test('mixed precision (bfloat16 autocast) with channels-last trains with finite 
   assert.equal(losses.length, 3);
   assert.ok(losses.every(Number.isFinite));
   await assert.rejects(runTraining({ ...small, amp: 'int8' as never }), /Expected 'bfloat16' or 'float16' for amp but received 'int8'/);
+  await assert.rejects(runTraining({ ...small, tf32: 'yes' as never }), /Expected true, false or 'convolutions' for tf32 but received 'yes'/);
 });
 
 test('a half-precision model (bfloat16, float32 BatchNorm) trains, and its checkpoint evaluates as float32', async () => {

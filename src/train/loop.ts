@@ -259,6 +259,12 @@ function distributedOption(value: TrainOptions['distributed']): ProcessGroupOpti
   throw invalidArgument('a boolean or process-group options', 'distributed', value);
 }
 
+function tf32Option(value: TrainOptions['tf32']): boolean | 'convolutions' {
+  if (value === undefined || value === 'convolutions') return 'convolutions';
+  if (typeof value !== 'boolean') throw invalidArgument("true, false or 'convolutions'", 'tf32', value);
+  return value;
+}
+
 function normalize(options: TrainOptions) {
   const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
   return {
@@ -297,7 +303,7 @@ function normalize(options: TrainOptions) {
     half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
     lossScaling: lossScalingOption(options.lossScaling, options.amp),
     cudnnBenchmark: checkBoolean('cudnnBenchmark', options.cudnnBenchmark ?? true),
-    tf32: options.tf32 === 'convolutions' || options.tf32 === undefined ? ('convolutions' as const) : checkBoolean('tf32', options.tf32),
+    tf32: tf32Option(options.tf32),
     channelsLast: checkBoolean('channelsLast', options.channelsLast ?? false),
     cudaGraph: checkBoolean('cudaGraph', options.cudaGraph ?? false),
     dataOnDevice: checkBoolean('dataOnDevice', options.dataOnDevice ?? false),
