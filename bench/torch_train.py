@@ -68,6 +68,8 @@ def main():
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     device = torch.device(a.device)
+    # cuDNN autotuning, as our train does by default (--no-cudnn-benchmark turns it off there)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     folder = a.data
     nested = os.path.join(folder, "cifar-10-batches-bin")
     if os.path.isdir(nested):
