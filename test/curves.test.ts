@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { CURVE_COLORS, SummaryWriter, curvesLayout, historyFromNdjson, loadHistory, niceTicks, renderCurves, smooth, toPixel, type RunHistory } from '../src/index';
-import { tempDir } from './helpers';
+import { collectGarbage, tempDir } from './helpers';
 
 const tmp = tempDir('rn-curves-');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -55,10 +55,15 @@ test('drawing curves again and again: memory levels off (libvips and allocator c
   for (let i = 0; i < 160; i++) {
     const steps = Array.from({ length: 40 + i }, (_, j) => ({ step: j + 1, loss: 2 / (1 + j / 50), lr: 0.1 }));
     await renderCurves({ steps, epochs: [{ epoch: 1, accuracy: 0.1 }] });
-    if (i === 59 || i === 159) rss.push(process.memoryUsage().rss);
+    if (i === 59 || i === 159) {
+      collectGarbage(); // the PNG buffers are external memory, freed with their garbage
+      rss.push(process.memoryUsage().rss);
+    }
   }
+  // A leaked bitmap (1500 x 460 x 4 bytes) would add 260 MiB over these 100 pictures; glibc's arenas
+  // for libvips's threads can add a few tens of MiB once, at any point (35 MiB seen in one CI run).
   const growth = (rss[1] - rss[0]) / 2 ** 20;
-  assert.ok(growth < 32, `RSS grew ${growth.toFixed(0)} MiB from the 60th to the 160th picture`);
+  assert.ok(growth < 80, `RSS grew ${growth.toFixed(0)} MiB from the 60th to the 160th picture`);
 });
 
 test('plot: from the output of train --json, from event files and from a checkpoint folder; bad input is named', async () => {
