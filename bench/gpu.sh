@@ -116,7 +116,7 @@ say "addon: $([ "$prebuilt" = 1 ] && echo "prebuilt for PyTorch $torch_version" 
 results=build-gpu/bench
 mkdir -p "$results"
 # Everything so far, as one file in $OUT (file names with '+' do not come back from a lent machine).
-copy_out() { if [ -n "${OUT:-}" ]; then tar -C "$results" -cf "$OUT/gpu-results.tar" .; fi; }
+save_results() { if [ -n "${OUT:-}" ]; then tar -C "$results" -cf "$OUT/gpu-results.tar" .; fi; }
 
 # --- GPU tests (CUDA vs CPU, CUDA graphs, loss scaling, GPU-resident data, training end to end; NCCL)
 gpu_tests() {
@@ -127,7 +127,7 @@ gpu_tests() {
   # the NCCL process group (a group of one rank: allReduce, broadcast, one DDP step)
   "$NODE" --import tsx --test --test-name-pattern=NCCL test/distributed.test.ts 2>&1 | tee -a "$results/tests.log"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  copy_out "$results/tests.log"
+  save_results
   return $status
 }
 
@@ -141,17 +141,17 @@ bench_config() { # name batches flags...
   shift 2
   "$NODE" dist/cli/index.js bench --suite step --device "${BENCH_DEVICE:-cuda}" --python "$PYTHON" --batch "$batches" --steps "$STEPS" --warmup 5 \
     --repeats "$REPEATS" "$@" --json > "$results/$name.json.part" &&
-    mv "$results/$name.json.part" "$results/$name.json" && copy_out "$results/$name.json"
+    mv "$results/$name.json.part" "$results/$name.json" && save_results
 }
 # The whole `train` command against bench/torch_train.py: ResNet50, batch 256, 2 epochs of a 50,000-image synthetic set.
 train_e2e() {
   "$NODE" dist/cli/index.js bench --suite train --device "${BENCH_DEVICE:-cuda}" --python "$PYTHON" --train-arch resnet50 --train-batch 256 \
     --epochs 2 --per-file "${TRAIN_PER_FILE:-10000}" --repeats 1 --workers "${TRAIN_WORKERS:-8}" --json > "$results/train.json.part" &&
-    mv "$results/train.json.part" "$results/train.json" && copy_out "$results/train.json"
+    mv "$results/train.json.part" "$results/train.json" && save_results
 }
 # the stages run in a child bash (see stage)
 export NODE PYTHON STEPS REPEATS results OUT
-export -f copy_out gpu_tests bench_config train_e2e
+export -f save_results gpu_tests bench_config train_e2e
 
 if [ "${TESTS:-1}" != 0 ]; then
   stage "GPU tests" 60 gpu_tests
@@ -185,7 +185,7 @@ if [ "$wanted" != none ]; then
   done
   if [ -f "$results/eager-fp32.json" ]; then
     "$NODE" scripts/gpu-table.js "$results" "${present[@]}" | tee "$results/table.txt"
-    copy_out "$results/table.txt"
+    save_results
   else
     say "no eager-fp32 result yet: no table (it is the baseline of the last column)"
   fi

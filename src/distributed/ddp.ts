@@ -8,7 +8,7 @@ import { checkBoolean, checkNumber } from '../errors';
 import { native, type NativeReducer } from '../native';
 import type { Module } from '../nn/module';
 import type { Tensor } from '../tensor';
-import { DistributedError, type ProcessGroup } from './process-group';
+import { BACKEND_NAMES, DistributedError, backendReduces, type ProcessGroup } from './process-group';
 
 export interface DistributedDataParallelOptions {
   /** Gradient bucket size in MiB; default 25 (PyTorch's). */
@@ -34,12 +34,10 @@ export class DistributedDataParallel<M extends Module = Module> {
     const bucketCapMB = checkNumber('bucketCapMB', options.bucketCapMB ?? 25, 0);
     const trained = module.namedParameters().filter(([, p]) => p.requiresGrad);
     if (trained.length === 0) throw new TypeError('DistributedDataParallel: the module has no parameter that requires grad');
-    // the backend's kind of tensors: CPU ones with Gloo, CUDA ones with NCCL
-    const onCuda = (p: Tensor) => p.device.startsWith('cuda');
-    const offDevice = trained.find(([, p]) => (group.backend === 'nccl' ? !onCuda(p) : p.device !== 'cpu'));
+    const offDevice = trained.find(([, p]) => !backendReduces(group.backend, p.device));
     if (offDevice) {
-      const wanted = group.backend === 'nccl' ? 'CUDA' : 'CPU';
-      throw new TypeError(`DistributedDataParallel with ${group.backend === 'nccl' ? 'NCCL' : 'Gloo'} trains ${wanted} modules; ${offDevice[0]} is on ${offDevice[1].device}`);
+      const names = BACKEND_NAMES[group.backend];
+      throw new TypeError(`DistributedDataParallel with ${names.backend} trains ${names.tensors} modules; ${offDevice[0]} is on ${offDevice[1].device}`);
     }
     this.#buffers = module.namedBuffers().map(([, b]) => b);
     // Every rank starts from rank 0's weights and statistics.

@@ -266,13 +266,18 @@ export class ProcessGroup {
   }
 }
 
-/** Tensors of the kind the backend reduces: CPU ones for Gloo, CUDA ones for NCCL. */
+/** The tensors a backend reduces: CPU ones for Gloo, CUDA ones for NCCL; and how to name both. */
+export function backendReduces(backend: Backend, device: string): boolean {
+  return backend === 'nccl' ? device.startsWith('cuda') : device === 'cpu';
+}
+export const BACKEND_NAMES = { gloo: { backend: 'Gloo', tensors: 'CPU' }, nccl: { backend: 'NCCL', tensors: 'CUDA' } } as const;
+
 function checkTensors(tensors: Tensor | Tensor[], backend: Backend): Tensor[] {
   const list = Array.isArray(tensors) ? tensors : [tensors];
   list.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw invalidArgument('a Tensor', Array.isArray(tensors) ? `tensors[${i}]` : 'tensor', t);
-    if (backend === 'gloo' && t.device !== 'cpu') throw new TypeError(`the Gloo backend reduces CPU tensors; got one on ${t.device}`);
-    if (backend === 'nccl' && !t.device.startsWith('cuda')) throw new TypeError(`the NCCL backend reduces CUDA tensors; got one on ${t.device}`);
+    const names = BACKEND_NAMES[backend];
+    if (!backendReduces(backend, t.device)) throw new TypeError(`the ${names.backend} backend reduces ${names.tensors} tensors; got one on ${t.device}`);
   });
   return list;
 }

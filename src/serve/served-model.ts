@@ -225,8 +225,8 @@ export class ServedModel {
     else w.resolve(outcome);
   }
 
-  /** Sends the next batch to the thread if it is free, or queues it behind the running one when it
-   * is already as large. `previous`: the images of the batch that just ended, when this follows it
+  /** Sends the next batch to the thread if it is free, or queues it behind the running one when that
+   * one is about to end. `previous`: the images of the batch that just ended, when this follows it
    * back to back. */
   #schedule(previous?: number): void {
     if (this.#inFlight.length >= 2 || !this.#ready) return;
@@ -250,7 +250,7 @@ export class ServedModel {
       const sendAt = expected === undefined ? Infinity : running.started + expected - Math.max(AHEAD_MIN_MS, AHEAD_FRACTION * expected);
       if (queuedImages >= this.#options.maxBatch || now >= sendAt) {
         this.#clearTimer();
-        this.#dispatch(Math.max(running.images, Math.ceil((queuedImages + running.images) / 2)));
+        this.#dispatch(queuedImages, running.images);
       } else if (sendAt !== Infinity) {
         this.#later(sendAt - now);
       }
@@ -263,11 +263,7 @@ export class ServedModel {
       return;
     }
     this.#clearTimer();
-    // Under steady load, batches are evened out: a batch takes at most halfway between the previous
-    // batch and what waits. Otherwise closed-loop clients settle into alternating batches (say 10
-    // and 54 for 64 clients, whose answers come back while the other batch runs), and on a CPU a
-    // large and a small batch take longer than two of the mean size.
-    this.#dispatch(previous === undefined ? this.#options.maxBatch : Math.max(previous, Math.ceil((queuedImages + previous) / 2)));
+    this.#dispatch(queuedImages, previous);
   }
 
   /** Looks at the queue again in `ms` (one pending look at a time). */
@@ -283,9 +279,13 @@ export class ServedModel {
     this.#timer = null;
   }
 
-  /** Sends the oldest requests, up to `limit` images (at least one request), to the thread. */
-  #dispatch(limit: number): void {
-    limit = Math.min(this.#options.maxBatch, limit);
+  /** Sends the oldest requests (at least one) to the thread, up to maxBatch images. After a batch of
+   * `previous` images, under steady load, batches are evened out: one takes at most halfway between
+   * the previous batch and what waits. Otherwise closed-loop clients settle into alternating
+   * batches (say 10 and 54 for 64 clients, whose answers come back while the other batch runs), and
+   * on a CPU a large and a small batch take longer than two of the mean size. */
+  #dispatch(queuedImages: number, previous?: number): void {
+    const limit = Math.min(this.#options.maxBatch, previous === undefined ? Infinity : Math.max(previous, Math.ceil((queuedImages + previous) / 2)));
     const taken: Waiting[] = [];
     let images = 0;
     while (this.#queue.length > 0 && (taken.length === 0 || images + this.#queue[0].count <= limit)) {
@@ -300,10 +300,9 @@ export class ServedModel {
     // are computed even if their clients leave meanwhile
     if (this.#inFlight.length === 1) this.#started(batch, performance.now());
     else this.stats.queuedAhead += 1;
-    const { id } = batch;
     const parts = taken.flatMap((w) => w.parts);
     try {
-      this.#thread.post({ kind: 'batch', id, parts } satisfies WorkerRequest);
+      this.#thread.post({ kind: 'batch', id: batch.id, parts } satisfies WorkerRequest);
     } catch {
       // the thread is gone: onEnd refuses these and restarts it
     }
@@ -317,18 +316,17 @@ export class ServedModel {
 
   #answer(m: WorkerReply): void {
     if (m.kind !== 'answer' || this.#inFlight[0]?.id !== m.id) return;
-    const { taken, started, images: size } = this.#inFlight.shift()!;
+    const { taken, started, images } = this.#inFlight.shift()!;
     const now = performance.now();
     const took = now - started;
-    const before = this.#computeMs.get(size);
-    this.#computeMs.set(size, before === undefined ? took : 0.7 * before + 0.3 * took);
+    const before = this.#computeMs.get(images);
+    this.#computeMs.set(images, before === undefined ? took : 0.7 * before + 0.3 * took);
     this.#clearTimer();
     if (this.#inFlight.length > 0) this.#started(this.#inFlight[0], now);
     if (m.error) {
       const err = deserializeError(m.error);
       for (const w of taken) this.#settle(w, new HttpError(500, `inference failed: ${err.message}`));
     } else {
-      const images = taken.reduce((n, w) => n + w.count, 0);
       const classes = m.logits.length / images;
       this.stats.batches += 1;
       this.stats.images += images;
@@ -340,7 +338,7 @@ export class ServedModel {
         row += w.count;
       }
     }
-    this.#schedule(taken.reduce((n, w) => n + w.count, 0));
+    this.#schedule(images);
   }
 
   /** Test hook: makes the model's thread exit, as a crash would. */
