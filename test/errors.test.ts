@@ -123,6 +123,8 @@ test('multi-tensor, memory-format and mode switches refuse bad input with a mess
   assert.throws(() => native.setMallocThresholds('big' as never, 0), /Expected an integer for 'mmapBytes'|mmapBytes/);
   assert.throws(() => native.ops.isContiguousIn(a, 'weird'), /memoryFormat must be/);
   assert.throws(() => native.setCudnnBenchmark('yes' as never), /Expected a boolean for 'enabled'/);
+  assert.throws(() => native.setAllowTF32('yes' as never, true), /Expected a boolean for 'matmul'/);
+  assert.throws(() => (native.setAllowTF32 as unknown as (a: boolean) => void)(true), /Expected a boolean for 'convolutions'/);
   assert.throws(() => native.setAutocast('cpu', true, 'int8'), /autocast dtype must be 'bfloat16' or 'float16', got 'int8'/);
   native.setAutocast('cpu', false, 'bfloat16');
   assert.throws(() => native.autograd.exitInferenceMode(), /exitInferenceMode\(\) without enterInferenceMode\(\)/);
