@@ -12,6 +12,8 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { createServer, ServedModel, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, tensor, tidy, type InferenceServer } from '../src/index';
 import { assertClose, collectGarbage, syntheticPngs, tempDir } from './helpers';
+import { runServeBench } from '../src/bench/serve';
+import { getNumThreads } from '../src/device';
 
 const tmp = tempDir('rn-serve-');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -432,6 +434,23 @@ test('memory stays flat over 10,000 requests', async () => {
 
 // A standard client of the protocol, not written here: NVIDIA's tritonclient (PyPI).
 const tritonPython = [process.env.RESNET_NATIVE_TRITON_PYTHON, '/work/venv/bin/python'].find((p): p is string => p !== undefined && fs.existsSync(p) && spawnSync(p, ['-c', 'import tritonclient.http']).status === 0);
+
+test('bench:serve measures the server and the model in-process in alternating rounds, latency over every request of them', async () => {
+  const lines: string[] = [];
+  // the thread count this thread has already, so the in-process side changes nothing for later tests
+  const rows = await runServeBench({ checkpoint, concurrency: [1, 4], seconds: 0.4, rounds: 2, threads: getNumThreads(), maxBatch: 8, maxQueueDelayMs: 2 }, (l) => lines.push(l));
+  assert.deepEqual(rows.map((r) => `${r.payload} ${r.concurrency}`), ['tensor 1', 'tensor 4', 'image 1', 'image 4']);
+  assert.equal(lines.length, 4);
+  for (const row of rows) {
+    assert.equal(row.errors, 0, lines.join('\n'));
+    assert.ok(row.samples.served >= row.concurrency && row.samples.inProcess >= 6, `${JSON.stringify(row.samples)}: each round times at least 3 passes`);
+    assert.ok(row.p50Ms > 0 && row.p50Ms <= row.p99Ms && row.inProcess.p50Ms > 0 && row.inProcess.p50Ms <= row.inProcess.p99Ms);
+    assert.ok(Math.abs(row.p99OverModelMs - (row.p99Ms - row.inProcess.p99Ms)) < 1e-9, 'p99 over the model is the difference of the pooled p99s');
+    assert.ok(Number.isFinite(row.ratio) && row.ratio > 0 && row.requestsPerSecond > 0 && row.inProcess.imagesPerSecond > 0);
+    assert.ok(row.meanBatch >= 1 && row.meanBatch <= Math.min(8, row.concurrency), `mean batch ${row.meanBatch} at concurrency ${row.concurrency}`);
+  }
+  assert.match(lines[0], /^tensor c= 1: .* -> [\d.]+x, p99 [+-][\d.]+ ms \(ratio: median of 2 rounds: [\d.]+, [\d.]+; latency over \d+ requests \/ \d+ passes\)$/);
+});
 
 test('tritonclient (Triton\'s Python HTTP client) talks to the server in binary and JSON modes', { skip: !tritonPython && 'no Python with tritonclient[http] (set RESNET_NATIVE_TRITON_PYTHON; .ci/run installs one)' }, async () => {
   const x = randomInput(2, 21);

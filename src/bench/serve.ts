@@ -5,7 +5,9 @@
 //
 // Shared machines drift by tens of percent within a minute, so a case is not one long run: it is
 // several rounds, each a short load on the server followed at once by the same length of
-// in-process work, and the figures reported are the medians of the rounds' figures and ratios.
+// in-process work. Throughput is the median of the rounds' figures and ratios; latency
+// percentiles are taken over every request of all rounds on each side (a 5 s round at
+// concurrency 1 holds a few hundred requests: its own p99 would be its 3rd-worst one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -42,14 +44,16 @@ export interface ServeBenchRow {
   inProcess: { imagesPerSecond: number; p50Ms: number; p99Ms: number };
   /** requests/s over in-process images/s, the median of the rounds' ratios. */
   ratio: number;
-  /** p99 over the in-process p99 at that batch, the median of the rounds' differences. */
+  /** p99 over the in-process p99 at that batch, both over all rounds' samples. */
   p99OverModelMs: number;
+  /** Requests answered by the server and forward passes timed in-process, over all rounds. */
+  samples: { served: number; inProcess: number };
 }
 
+/** One side of one round: its throughput, and every request's (or forward pass's) time. */
 interface Measured {
   perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
+  timesMs: number[];
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -78,9 +82,8 @@ async function inProcess({ model, meta }: Loaded, payload: Payload, batch: numbe
   const times: number[] = [];
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end || times.length < 3) times.push(await once());
-  times.sort((a, b) => a - b);
   const total = times.reduce((s, t) => s + t, 0);
-  return { perSecond: (batch * times.length) / (total / 1000), p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99) };
+  return { perSecond: (batch * times.length) / (total / 1000), timesMs: times };
 }
 
 async function startServer(options: ServeBenchOptions): Promise<{ child: ChildProcess; url: string }> {
@@ -137,7 +140,7 @@ export async function runServeBench(options: ServeBenchOptions, onLine: (line: s
         const rounds: { served: Measured; errors: number; meanBatch: number; model: Measured }[] = [];
         for (let round = 0; round < options.rounds; round++) {
           const before = await batchStats(url);
-          const result = await autocannon({
+          const { result, timesMs } = await load({
             url: `${url}/v2/models/m/infer`,
             method: 'POST',
             connections: concurrency,
@@ -148,31 +151,31 @@ export async function runServeBench(options: ServeBenchOptions, onLine: (line: s
           const after = await batchStats(url);
           const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
           const model = await inProcess(loaded, payload, Math.max(1, Math.round(meanBatch)), png, x, options.seconds);
-          const served = { perSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
+          const served = { perSecond: result.requests.average, timesMs };
           rounds.push({ served, errors: result.errors + result.timeouts + result.non2xx, meanBatch, model });
         }
+        const served = pooled(rounds.map((r) => r.served.timesMs));
+        const model = pooled(rounds.map((r) => r.model.timesMs));
         const row: ServeBenchRow = {
           payload,
           concurrency,
           requestsPerSecond: median(rounds.map((r) => r.served.perSecond)),
-          p50Ms: median(rounds.map((r) => r.served.p50Ms)),
-          p99Ms: median(rounds.map((r) => r.served.p99Ms)),
+          p50Ms: quantile(served, 0.5),
+          p99Ms: quantile(served, 0.99),
           errors: rounds.reduce((n, r) => n + r.errors, 0),
           meanBatch: median(rounds.map((r) => r.meanBatch)),
-          inProcess: {
-            imagesPerSecond: median(rounds.map((r) => r.model.perSecond)),
-            p50Ms: median(rounds.map((r) => r.model.p50Ms)),
-            p99Ms: median(rounds.map((r) => r.model.p99Ms)),
-          },
+          inProcess: { imagesPerSecond: median(rounds.map((r) => r.model.perSecond)), p50Ms: quantile(model, 0.5), p99Ms: quantile(model, 0.99) },
           ratio: median(rounds.map((r) => r.served.perSecond / r.model.perSecond)),
-          p99OverModelMs: median(rounds.map((r) => r.served.p99Ms - r.model.p99Ms)),
+          p99OverModelMs: quantile(served, 0.99) - quantile(model, 0.99),
+          samples: { served: served.length, inProcess: model.length },
         };
         rows.push(row);
         onLine(
           `${payload.padEnd(6)} c=${String(concurrency).padStart(2)}: ${row.requestsPerSecond.toFixed(1).padStart(6)} req/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ` +
             `errors ${row.errors}, mean batch ${row.meanBatch.toFixed(1)}; in-process at that batch ${row.inProcess.imagesPerSecond.toFixed(1)} images/s, ` +
             `p50 ${row.inProcess.p50Ms.toFixed(1)} ms, p99 ${row.inProcess.p99Ms.toFixed(1)} ms -> ${row.ratio.toFixed(2)}x, p99 ${signed(row.p99OverModelMs)} ms ` +
-            `(medians of ${options.rounds} rounds: ${rounds.map((r) => (r.served.perSecond / r.model.perSecond).toFixed(2)).join(', ')})`,
+            `(ratio: median of ${options.rounds} rounds: ${rounds.map((r) => (r.served.perSecond / r.model.perSecond).toFixed(2)).join(', ')}; ` +
+            `latency over ${row.samples.served} requests / ${row.samples.inProcess} passes)`,
         );
       }
     }
@@ -183,5 +186,20 @@ export async function runServeBench(options: ServeBenchOptions, onLine: (line: s
   }
   return rows;
 }
+
+/** autocannon's run, with every answered request's time (its summary has percentiles, not samples). */
+async function load(options: autocannon.Options): Promise<{ result: autocannon.Result; timesMs: number[] }> {
+  const timesMs: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status === 200) timesMs.push(ms);
+    });
+  });
+  return { result, timesMs };
+}
+
+/** All rounds' samples, sorted. */
+const pooled = (rounds: number[][]) => rounds.flat().sort((a, b) => a - b);
 
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`;
