@@ -13,8 +13,6 @@
 // libtorch was built with another parallel backend). In libgomp and libiomp it changes the
 // calling thread's nthreads ICV only, which is what ATen's parallel_for and oneDNN read.
 extern "C" __attribute__((weak)) void omp_set_num_threads(int);
-// OpenMP 5.0's pause (omp_pause_soft = 1). libgomp's frees the calling thread's own team only.
-extern "C" __attribute__((weak)) int omp_pause_resource_all(int);
 
 #ifdef RN_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -62,27 +60,6 @@ RN_BINDING(SetThreadNumThreads) {
   if (omp_set_num_threads == nullptr) return Napi::Boolean::New(info.Env(), false);
   omp_set_num_threads(n);
   return Napi::Boolean::New(info.Env(), true);
-}
-
-// releaseIntraOpThreads() -> released. After every parallel op libgomp keeps the calling thread's
-// team spinning for its next op (300,000 spins: several ms of a core each time); a thread about to
-// idle lets its team go instead, so the cores go to other threads. The next parallel op starts a
-// new team (a fraction of a ms). Only with libgomp, whose pause touches the calling thread's team
-// alone (another runtime's may pause every thread's): false, and nothing done, elsewhere or inside
-// a parallel region.
-bool PauseIsPerThread() {
-  static const bool per_thread = [] {
-    if (omp_pause_resource_all == nullptr) return false;
-    Dl_info where{};
-    return dladdr(reinterpret_cast<void*>(omp_pause_resource_all), &where) != 0 && where.dli_fname != nullptr &&
-           std::string(where.dli_fname).find("libgomp") != std::string::npos;
-  }();
-  return per_thread;
-}
-
-RN_BINDING(ReleaseIntraOpThreads) {
-  if (!PauseIsPerThread()) return Napi::Boolean::New(info.Env(), false);
-  return Napi::Boolean::New(info.Env(), omp_pause_resource_all(1) == 0);
 }
 
 // cudnnBenchmark / allowTF32: process-wide switches of libtorch's context; each setter returns
@@ -228,7 +205,6 @@ void InitDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("setThreadNumThreads", Napi::Function::New<SetThreadNumThreads>(env, "setThreadNumThreads"));
-  exports.Set("releaseIntraOpThreads", Napi::Function::New<ReleaseIntraOpThreads>(env, "releaseIntraOpThreads"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setCudnnBenchmark", Napi::Function::New<SetCudnnBenchmark>(env, "setCudnnBenchmark"));
   exports.Set("setCppLogLevel", Napi::Function::New<SetCppLogLevel>(env, "setCppLogLevel"));

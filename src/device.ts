@@ -89,19 +89,6 @@ export function setThreadNumThreads(threads: number): boolean {
   return native.setThreadNumThreads(checkThreads('threads', threads));
 }
 
-/**
- * Lets the calling thread's intra-op threads go now instead of spin-waiting for its next op. After
- * every parallel op, libgomp (the OpenMP runtime of the PyTorch wheels) keeps them spinning for
- * several milliseconds, holding cores that other threads (an event loop, a load of requests) need.
- * For a thread about to idle after a burst of work, such as a model answering a request. Results
- * are unchanged; only this thread's threads go, and its next parallel op starts them again (a
- * fraction of a millisecond). Returns false, doing nothing, where the runtime is not libgomp or
- * inside a parallel op.
- */
-export function releaseIntraOpThreads(): boolean {
-  return native.releaseIntraOpThreads();
-}
-
 /** cuDNN autotuning of convolution algorithms (fixed input shapes run faster); returns the previous value. */
 export function setCudnnBenchmark(enabled: boolean): boolean {
   return native.setCudnnBenchmark(enabled);

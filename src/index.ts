@@ -1,7 +1,7 @@
 // resnet-native: public API.
 export { Tensor, tensor, zeros, ones, full, rand, randn, randint, arange, cat, stack, tidy, keep, dispose, memory } from './tensor';
 export type { Dtype, TensorOptions, TypedArray, MemoryInfo, MemoryFormat } from './tensor';
-export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads, setThreadNumThreads, releaseIntraOpThreads, MAX_THREADS, setCudnnBenchmark, setAllowTF32, setTF32 } from './device';
+export { cuda, defaultDevice, setDefaultDevice, manualSeed, getNumThreads, setNumThreads, setThreadNumThreads, MAX_THREADS, setCudnnBenchmark, setAllowTF32, setTF32 } from './device';
 export type { TF32Settings } from './device';
 export type { Device } from './device';
 export { CudaGraph, onSideStream, synchronize } from './cuda-graph';

@@ -207,7 +207,6 @@ export interface NativeBinding {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   setThreadNumThreads(n: number): boolean;
-  releaseIntraOpThreads(): boolean;
   buildInfo(): BuildInfo;
   setCudnnBenchmark(enabled: boolean): boolean;
   setAllowTF32(matmul: boolean, convolutions: boolean): [boolean, boolean];

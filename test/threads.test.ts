@@ -5,13 +5,11 @@
 // honoured by the thread they are for.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Classifier, MAX_THREADS, ServedModel, getNumThreads, randn, releaseIntraOpThreads, runTraining, setNumThreads, setThreadNumThreads, train, type TrainEvent, readCheckpoint } from '../src/index';
-import { syntheticPngs, tempDir } from './helpers';
-import { imageToChw } from '../src/inference/preprocess';
+import { Classifier, MAX_THREADS, getNumThreads, runTraining, setNumThreads, setThreadNumThreads, train, type TrainEvent, readCheckpoint } from '../src/index';
+import { tempDir } from './helpers';
 
 const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
 const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -128,79 +126,6 @@ test('a Classifier computes with its threads option on its own thread', async ()
   assert.equal(byDefault.threads, await countOfANewThread(), 'default: the process-wide count');
   await byDefault.close();
   await assert.rejects(Classifier.load(bestCheckpoint, { threads: 0 }), /Expected an integer between 1 and \d+ .* for threads but received 0/);
-});
-
-/** OS threads of this process, less libvips' own pool (sharp starts and ends those as it likes). */
-function osThreads(): number {
-  return fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'libvips worker').length;
-}
-
-test("releaseIntraOpThreads lets the calling thread's OpenMP threads go, and no other thread's", async () => {
-  const main = getNumThreads();
-  setThreadNumThreads(2);
-  const worker = new Worker(
-    `const { parentPort } = require('node:worker_threads');
-     const rn = require(${JSON.stringify(dist)});
-     rn.setThreadNumThreads(2);
-     const a = rn.randn([384, 384]);
-     parentPort.on('message', (m) => {
-       if (m === 'compute') a.matmul(a).dispose();
-       parentPort.postMessage(m === 'release' ? rn.releaseIntraOpThreads() : true);
-     });`,
-    { eval: true },
-  );
-  const ask = (m: string) => new Promise<boolean>((resolve) => worker.once('message', resolve).postMessage(m));
-  try {
-    const a = randn([384, 384]);
-    await ask('ready');
-    releaseIntraOpThreads();
-    const idle = osThreads();
-    const first = a.matmul(a).toArray();
-    assert.equal(osThreads(), idle + 1, 'a 2-thread op on this thread starts its second thread');
-    await ask('compute');
-    assert.equal(osThreads(), idle + 2, "and the worker's op starts the worker's");
-    assert.equal(releaseIntraOpThreads(), true);
-    assert.equal(osThreads(), idle + 1, "this thread's second thread is gone; the worker's stays");
-    assert.deepEqual(a.matmul(a).toArray(), first, 'the next op starts it again, same result');
-    assert.equal(osThreads(), idle + 2);
-    assert.equal(await ask('release'), true);
-    assert.equal(osThreads(), idle + 1, "the worker's own release ends the worker's");
-    assert.equal(releaseIntraOpThreads(), true);
-    assert.equal(osThreads(), idle);
-    assert.equal(releaseIntraOpThreads(), true, 'nothing to let go is not an error');
-  } finally {
-    await worker.terminate();
-    setThreadNumThreads(main);
-  }
-});
-
-test('the model threads of serve and of a Classifier let their intra-op threads go when idle', async () => {
-  const dir = path.join(tmp, 'idle-threads');
-  const { bestCheckpoint } = await runTraining({ ...tiny, checkpointDir: dir }, { onLine: () => {} });
-  const [png] = await syntheticPngs(1, 5);
-  await imageToChw(png, 32); // sharp's own threads and libuv's pool exist from here on
-  const settle = () => new Promise((r) => setTimeout(r, 100));
-
-  const served = await ServedModel.load('m', bestCheckpoint, { device: 'cpu', threads: 2 });
-  try {
-    const loaded = osThreads();
-    const x = new Float32Array(4 * 3 * 32 * 32).fill(0.25);
-    await served.infer([{ kind: 'f32', count: 4, data: x }]);
-    await settle();
-    assert.equal(osThreads(), loaded, 'the served model computed with 2 threads and let the second go');
-  } finally {
-    await served.close();
-  }
-
-  const classifier = await Classifier.load(bestCheckpoint, { device: 'cpu', threads: 2 });
-  try {
-    const loaded = osThreads();
-    await classifier.classify([png, png, png]);
-    await settle();
-    assert.equal(osThreads(), loaded, 'the Classifier computed with 2 threads and let the second go');
-  } finally {
-    await classifier.close();
-  }
 });
 
 test('CLI train --threads N: the training thread reports N in the JSON epoch line', () => {

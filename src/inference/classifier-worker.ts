@@ -2,7 +2,7 @@
 // arrived while it was busy with one batched forward pass.
 import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
-import { getNumThreads, releaseIntraOpThreads, setThreadNumThreads, type Device } from '../device';
+import { getNumThreads, setThreadNumThreads, type Device } from '../device';
 import { tidy } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { serializeError } from '../worker-errors';
@@ -21,7 +21,6 @@ let ready: { model: ReturnType<typeof modelFromCheckpoint>['model']; meta: Retur
 try {
   // (validateCheckpointMeta has checked one class name per output: rows cannot be cut wrong)
   ready = modelFromCheckpoint(checkpoint, device);
-  releaseIntraOpThreads(); // idle until the first request
   port.postMessage({ kind: 'ready', classNames: ready.meta.classNames, imageSize: ready.meta.imageSize, arch: ready.meta.arch, threads: getNumThreads() });
 } catch (err) {
   port.postMessage({ kind: 'failed', error: serializeError(err) });
@@ -76,8 +75,6 @@ async function drain(): Promise<void> {
     }
   }
   busy = false;
-  // Idle until the next request: the intra-op threads go instead of spinning on cores for ms.
-  releaseIntraOpThreads();
 }
 
 port.on('message', (m: Request) => {

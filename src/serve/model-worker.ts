@@ -2,9 +2,9 @@
 // server's batcher sends with one forward pass. Parts of a batch arrive as raw CHW bytes (decoded
 // images, pixels; normalised here with the checkpoint's mean and std) or as float32 input already
 // normalised; the answer is the logits and the softmax of every image, in order.
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { inferenceMode } from '../autograd';
-import { getNumThreads, releaseIntraOpThreads, setThreadNumThreads, type Device } from '../device';
+import { getNumThreads, setThreadNumThreads, type Device } from '../device';
 import { normalizeChw } from '../inference/preprocess';
 import { cat, tensor, tidy, type Tensor } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
@@ -29,7 +29,6 @@ try {
     device: model.options.device,
     threads: getNumThreads(),
   };
-  releaseIntraOpThreads(); // idle until the first batch
   port.postMessage({ kind: 'ready', info } satisfies WorkerReply);
 } catch (err) {
   port.postMessage({ kind: 'failed', error: serializeError(err) } satisfies WorkerReply);
@@ -42,16 +41,6 @@ function partTensor(part: BatchPart, size: number): Tensor {
 }
 
 port.on('message', (m: WorkerRequest) => {
-  answer(m);
-  // A batch the server queued behind this one is taken at once. When none waits this thread goes
-  // idle, and its intra-op threads are let go rather than left spinning on the cores that the
-  // event loop and the next request need (at one request at a time, that was a core for ~7 ms
-  // after every answer).
-  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) answer(next.message as WorkerRequest);
-  releaseIntraOpThreads();
-});
-
-function answer(m: WorkerRequest): void {
   if (m.kind === 'crash') process.exit(70); // tests: a model whose thread dies
   try {
     const { model, meta } = loaded;
@@ -68,4 +57,4 @@ function answer(m: WorkerRequest): void {
   } catch (err) {
     port.postMessage({ kind: 'answer', id: m.id, error: serializeError(err) } satisfies WorkerReply);
   }
-}
+});
