@@ -4,8 +4,9 @@
 // server formed; for images, decoding included), measured in the same run.
 //
 // Shared machines drift by tens of percent within a minute, so a case is not one long run: it is
-// several rounds, each a short load on the server followed at once by the same length of
-// in-process work. Throughput is the median of the rounds' figures and ratios; latency
+// several rounds, each a short load on the server and the same length of in-process work right
+// after it (or, every other round, right before it: on this machine the second of two identical
+// servers measured in turn did better, so neither side always goes second). Throughput is the median of the rounds' figures and ratios; latency
 // percentiles are taken over every request of all rounds on each side (a 5 s round at
 // concurrency 1 holds a few hundred requests: its own p99 would be its 3rd-worst one).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,7 +57,12 @@ interface Measured {
   timesMs: number[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+/** The middle value; with an even count, the mean of the two middle ones. */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 type Loaded = ReturnType<typeof modelFromCheckpoint>;
@@ -139,18 +145,25 @@ export async function runServeBench(options: ServeBenchOptions, onLine: (line: s
       for (const concurrency of options.concurrency) {
         const rounds: { served: Measured; errors: number; meanBatch: number; model: Measured }[] = [];
         for (let round = 0; round < options.rounds; round++) {
-          const before = await batchStats(url);
-          const { result, timesMs } = await load({
-            url: `${url}/v2/models/m/infer`,
-            method: 'POST',
-            connections: concurrency,
-            duration: options.seconds,
-            body: bodies[payload].body,
-            headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bodies[payload].headerLength) },
-          });
-          const after = await batchStats(url);
-          const meanBatch = (after.sum - before.sum) / Math.max(1, after.count - before.count);
-          const model = await inProcess(loaded, payload, Math.max(1, Math.round(meanBatch)), png, x, options.seconds);
+          const serve = async () => {
+            const before = await batchStats(url);
+            const { result, timesMs } = await load({
+              url: `${url}/v2/models/m/infer`,
+              method: 'POST',
+              connections: concurrency,
+              duration: options.seconds,
+              body: bodies[payload].body,
+              headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bodies[payload].headerLength) },
+            });
+            const after = await batchStats(url);
+            return { result, timesMs, meanBatch: (after.sum - before.sum) / Math.max(1, after.count - before.count) };
+          };
+          // Odd rounds run the in-process side first (at the batch the server formed the round
+          // before), so that whatever favours the second half of a round favours both sides alike.
+          const inProcessFirst = round % 2 === 1;
+          const early = inProcessFirst ? await inProcess(loaded, payload, Math.max(1, Math.round(rounds[round - 1].meanBatch)), png, x, options.seconds) : null;
+          const { result, timesMs, meanBatch } = await serve();
+          const model = early ?? (await inProcess(loaded, payload, Math.max(1, Math.round(meanBatch)), png, x, options.seconds));
           const served = { perSecond: result.requests.average, timesMs };
           rounds.push({ served, errors: result.errors + result.timeouts + result.non2xx, meanBatch, model });
         }
