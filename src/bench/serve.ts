@@ -6,9 +6,10 @@
 // Shared machines drift by tens of percent within a minute, so a case is not one long run: it is
 // several rounds, each a short load on the server and the same length of in-process work right
 // after it (or, every other round, right before it: on this machine the second of two identical
-// servers measured in turn did better, so neither side always goes second). Throughput is the median of the rounds' figures and ratios; latency
-// percentiles are taken over every request of all rounds on each side (a 5 s round at
-// concurrency 1 holds a few hundred requests: its own p99 would be its 3rd-worst one).
+// servers measured in turn did better, so neither side always goes second). Throughput is the
+// median of the rounds' figures and ratios; latency percentiles are taken over every request of
+// all rounds on each side (a 5 s round at concurrency 1 holds a few hundred requests: its own
+// p99 would be its 3rd-worst one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -169,17 +170,19 @@ export async function runServeBench(options: ServeBenchOptions, onLine: (line: s
         }
         const served = pooled(rounds.map((r) => r.served.timesMs));
         const model = pooled(rounds.map((r) => r.model.timesMs));
+        const p99Ms = quantile(served, 0.99);
+        const modelP99Ms = quantile(model, 0.99);
         const row: ServeBenchRow = {
           payload,
           concurrency,
           requestsPerSecond: median(rounds.map((r) => r.served.perSecond)),
           p50Ms: quantile(served, 0.5),
-          p99Ms: quantile(served, 0.99),
+          p99Ms,
           errors: rounds.reduce((n, r) => n + r.errors, 0),
           meanBatch: median(rounds.map((r) => r.meanBatch)),
-          inProcess: { imagesPerSecond: median(rounds.map((r) => r.model.perSecond)), p50Ms: quantile(model, 0.5), p99Ms: quantile(model, 0.99) },
+          inProcess: { imagesPerSecond: median(rounds.map((r) => r.model.perSecond)), p50Ms: quantile(model, 0.5), p99Ms: modelP99Ms },
           ratio: median(rounds.map((r) => r.served.perSecond / r.model.perSecond)),
-          p99OverModelMs: quantile(served, 0.99) - quantile(model, 0.99),
+          p99OverModelMs: p99Ms - modelP99Ms,
           samples: { served: served.length, inProcess: model.length },
         };
         rows.push(row);

@@ -6,7 +6,7 @@
 import { DistributedSampler, type Sampler } from '../data/sampler';
 import { DistributedDataParallel } from '../distributed/ddp';
 import { cuda, type Device } from '../device';
-import { DistributedError, distributedUnavailableReason, initProcessGroup, resolveProcessGroupOptions, type Backend, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
+import { BACKEND_NAMES, DistributedError, distributedUnavailableReason, initProcessGroup, resolveProcessGroupOptions, type Backend, type ProcessGroup, type ProcessGroupOptions } from '../distributed/process-group';
 import type { Module } from '../nn/module';
 import { tensor, type Tensor } from '../tensor';
 import { TrainingError } from './errors';
@@ -158,7 +158,7 @@ export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | nul
   if (c.device === 'cpu' && backend === 'nccl') throw new TrainingError("the NCCL backend trains on GPUs, and the device is 'cpu': pass device (--device) 'cuda', or leave the backend to its default (Gloo on the CPU)");
   if (c.device !== 'cpu' && backend === 'gloo') throw new TrainingError(`the Gloo backend reduces CPU tensors, and the device is '${c.device}': leave the backend to its default (NCCL on GPUs), or pass device (--device) 'cpu'`);
   const reason = distributedUnavailableReason(backend);
-  if (reason) throw new TrainingError(`data-parallel training on '${c.device}' needs the ${backend === 'nccl' ? 'NCCL' : 'Gloo'} backend: ${reason}`);
+  if (reason) throw new TrainingError(`data-parallel training on '${c.device}' needs the ${BACKEND_NAMES[backend].backend} backend: ${reason}`);
   // DDP's reducer launches its all-reduces from backward hooks, which a captured graph would not rerun.
   if (c.cudaGraph) throw new TrainingError('cudaGraph (--cuda-graph) and data-parallel ranks do not go together: the gradient all-reduce cannot be captured in the graph; leave one out');
 }
