@@ -35,6 +35,11 @@ export class WorkerThread<Message = unknown> {
     );
   }
 
+  /** The thread's V8 heap limits (what it was started with, or Node's defaults). */
+  get resourceLimits(): { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } {
+    return { ...this.#worker.resourceLimits };
+  }
+
   /** Why the thread ended; null while it runs. */
   get ended(): Error | null {
     return this.#end;

@@ -10,7 +10,8 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { createServer, ServedModel, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, tensor, tidy, type InferenceServer } from '../src/index';
+import { createServer, ServedModel, SERVER_YOUNG_GENERATION_MB, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, startServerThread, tensor, tidy, type InferenceServer } from '../src/index';
+import { WorkerThread } from '../src/worker-thread';
 import { assertClose, collectGarbage, syntheticPngs, tempDir } from './helpers';
 import { runServeBench } from '../src/bench/serve';
 import { getNumThreads } from '../src/device';
@@ -406,6 +407,44 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   const inferLines = logged.filter((l) => l.url === '/v2/models/cifar/infer');
   assert.equal(inferLines.length, 21);
   assert.ok(inferLines.every((l) => l.method === 'POST' && l.status === 200 && l.model === 'cifar' && l.ms > 0 && !Number.isNaN(Date.parse(l.time))));
+});
+
+test('startServerThread: the server on a thread of its own, with a young generation sized for a server, answers as the model does; close() answers what is in flight; a bad checkpoint rejects naming it', async () => {
+  const threadsBefore = WorkerThread.live.size;
+  const junk = path.join(tmp, 'junk-thread.safetensors');
+  fs.writeFileSync(junk, 'not a checkpoint');
+  await assert.rejects(startServerThread({ models: { m: junk } }, { port: 0 }), /model 'm' \(.*junk-thread\.safetensors\) could not be loaded: /);
+  assert.equal(WorkerThread.live.size, threadsBefore, 'the thread of a server that failed to start has ended');
+
+  const s = await startServerThread({ models: { cifar: checkpoint }, device: 'cpu', maxQueueDelayMs: 1500 }, { port: 0 });
+  assert.equal(s.resourceLimits.maxYoungGenerationSizeMb, SERVER_YOUNG_GENERATION_MB);
+  assert.match(s.address, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.deepEqual(
+    s.models.map((m) => [m.name, m.info.arch, m.info.classNames.length]),
+    [['cifar', 'resnet18', 10]],
+  );
+  const x = randomInput(2, 5);
+  const h = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 32, 32], parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
+  const post = () => fetch(`${s.address}/v2/models/cifar/infer`, { method: 'POST', body: Buffer.concat([h, Buffer.from(x.buffer)]), headers: { 'inference-header-content-length': String(h.length) } });
+  const first = await post();
+  assert.equal(first.status, 200);
+  const raw = Buffer.from(await first.arrayBuffer());
+  const headerLength = Number(first.headers.get('inference-header-content-length'));
+  const answer = JSON.parse(raw.subarray(0, headerLength).toString());
+  assert.deepEqual(answer.outputs.map((o: { name: string }) => o.name), ['probabilities', 'logits']);
+  const probabilities = new Float32Array(raw.buffer.slice(raw.byteOffset + headerLength, raw.byteOffset + headerLength + 2 * 10 * 4));
+  assertClose(probabilities, Array.from(direct(x, 2).probabilities), { rtol: 1e-5, atol: 1e-7, what: 'probabilities from the server thread' });
+
+  // accepted and queued (the batch waits up to 1.5 s for more) when close() is called: all answered
+  const requests = Array.from({ length: 8 }, () => post().then((r) => r.status));
+  for (let depth = 0; depth < 8; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    depth = Number(/resnet_native_queue_depth\{model="cifar"\} (\d+)/.exec(await (await fetch(`${s.address}/metrics`)).text())?.[1] ?? 0);
+  }
+  await s.close();
+  assert.deepEqual(await Promise.all(requests), Array(8).fill(200));
+  assert.equal(WorkerThread.live.size, threadsBefore, 'close() ends the thread');
+  await assert.rejects(fetch(`${s.address}/v2/health/live`), 'nothing listens after close()');
 });
 
 test('memory stays flat over 10,000 requests', async () => {

@@ -257,32 +257,33 @@ program
   .addOption(new Option('--log <kind>', 'request log lines').choices(['off', 'terse', 'json']).default('off'))
   .action(async (opts: { model: Record<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
     if (opts.port > 65535) throw new UsageError(`--port ${opts.port} is not a port (0 to 65535)`);
-    const { createServer } = await import('../serve/server.js');
-    const server = await createServer({
-      models: opts.model,
-      maxBatch: opts.maxBatch,
-      maxQueueDelayMs: opts.maxQueueDelayMs,
-      maxQueue: opts.maxQueue,
-      requestTimeoutMs: opts.timeoutMs,
-      maxBodyBytes: Math.round(opts.maxBodyMb * 2 ** 20),
-      device: opts.device as never,
-      threads: opts.threads,
-      log: opts.log,
-    });
-    const address = await server.listen({ host: opts.host, port: opts.port }).catch(async (err: Error) => {
-      await server.close();
-      throw new Error(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`);
-    });
-    const names = [...server.models.values()].map((m) => `${m.name} (${m.info.arch}, ${m.info.classNames.length} classes, ${m.info.device})`);
-    console.log(`resnet-native serve: listening on ${address}; ready: ${names.join(', ')}`);
+    // On a thread of its own: its young generation is sized for a server (see server-thread.ts).
+    const { startServerThread } = await import('../serve/server-thread.js');
+    const server = await startServerThread(
+      {
+        models: opts.model,
+        maxBatch: opts.maxBatch,
+        maxQueueDelayMs: opts.maxQueueDelayMs,
+        maxQueue: opts.maxQueue,
+        requestTimeoutMs: opts.timeoutMs,
+        maxBodyBytes: Math.round(opts.maxBodyMb * 2 ** 20),
+        device: opts.device as never,
+        threads: opts.threads,
+        log: opts.log,
+      },
+      { host: opts.host, port: opts.port },
+    );
+    const names = server.models.map(({ name, info }) => `${name} (${info.arch}, ${info.classNames.length} classes, ${info.device})`);
+    console.log(`resnet-native serve: listening on ${server.address}; ready: ${names.join(', ')}`);
     // SIGTERM / SIGINT: stop accepting, answer what was accepted, exit 0.
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const stop = (signal: string) => {
         console.log(`resnet-native serve: ${signal}: answering requests in flight, then stopping`);
-        void server.close().then(resolve);
+        void server.close().then(resolve, reject);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      server.onEnd((err) => reject(new Error(`the server stopped: ${err.message}`)));
     });
     console.log('resnet-native serve: stopped');
   });

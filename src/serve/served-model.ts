@@ -41,11 +41,17 @@ export interface InferenceResult {
   classes: number;
 }
 
+/** Says whether the request's client has gone (an AbortSignal is one). Read only when a batch is
+ * formed, so it can be a getter over the connection's state instead of an event listener. */
+export interface ClientState {
+  readonly aborted: boolean;
+}
+
 interface Waiting {
   parts: BatchPart[];
   count: number;
   enqueued: number;
-  signal?: AbortSignal;
+  signal?: ClientState;
   timer: NodeJS.Timeout;
   resolve: (r: InferenceResult) => void;
   reject: (err: Error) => void;
@@ -83,6 +89,8 @@ export class ServedModel {
   #ready = true;
   #closed = false;
   #queue: Waiting[] = [];
+  /** Images in #queue (kept as it changes: the batcher looks at it on every request). */
+  #queuedImages = 0;
   /** Batches sent to the thread, oldest first: the one it computes, and at most one waiting
    * behind it (so that the thread goes from one to the next without waiting for this loop). */
   #inFlight: InFlight[] = [];
@@ -151,6 +159,7 @@ export class ServedModel {
       for (const w of [...this.#inFlight.flatMap((b) => b.taken), ...this.#queue]) this.#settle(w, new HttpError(503, why, { 'Retry-After': '1' }));
       this.#inFlight = [];
       this.#queue = [];
+      this.#queuedImages = 0;
       this.#observer?.depth(this.name, 0);
       void this.#restart();
     });
@@ -186,7 +195,7 @@ export class ServedModel {
   }
 
   /** Runs the images of one request (in one batch with others); the logits and probabilities of each. */
-  infer(parts: BatchPart[], signal?: AbortSignal): Promise<InferenceResult> {
+  infer(parts: BatchPart[], signal?: ClientState): Promise<InferenceResult> {
     if (this.#closed) return Promise.reject(new HttpError(503, `model '${this.name}' is shutting down`, { 'Retry-After': '1' }));
     if (!this.#ready) return Promise.reject(new HttpError(503, `model '${this.name}' is not ready (restarting)`, { 'Retry-After': '1' }));
     if (this.#queue.length >= this.#options.maxQueue) {
@@ -209,11 +218,16 @@ export class ServedModel {
         resolve,
         reject,
         timer: setTimeout(() => {
-          this.#queue = this.#queue.filter((q) => q !== w);
+          const at = this.#queue.indexOf(w);
+          if (at >= 0) {
+            this.#queue.splice(at, 1);
+            this.#queuedImages -= w.count;
+          }
           this.#settle(w, new HttpError(503, `no answer within the request timeout (${this.#options.requestTimeoutMs} ms): the server is overloaded`, { 'Retry-After': '1' }));
         }, this.#options.requestTimeoutMs),
       };
       this.#queue.push(w);
+      this.#queuedImages += count;
       this.#observer?.depth(this.name, this.#queue.length);
       this.#schedule();
     });
@@ -229,16 +243,8 @@ export class ServedModel {
    * one is about to end. `previous`: the images of the batch that just ended, when this follows it
    * back to back. */
   #schedule(previous?: number): void {
-    if (this.#inFlight.length >= 2 || !this.#ready) return;
-    // a client that left is not worth a forward pass
-    this.#queue = this.#queue.filter((w) => {
-      if (!w.signal?.aborted) return true;
-      this.#settle(w, new HttpError(499, 'client closed the request'));
-      return false;
-    });
-    this.#observer?.depth(this.name, this.#queue.length);
-    if (this.#queue.length === 0) return;
-    const queuedImages = this.#queue.reduce((n, w) => n + w.count, 0);
+    if (this.#inFlight.length >= 2 || !this.#ready || this.#queue.length === 0) return;
+    const queuedImages = this.#queuedImages;
     const now = performance.now();
     if (this.#inFlight.length === 1) {
       // The thread is busy. Shortly before it is expected to finish (or once a full batch waits),
@@ -279,7 +285,8 @@ export class ServedModel {
     this.#timer = null;
   }
 
-  /** Sends the oldest requests (at least one) to the thread, up to maxBatch images. After a batch of
+  /** Sends the oldest requests (at least one) to the thread, up to maxBatch images; those whose
+   * client left meanwhile are answered 499 and skipped (not worth a forward pass). After a batch of
    * `previous` images, under steady load, batches are evened out: one takes at most halfway between
    * the previous batch and what waits. Otherwise closed-loop clients settle into alternating
    * batches (say 10 and 54 for 64 clients, whose answers come back while the other batch runs), and
@@ -290,10 +297,16 @@ export class ServedModel {
     let images = 0;
     while (this.#queue.length > 0 && (taken.length === 0 || images + this.#queue[0].count <= limit)) {
       const w = this.#queue.shift()!;
+      this.#queuedImages -= w.count;
+      if (w.signal?.aborted) {
+        this.#settle(w, new HttpError(499, 'client closed the request'));
+        continue;
+      }
       taken.push(w);
       images += w.count;
     }
     this.#observer?.depth(this.name, this.#queue.length);
+    if (taken.length === 0) return;
     const batch: InFlight = { id: this.#nextBatch++, taken, images, started: 0 };
     this.#inFlight.push(batch);
     // one queued behind another starts when that one ends (#answer starts it then); its requests
@@ -355,6 +368,7 @@ export class ServedModel {
     this.#clearTimer();
     for (const w of this.#queue) this.#settle(w, new HttpError(503, `model '${this.name}' is shutting down`));
     this.#queue = [];
+    this.#queuedImages = 0;
     await this.#thread.close();
   }
 }

@@ -1,0 +1,31 @@
+// Entry of the thread startServerThread() starts: createServer and listen here, report where, and
+// close when asked (answering what is in flight first).
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../worker-errors';
+import { createServer, type InferenceServer } from './server';
+import type { ServerThreadReply, ServerThreadRequest, ServerThreadStart } from './server-thread';
+
+const port = parentPort!;
+const { options, listen } = workerData as ServerThreadStart;
+
+async function start(): Promise<InferenceServer> {
+  const server = await createServer(options);
+  try {
+    const address = await server.listen(listen);
+    const models = [...server.models.values()].map((m) => ({ name: m.name, info: m.info }));
+    port.postMessage({ kind: 'listening', address, models } satisfies ServerThreadReply);
+    return server;
+  } catch (err) {
+    await server.close();
+    throw new Error(`cannot listen on ${listen.host ?? '127.0.0.1'}:${listen.port ?? 8080}: ${(err as Error).message}`);
+  }
+}
+
+start().then(
+  (server) => {
+    port.on('message', (m: ServerThreadRequest) => {
+      if (m.kind === 'close') void server.close().then(() => port.postMessage({ kind: 'closed' } satisfies ServerThreadReply));
+    });
+  },
+  (err: unknown) => port.postMessage({ kind: 'failed', error: serializeError(err) } satisfies ServerThreadReply),
+);
