@@ -200,14 +200,17 @@ export function inferenceRoutes({ models, metrics, log = 'off' }: InferenceRoute
 
 /** Whether the client went away before its answer was written (the batcher then drops it): read
  * from the connection when a batch is formed, with no listener or AbortController per request. */
-function clientState(reply: FastifyReply): ClientState {
-  const res = reply.raw;
-  return {
-    get aborted() {
-      return !res.writableEnded && (res.destroyed || res.socket?.destroyed === true);
-    },
-  };
+class ClientConnection implements ClientState {
+  readonly #res: FastifyReply['raw'];
+  constructor(res: FastifyReply['raw']) {
+    this.#res = res;
+  }
+  get aborted(): boolean {
+    return !this.#res.writableEnded && (this.#res.destroyed || this.#res.socket?.destroyed === true);
+  }
 }
+
+const clientState = (reply: FastifyReply): ClientState => new ClientConnection(reply.raw);
 
 export { INPUTS };
 export type { BatchingOptions };
