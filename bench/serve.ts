@@ -1,4 +1,4 @@
-// npm run bench:serve -- [--checkpoint FILE] [--arch resnet50] [--seconds 4] [--rounds 4]
+// npm run bench:serve -- [--checkpoint FILE] [--arch resnet50] [--seconds 3] [--rounds 12]
 // [--concurrency 1,8,64] [--threads 2] [--max-batch 64] [--max-queue-delay-ms 2]: the serve benchmark (src/bench/serve.ts). Without --checkpoint it writes one of
 // an untrained model of --arch (speed does not depend on the weights).
 import * as fs from 'node:fs';
@@ -14,8 +14,8 @@ const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' },
     arch: { type: 'string', default: 'resnet50' },
-    seconds: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '12' },
     concurrency: { type: 'string', default: '1,8,64' },
     threads: { type: 'string', default: String(Math.max(1, os.availableParallelism())) },
     'max-batch': { type: 'string', default: '64' },
