@@ -46,7 +46,7 @@ export async function startServerThread(options: ServeOptions, listen: { host?: 
   let deliver: (m: ServerThreadReply) => void = () => {};
   const thread = new WorkerThread<ServerThreadReply>(
     'server thread',
-    workerFile('serve/server-thread-entry.js'),
+    workerFile('serve/server-worker.js'),
     { workerData: { options, listen } satisfies ServerThreadStart, resourceLimits: { maxYoungGenerationSizeMb: SERVER_YOUNG_GENERATION_MB } },
     (m) => deliver(m),
   );
