@@ -4,7 +4,7 @@
 // 16 MiB semi-space once allocation is steady) and a small live heap (~12 MiB), the room left
 // below the old generation's limit is less than the young generation, so V8 marks the whole heap
 // instead of each scavenge: a full mark-compact every ~0.5 s under load. With 4 MiB it scavenges;
-// the server's CPU per request outside the model's threads was a quarter to a third lower at
+// the server's CPU per request outside the model's threads was about a quarter lower at
 // concurrency 64 (README "Serving").
 import { deserializeError, type SerializedError } from '../worker-errors';
 import { workerFile } from '../worker-file';
