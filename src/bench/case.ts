@@ -10,6 +10,7 @@ import { crossEntropy } from '../nn/functional';
 import { Conv2d } from '../nn/layers';
 import { resnet50 } from '../models/resnet';
 import { GradScaler, backwardAndStep } from '../optim/grad-scaler';
+import { median } from './stats';
 import { SGD } from '../optim/sgd';
 import { keep, memory, randint, randn, tidy, type Tensor } from '../tensor';
 import { CudaGraph, onSideStream } from '../cuda-graph';
@@ -120,7 +121,7 @@ const one = randn([1], { device: 'cpu' });
 const t0 = performance.now();
 for (let i = 0; i < 20000; i++) one.add(1).dispose();
 const secondsPerCall = (performance.now() - t0) / 1000 / 20000;
-const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+const medianStep = median(times);
 console.log(
   JSON.stringify({
     impl: 'resnet-native',
@@ -132,12 +133,12 @@ console.log(
     cudaGraph,
     half: half ?? null,
     threads: getNumThreads(),
-    medianStepSeconds: median,
-    imagesPerSecond: batch / median,
+    medianStepSeconds: medianStep,
+    imagesPerSecond: batch / medianStep,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     pageFaultsPerStep,
     peakCudaBytes: device === 'cpu' ? null : memory().cuda.peakAllocatedBytes,
     callsPerStep,
-    bindingShare: (callsPerStep * secondsPerCall) / median,
+    bindingShare: (callsPerStep * secondsPerCall) / medianStep,
   }),
 );

@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { freePort } from '../distributed/ports';
-import { childError, median, pytorchAvailable } from './run';
+import { childError, pytorchAvailable } from './run';
+import { median } from './stats';
 
 export interface DdpBenchOptions {
   archs?: ('resnet18' | 'resnet50')[];

@@ -8,6 +8,7 @@ import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
 import { trainTransforms } from '../data/transforms';
 import { checkDevice, getNumThreads } from '../device';
+import { median } from './stats';
 
 export interface BenchOptions {
   batches?: number[];
@@ -58,8 +59,6 @@ export interface BenchRow {
   /** ours / PyTorch peak RSS. */
   memoryRatio: number | null;
 }
-
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): CaseResult {
   const res = spawnSync(command, args, { encoding: 'utf8', env, maxBuffer: 1 << 20 });

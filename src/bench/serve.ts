@@ -8,8 +8,8 @@
 // after it (or, every other round, right before it: on this machine the second of two identical
 // servers measured in turn did better, so neither side always goes second). Throughput is the
 // median of the rounds' figures and ratios; latency percentiles are taken over every request of
-// all rounds on each side (a 5 s round at concurrency 1 holds a few hundred requests: its own
-// p99 would be its 3rd-worst one).
+// all rounds on each side (a 3 s round at concurrency 1 holds about 200 requests: its own p99
+// would be its 2nd-worst one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -19,6 +19,7 @@ import { imageToChw, concatChw, normalizeChw } from '../inference/preprocess';
 import { tensor, tidy, type Tensor } from '../tensor';
 import { modelFromCheckpoint } from '../train/checkpoint';
 import { workerFile } from '../worker-file';
+import { median, quantile } from './stats';
 
 export interface ServeBenchOptions {
   checkpoint: string;
@@ -58,13 +59,6 @@ interface Measured {
   timesMs: number[];
 }
 
-/** The middle value; with an even count, the mean of the two middle ones. */
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 type Loaded = ReturnType<typeof modelFromCheckpoint>;
 

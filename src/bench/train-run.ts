@@ -11,6 +11,7 @@ import { writeSyntheticCifar } from '../data/synthetic';
 import { checkDevice, getNumThreads } from '../device';
 import type { EpochSeconds } from '../train/loop';
 import { childError, pytorchAvailable } from './run';
+import { median } from './stats';
 
 export interface TrainBenchCase {
   arch: 'resnet18' | 'resnet50';
@@ -81,11 +82,6 @@ export const DEFAULT_TRAIN_CASES: TrainBenchCase[] = [
 ];
 
 const PHASES = ['data', 'step', 'eval', 'checkpoint', 'total'] as const;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Runs `command args` to completion, timing it; its stdout holds JSON lines with epoch events. */
 function timedRun(command: string, args: string[]): TrainRun {

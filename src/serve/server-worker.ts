@@ -2,7 +2,7 @@
 // close when asked (answering what is in flight first).
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../worker-errors';
-import { createServer, type InferenceServer } from './server';
+import { createServer, DEFAULT_LISTEN, type InferenceServer } from './server';
 import type { ServerThreadReply, ServerThreadRequest, ServerThreadStart } from './server-thread';
 
 const port = parentPort!;
@@ -17,7 +17,7 @@ async function start(): Promise<InferenceServer> {
     return server;
   } catch (err) {
     await server.close();
-    throw new Error(`cannot listen on ${listen.host ?? '127.0.0.1'}:${listen.port ?? 8080}: ${(err as Error).message}`);
+    throw new Error(`cannot listen on ${listen.host ?? DEFAULT_LISTEN.host}:${listen.port ?? DEFAULT_LISTEN.port}: ${(err as Error).message}`);
   }
 }
 

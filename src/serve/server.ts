@@ -33,6 +33,8 @@ export interface InferenceServer {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Where listen() binds unless told: loopback only. */
+export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Loads every model (rejecting with the first checkpoint's error, naming it) and builds the app. */
@@ -72,7 +74,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
     app,
     models,
     metrics,
-    async listen({ host = '127.0.0.1', port = 8080 } = {}) {
+    async listen({ host = DEFAULT_LISTEN.host, port = DEFAULT_LISTEN.port } = {}) {
       return app.listen({ host, port });
     },
     close() {
