@@ -32,22 +32,3 @@ export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
     throw err;
   }
 }
-
-/** writeFileAtomic on libuv's thread pool: the caller's thread goes on while the bytes (which
- * must not change meanwhile) are written and flushed. */
-export async function writeFileAtomicAsync(target: string, chunks: Uint8Array[]): Promise<void> {
-  const tmp = temporaryFor(target);
-  const file = await fs.promises.open(tmp, 'w');
-  try {
-    const total = chunks.reduce((n, c) => n + c.length, 0);
-    const { bytesWritten } = await file.writev(chunks);
-    if (bytesWritten !== total) throw new Error(`${target}: wrote ${bytesWritten} of ${total} bytes`);
-    await file.sync();
-    await file.close();
-    await fs.promises.rename(tmp, target);
-  } catch (err) {
-    await file.close().catch(() => {});
-    await fs.promises.rm(tmp, { force: true });
-    throw err;
-  }
-}

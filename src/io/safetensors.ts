@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { DTYPE_BYTES, Tensor, checkHostCopy, type Dtype } from '../tensor';
-import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
+import { writeFileAtomic } from './atomic';
+import { writeFileAtomicOffThread } from './file-writer';
 import { regularFileSize } from './files';
 import { CheckpointError } from './torch-pth';
 
@@ -185,10 +186,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   return [prefix, Buffer.from(json, 'utf8'), ...blobs];
 }
 
-/** saveSafetensors in the background: the tensors' bytes are copied now, written and flushed
- * while the caller goes on; the file appears whole (renamed into place) when the promise resolves. */
+/** saveSafetensors in the background: the tensors' bytes are copied now, then written, flushed
+ * and renamed into place on the file-writing thread, whether or not the caller's thread yields;
+ * the promise resolves once the file is whole in place. */
 export function saveSafetensorsInBackground(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
-  return writeFileAtomicAsync(file, encodeSafetensors(tensors, metadata));
+  return writeFileAtomicOffThread(file, encodeSafetensors(tensors, metadata));
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */
