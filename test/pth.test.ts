@@ -96,15 +96,17 @@ test('a tensor seen through a zero stride stays a view: a 39 KB file cannot take
   assert.throws(() => loadWeights(resnet18({ numClasses: 10, device: 'cpu' }), file, { strict: false }), /conv1\.weight.*\[32000, 9408\]/);
 });
 
-test('zip bombs: unreferenced entries are never inflated, and an entry declaring more bytes than its storage is refused', () => {
+test('zip bombs: no entry but the pickle, the byte order and the named storages is inflated, wherever it sits; each is bounded before inflating', () => {
   const original = new Uint8Array(fs.readFileSync(path.join(__dirname, 'fixtures', 'pth', 'small_net.pth')));
   const entries = unzipSync(original);
   const prefix = Object.keys(entries).find((n) => n.endsWith('data.pkl'))!.slice(0, -'data.pkl'.length);
-  const zeros = new Uint8Array(128 * 2 ** 20);
+  const zeros = new Uint8Array(32 * 2 ** 20);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-bomb-'));
   try {
-    // three 128 MB entries of zeros nothing refers to: a file of under 1 MB
-    const extra = zipSync({ ...entries, [`${prefix}data/junk1`]: zeros, [`${prefix}data/junk2`]: zeros, [`${prefix}data/junk3`]: zeros }, { level: 1 });
+    // 32 MB entries of zeros that nothing refers to, in every kind of place: next to the pickle,
+    // under data/, in a sub-folder of data/, at the root, under another prefix (a file of ~1 MB)
+    const places = [`${prefix}junk0`, `${prefix}data/junk1`, `${prefix}data/sub/2`, 'junk3', 'other/data/4', `${prefix}.format_version2`, `${prefix}data.pkl.bak`];
+    const extra = zipSync({ ...entries, ...Object.fromEntries(places.map((name) => [name, zeros])) }, { level: 1 });
     const bomb = path.join(tmp, 'bomb.pth');
     fs.writeFileSync(bomb, extra);
     assert.ok(extra.length < 4 * 2 ** 20, `${extra.length} bytes`);
@@ -121,10 +123,26 @@ test('zip bombs: unreferenced entries are never inflated, and an entry declaring
     const { keys, grewKB } = JSON.parse(res.stdout);
     assert.equal(keys, Object.keys(torchStateDict(original)).length);
     assert.ok(grewKB < 100 * 1024, `peak RSS grew by ${grewKB} KB`);
+    // the same places holding data that cannot be inflated at all: the load never touches them
+    const garbage = zipSync({ ...entries, ...Object.fromEntries(places.map((name) => [name, zeros.subarray(0, 4096)])) }, { level: 1 });
+    const undecodable = Buffer.from(garbage);
+    for (const name of places) {
+      // the local header's data: overwrite the deflate stream of each junk entry with 0xff
+      const at = undecodable.indexOf(Buffer.from(name), 0);
+      const dataStart = at + name.length + undecodable.readUInt16LE(at - 2);
+      undecodable.fill(0xff, dataStart, dataStart + 8);
+    }
+    assert.throws(() => unzipSync(new Uint8Array(undecodable)), 'the junk entries really cannot be inflated');
+    assert.equal(Object.keys(torchStateDict(new Uint8Array(undecodable), 'junk.pth')).length, keys);
+    // needed entries are bounded too: a pickle or byte order declaring more than it can hold
+    const bigPickle = zipSync({ ...entries, [`${prefix}data.pkl`]: new Uint8Array(65 * 2 ** 20) }, { level: 1 });
+    assert.throws(() => readTorchCheckpoint(bigPickle, 'pickle.pth'), /pickle\.pth: zip entry .*data\.pkl declares 68157440 bytes for the pickle \(at most 67108864 bytes\): corrupt or crafted file, not inflated/);
+    const bigOrder = zipSync({ ...entries, [`${prefix}byteorder`]: new Uint8Array(17) }, { level: 1 });
+    assert.throws(() => readTorchCheckpoint(bigOrder, 'order.pth'), /order\.pth: zip entry .*byteorder declares 17 bytes for a byte order/);
     // a storage entry that declares more bytes than the pickle says it holds
     const storageName = Object.keys(entries).find((n) => /\/data\/\d+$/.test(n))!;
     const lying = zipSync({ ...entries, [storageName]: zeros }, { level: 1 });
-    assert.throws(() => readTorchCheckpoint(lying, 'lying.pth'), /lying\.pth: zip entry .*\/data\/\d+ declares 134217728 bytes for a storage of \d+ float32 elements \(\d+ bytes\): corrupt or crafted file, not inflated/);
+    assert.throws(() => readTorchCheckpoint(lying, 'lying.pth'), /lying\.pth: zip entry .*\/data\/\d+ declares 33554432 bytes for a storage of \d+ float32 elements \(\d+ bytes\): corrupt or crafted file, not inflated/);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -44,7 +44,9 @@ export function looksLikeTorchCheckpoint(bytes: Uint8Array): boolean {
   return isZip(bytes) || isLegacyTorch(bytes);
 }
 
-const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+/** The largest data.pkl inflated: a state dict's pickle holds names and shapes only (ResNet152's
+ * is under 100 KB); the tensors' bytes are separate entries. */
+const MAX_PICKLE_BYTES = 64 * 2 ** 20;
 
 /**
  * The object torch.save wrote, with tensors as Tensors (on the CPU), dicts as Maps and tuples
@@ -58,35 +60,41 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     );
   }
   if (!isZip(bytes)) throw new CheckpointError(`${source} is not a PyTorch checkpoint (no zip header)`);
-  // Entries are inflated only when needed: the small ones (pickle, byte order) now, each storage
-  // when the pickle refers to it and after its declared size is checked against what the
-  // pickle says it holds. Entries nothing refers to are never inflated (a few MB of zip can
-  // declare gigabytes of zeros).
-  const declared = new Map<string, { size: number; originalSize: number }>();
-  const inflate = (keep: (name: string) => boolean): Record<string, Uint8Array> => {
+  // Only what a state dict needs is inflated, each entry after its declared size is checked:
+  // the pickle, the byte order, and each storage the pickle names (against the bytes the
+  // pickle says it holds). Nothing else in the archive is ever inflated, wherever it sits
+  // (a few MB of zip can declare gigabytes of zeros).
+  const declared = new Map<string, { originalSize: number; twice: boolean }>();
+  const unzip = (keep: (file: { name: string; originalSize: number }) => boolean): Record<string, Uint8Array> => {
     try {
-      return unzipSync(bytes, {
-        filter: (f) => {
-          declared.set(f.name, { size: f.size, originalSize: f.originalSize });
-          return keep(f.name);
-        },
-      });
+      return unzipSync(bytes, { filter: keep });
     } catch (err) {
       throw new CheckpointError(`${source} is truncated or corrupt: ${(err as Error).message}`);
     }
   };
-  const isStorage = (name: string) => /(^|\/)data\/[^/]+$/.test(name);
-  const files = inflate((name) => !isStorage(name));
+  // The directory alone: names and declared sizes, nothing inflated.
+  unzip(({ name, originalSize }) => {
+    const seen = declared.get(name);
+    declared.set(name, { originalSize: Math.max(originalSize, seen?.originalSize ?? 0), twice: seen !== undefined });
+    return false;
+  });
   const crcs = centralDirectoryCrcs(bytes);
-  const entry = (name: string): Uint8Array | undefined => {
-    const data = own(files, name) ? files[name] : isStorage(name) && declared.has(name) ? inflate((n) => n === name)[name] : undefined;
-    if (data) checkEntryCrc(crcs, name, data, (m) => new CheckpointError(`${source}: ${m}`));
+  /** The inflated entry, or undefined when the archive has none of that name. */
+  const entry = (name: string, limit: number, what: string): Uint8Array | undefined => {
+    const info = declared.get(name);
+    if (!info) return undefined;
+    if (info.twice) throw new CheckpointError(`${source}: the archive holds more than one entry named ${name} (corrupt or crafted file)`);
+    if (info.originalSize > limit) {
+      throw new CheckpointError(`${source}: zip entry ${name} declares ${info.originalSize} bytes for ${what}: corrupt or crafted file, not inflated`);
+    }
+    const data = unzip((f) => f.name === name)[name];
+    checkEntryCrc(crcs, name, data, (m) => new CheckpointError(`${source}: ${m}`));
     return data;
   };
-  const pickleName = Object.keys(files).find((name) => name.endsWith('/data.pkl') || name === 'data.pkl');
+  const pickleName = [...declared.keys()].find((name) => name.endsWith('/data.pkl') || name === 'data.pkl');
   if (!pickleName) throw new CheckpointError(`${source} is a zip file but not a torch.save checkpoint (no data.pkl)`);
   const prefix = pickleName.slice(0, -'data.pkl'.length);
-  const byteorder = files[`${prefix}byteorder`];
+  const byteorder = entry(`${prefix}byteorder`, 16, 'a byte order (at most 16 bytes)');
   if (byteorder && Buffer.from(byteorder).toString() !== 'little') {
     throw new CheckpointError(`${source} was written on a big-endian machine, which is not supported`);
   }
@@ -99,13 +107,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
       const info = declared.get(name);
       if (!info) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
       const bytesNeeded = ref.numel * DTYPE_BYTES[ref.dtype];
-      if (info.originalSize > bytesNeeded) {
-        throw new CheckpointError(
-          `${source}: zip entry ${name} declares ${info.originalSize} bytes for a storage of ${ref.numel} ${ref.dtype} elements ` +
-            `(${bytesNeeded} bytes): corrupt or crafted file, not inflated`,
-        );
-      }
-      const data = entry(name)!;
+      const data = entry(name, bytesNeeded, `a storage of ${ref.numel} ${ref.dtype} elements (${bytesNeeded} bytes)`)!;
       if (data.length < bytesNeeded) {
         throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
       }
@@ -166,7 +168,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
 
   try {
     // tidy: a load that fails half-way frees the tensors it had built at once, not at some GC.
-    return tidy(() => unpickle(entry(pickleName)!, { globals, persistentLoad, source }));
+    return tidy(() => unpickle(entry(pickleName, MAX_PICKLE_BYTES, `the pickle (at most ${MAX_PICKLE_BYTES} bytes)`)!, { globals, persistentLoad, source }));
   } catch (err) {
     if (err instanceof PickleError) throw new CheckpointError(err.message);
     throw err;
