@@ -13,13 +13,15 @@ export function invalidArgument(expected: string, name: string, value: unknown):
   return new TypeError(`Expected ${expected} for ${name} but received ${describe(value)}`);
 }
 
+/** A safe integer (beyond 2^53 integers are no longer exact: 9007199254740993 reads as ...992). */
 export function isInteger(value: unknown, min = -Infinity): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
 }
 
-export function checkInteger(name: string, value: unknown, min = -Infinity): number {
-  if (!isInteger(value, min)) {
-    const what = min === 0 ? 'non-negative integer' : min === 1 ? 'positive integer' : 'integer';
+export function checkInteger(name: string, value: unknown, min = -Infinity, max = Number.MAX_SAFE_INTEGER): number {
+  if (!isInteger(value, min) || value > max) {
+    const what =
+      max < Number.MAX_SAFE_INTEGER ? `integer from ${min} to ${max}` : min === 0 ? 'non-negative integer' : min === 1 ? 'positive integer' : 'integer';
     throw invalidArgument(what, name, value);
   }
   return value;
@@ -28,6 +30,17 @@ export function checkInteger(name: string, value: unknown, min = -Infinity): num
 export function checkNumber(name: string, value: unknown, min = -Infinity): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
     throw invalidArgument(min === -Infinity ? 'number' : `number >= ${min}`, name, value);
+  }
+  return value;
+}
+
+/** The largest finite float32: hyperparameters go to float32 kernels, which cannot take more. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** A finite number from min to max (by default what float32 holds), as hyperparameters must be. */
+export function checkFiniteNumber(name: string, value: unknown, min: number, max = FLOAT32_MAX): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalidArgument(`finite number from ${min} to ${max === FLOAT32_MAX ? '3.4e38 (float32)' : max}`, name, value);
   }
   return value;
 }

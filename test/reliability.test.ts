@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { modelFromCheckpoint, writeSyntheticCifar } from '../src/index';
+import { checkTrainOptions, cosineDecaySchedule, modelFromCheckpoint, writeSyntheticCifar } from '../src/index';
 import { writeFileAtomicOffThread } from '../src/io/file-writer';
 import { tempDir } from './helpers';
 
@@ -68,4 +68,69 @@ test('a background file write lands while the calling thread never yields; a fai
   const blocked = path.join(target, 'under-a-file.bin');
   await assert.rejects(writeFileAtomicOffThread(blocked, [Buffer.from('x')]), /ENOTDIR|EEXIST/);
   assert.deepEqual(fs.readdirSync(dir), ['big.bin']);
+});
+
+/** Runs the CLI; resolves with its exit code, output and how long it took. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; ms: number }> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => resolve({ code, out, ms: performance.now() - start }));
+  });
+}
+
+test('bad options exit 2 before any work, naming the option: empty, too large, out of range, uneven, unrepresentable', { timeout: 120_000 }, async () => {
+  // --data names a folder that does not exist: an option check that came after loading the data
+  // (or after starting ranks) would fail on that instead.
+  const train = ['train', '--data', path.join(tmp, 'no-such-folder'), '--device', 'cpu', '--checkpoint-dir', path.join(tmp, 'never-made')];
+  const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+    [[...train, '--seed', ''], /--seed <n>' argument '' is invalid/],
+    [[...train, '--seed', ' '], /--seed <n>' argument ' ' is invalid/],
+    [[...train, '--node-rank', '', '--nproc-per-node', '1'], /--node-rank <r>' argument '' is invalid/],
+    [[...train, '--epochs', '9007199254740993'], /--epochs <n>' argument '9007199254740993' is invalid\. expected an integer from 1 to 1000000/],
+    [[...train, '--num-classes', '1000000000'], /--num-classes <n>' argument '1000000000' is invalid\. expected an integer from 1 to 100000/],
+    [[...train, '--lr', '1e308'], /finite number from 0 to 3\.4e38 \(float32\) for lr but received 1e\+308/],
+    [[...train, '--momentum', '1e39'], /for momentum but received 1e\+39/],
+    [[...train, '--label-smoothing', '1.5'], /finite number from 0 to 1 for labelSmoothing but received 1\.5/],
+    [[...train, '--image-size', '100000'], /integer from 1 to 4096 for imageSize but received 100000/],
+    [[...train, '--batch-size', '9', '--nproc-per-node', '2'], /batchSize 9 is the global batch and must split evenly over 2 ranks/],
+    [[...train, '--nproc-per-node', '2', '--master-port', '70000'], /--master-port <port>' argument '70000' is invalid/],
+    [[...train, '--nproc-per-node', '2', '--nnodes', '2', '--node-rank', '2'], /--node-rank 2 must be below --nnodes 2/],
+    [train, /rank 2 is not below worldSize 2/, { RANK: '2', WORLD_SIZE: '2', MASTER_PORT: '1' }],
+    [[...train, '--batch-size', '9'], /batchSize 9 is the global batch and must split evenly over 2 ranks/, { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }],
+    [['visualize', '--checkpoint', 'x', '--seed', ''], /--seed <n>' argument '' is invalid/],
+    [['show-data', '--seed', ' '], /--seed <n>' argument ' ' is invalid/],
+    [['serve', '--model', 'm=x', '--port', ''], /--port <n>' argument '' is invalid/],
+  ];
+  const results = await Promise.all(cases.map(([args, , env]) => runCli(args, env)));
+  results.forEach(({ code, out }, i) => {
+    const [args, message] = cases[i];
+    assert.equal(code, 2, `${args.join(' ')}: exit ${code}\n${out}`);
+    assert.match(out, message, args.join(' '));
+    assert.doesNotMatch(out, /launching|no-such-folder|Epoch/, `${args.join(' ')} started work:\n${out}`);
+  });
+  assert.ok(!fs.existsSync(path.join(tmp, 'never-made')), 'no checkpoint folder was made');
+});
+
+test('the library refuses the same values as the CLI, by option name; a long run needs no per-step table', () => {
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ numClasses: 1e9 }, /integer from 1 to 100000 for numClasses/],
+    [{ epochs: 9007199254740993 }, /integer from 1 to 1000000 for epochs/],
+    [{ epochs: 1.5 }, /for epochs but received 1\.5/],
+    [{ lr: 1e308 }, /for lr but received 1e\+308/],
+    [{ minLr: -Infinity }, /for minLr/],
+    [{ weightDecay: NaN }, /for weightDecay/],
+    [{ labelSmoothing: 1.5 }, /from 0 to 1 for labelSmoothing/],
+    [{ seed: 2 ** 64 }, /for seed/],
+    [{ batchSize: 2e6 }, /integer from 1 to 1000000 for batchSize/],
+    [{ warmupSteps: -1, schedule: 'warmup-cosine' }, /for warmupSteps/],
+  ];
+  for (const [options, message] of refused) assert.throws(() => checkTrainOptions({ device: 'cpu', ...options }), message, JSON.stringify(options));
+  // a million epochs of 196 steps: the rate of any step, without a list of 196 million
+  const lr = cosineDecaySchedule(1e-5, 1e-3, 196, 1_000_000);
+  assert.equal(lr(0), 1e-3);
+  assert.ok(Math.abs(lr(196 * 1_000_000 - 1) - 1e-5) < 1e-12);
 });

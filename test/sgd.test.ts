@@ -74,11 +74,13 @@ test('warm-up cosine and step decay schedules', () => {
 
 test('SGD options are checked; momentum buffers save and restore', () => {
   const net = loadedSmallNet();
-  assert.throws(() => new SGD(net.namedParameters(), { lr: -1 }), /Expected number >= 0 for lr but received -1/);
+  assert.throws(() => new SGD(net.namedParameters(), { lr: -1 }), /Expected finite number from 0 to 3.4e38 \(float32\) for lr but received -1/);
+  for (const lr of [1e39, Infinity, NaN]) assert.throws(() => new SGD(net.namedParameters(), { lr }), /Expected finite number from 0 to 3.4e38 \(float32\) for lr/);
+  assert.throws(() => new SGD(net.namedParameters(), { momentum: 1e300 }), /for momentum but received 1e\+300/);
   assert.throws(() => new SGD(net.namedParameters(), { nesterov: true, momentum: 0 }), /Nesterov momentum needs momentum > 0/);
   assert.throws(() => new SGD(net.namedParameters(), { capturable: true, foreach: false }), /capturable SGD needs foreach: true/);
   assert.throws(() => new SGD([], { capturable: true }), /capturable SGD needs at least one parameter/);
-  assert.throws(() => (new SGD(net.namedParameters(), { capturable: true }).lr = -1), /Expected number >= 0 for lr but received -1/);
+  assert.throws(() => (new SGD(net.namedParameters(), { capturable: true }).lr = -1), /Expected finite number from 0 to 3.4e38 \(float32\) for lr but received -1/);
   const opt = new SGD(net.namedParameters(), { lr: 0.1 });
   nn.functional.crossEntropy(net.forward(syntheticValue('batch0', [4, 3, 8, 8])), tensor(new BigInt64Array(4), [4], { device: 'cpu' })).backward();
   opt.step();

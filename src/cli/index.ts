@@ -44,19 +44,22 @@ program
   .description('save the first 6 training images of a batch with their class names as a PNG grid')
   .option('--data <dir>', 'CIFAR-10 folder (default: the built-in synthetic set)')
   .option('--out <file>', 'output PNG', 'samples.png')
-  .option('--seed <n>', 'shuffle seed', '0')
-  .action(async (opts: { data?: string; out: string; seed: string }) => {
+  .option('--seed <n>', 'shuffle seed', (v: string) => integer(0)(v), 0)
+  .action(async (opts: { data?: string; out: string; seed: number }) => {
     const { showData } = await import('../data/show.js');
-    const result = await showData({ data: opts.data, out: opts.out, seed: Number(opts.seed) });
+    const result = await showData({ data: opts.data, out: opts.out, seed: opts.seed });
     if (result.synthetic) console.log('Using the built-in SYNTHETIC dataset (no --data given): these are not CIFAR-10 images.');
     console.log(`Image shape: (${result.imageShape.join(', ')}), Label shape: (${result.labelShape.join(', ')})`);
     console.log(`Labels: ${result.labels.join(', ')}`);
     console.log(`Saved ${result.out}`);
   });
 
-const integer = (min: number) => (value: string) => {
+// Number('') and Number(' ') are 0: an empty variable in a script must not become a seed or a port.
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'`);
+  }
   return n;
 };
 const number = (min: number) => (value: string) => {
@@ -70,7 +73,7 @@ program
   .description("train a ResNet as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set")
   .option('--data <dir>', 'CIFAR-10 folder (binary version); default: the built-in synthetic set')
   .addOption(new Option('--arch <name>', 'architecture').choices(['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']).default('resnet50'))
-  .option('--epochs <n>', 'epochs', integer(1), 5)
+  .option('--epochs <n>', 'epochs', integer(1, 1_000_000), 5)
   .option('--batch-size <n>', 'batch size (with data-parallel ranks: the global batch, split evenly)', integer(1), 256)
   .option('--eval-batch-size <n>', 'batch size of the evaluation after each epoch (default: the larger of --batch-size and 256)', integer(1))
   .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
@@ -80,7 +83,7 @@ program
   .option('--weight-decay <x>', 'L2 weight decay', number(0), 0)
   .option('--nesterov', 'Nesterov momentum', false)
   .option('--label-smoothing <x>', 'label smoothing', number(0), 0)
-  .option('--num-classes <n>', 'classes', integer(1), 10)
+  .option('--num-classes <n>', 'classes', integer(1, 100_000), 10)
   .option('--image-size <n>', 'input size (Resize)', integer(8), 32)
   .addOption(new Option('--stem <kind>', "stem: 'imagenet' 7x7/2 + max-pool, 'cifar' 3x3/1").choices(['imagenet', 'cifar']).default('imagenet'))
   .addOption(new Option('--padding <mode>', "'torch' symmetric or MindSpore 'same'").choices(['torch', 'same']).default('torch'))
@@ -111,7 +114,7 @@ program
   .option('--nnodes <n>', 'data-parallel: machines taking part (with --nproc-per-node)', integer(1), 1)
   .option('--node-rank <r>', "data-parallel: this machine's index, 0 .. nnodes - 1", integer(0), 0)
   .option('--master-addr <addr>', 'data-parallel: where rank 0 serves the rendezvous', '127.0.0.1')
-  .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1))
+  .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1, 65535))
   .addHelpText(
     'after',
     '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each: Gloo on the CPU, or with\n' +
@@ -128,17 +131,29 @@ program
       masterPort?: number;
     };
     opts = trainOpts;
+    // Started as one rank of a group (by the launcher below, torchrun, a PyTorchJob): join it.
+    if (nprocPerNode === undefined && Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = true;
+    // The option names are TrainOptions' own (commander camel-cases them); all checked here,
+    // before any rank or training thread starts, so that bad usage exits 2 at once.
+    const { json: _json, logdir, ...config } = opts;
+    if (logdir !== undefined) config.logDir = logdir; // TensorBoard's spelling of the flag
+    const { checkTrainOptions } = await import('../train/loop.js');
+    type TrainOptions = import('../train/loop.js').TrainOptions;
+    if (nprocPerNode !== undefined && nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+    // The launcher checks as its first rank will, with the group it is about to start.
+    const launched = nprocPerNode === undefined ? undefined : { rank: nodeRank * nprocPerNode, worldSize: nprocPerNode * nnodes, masterAddr, masterPort: masterPort ?? 29500 };
+    try {
+      checkTrainOptions({ ...(config as TrainOptions), ...(launched ? { distributed: launched } : {}) });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     if (nprocPerNode !== undefined) {
-      if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
       const { launchRanks, rankArguments } = await import('./launch.js');
       const args = rankArguments(process.argv.slice(process.argv.indexOf('train') + 1));
       process.exitCode = await launchRanks(process.argv[1], args, { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort }, (l) => process.stderr.write(`resnet-native: ${l}\n`));
       return;
     }
-    // Started as one rank of a group (by the launcher above, torchrun, a PyTorchJob): join it.
-    if (Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = true;
     const { train } = await import('../train/api.js');
-    type TrainOptions = import('../train/loop.js').TrainOptions;
     const { trainReporter } = await import('./progress.js');
     const reporter = trainReporter(Boolean(opts.json));
     // Training runs on a worker thread: this one stays free for Ctrl-C and for SIGTERM / SIGHUP

@@ -2,7 +2,7 @@
 // settings): g = grad + weightDecay * p; v = momentum * v + (1 - dampening) * g (v = g on the
 // first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
 import { noGrad } from '../autograd';
-import { checkBoolean, checkNumber, invalidArgument } from '../errors';
+import { checkBoolean, checkFiniteNumber, invalidArgument } from '../errors';
 import { native } from '../native';
 import type { Device } from '../device';
 import { Tensor, full, keep, tidy } from '../tensor';
@@ -47,11 +47,11 @@ export class SGD {
       throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
     }
     this.#params = params;
-    this.#lr = checkNumber('lr', options.lr ?? 1e-3, 0);
-    this.momentum = checkNumber('momentum', options.momentum ?? 0.9, 0);
-    this.dampening = checkNumber('dampening', options.dampening ?? 0, 0);
+    this.#lr = checkFiniteNumber('lr', options.lr ?? 1e-3, 0);
+    this.momentum = checkFiniteNumber('momentum', options.momentum ?? 0.9, 0);
+    this.dampening = checkFiniteNumber('dampening', options.dampening ?? 0, 0);
     this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
-    this.weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0);
+    this.weightDecay = checkFiniteNumber('weightDecay', options.weightDecay ?? 0, 0);
     this.foreach = checkBoolean('foreach', options.foreach ?? true);
     this.capturable = checkBoolean('capturable', options.capturable ?? false);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
@@ -70,7 +70,7 @@ export class SGD {
   }
 
   set lr(value: number) {
-    checkNumber('lr', value, 0);
+    checkFiniteNumber('lr', value, 0);
     // The device copy is written only when the rate changes (loops set it every step).
     if (value !== this.#lr) this.#negLr?.fill_(-value);
     this.#lr = value;

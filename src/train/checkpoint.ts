@@ -63,6 +63,11 @@ export function saveCheckpointInBackground(file: string, model: ResNet, meta: Ch
 
 const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
+/** What a checkpoint can describe, and so what a run may be asked for. */
+export const MAX_CLASSES = 100_000;
+export const MAX_IMAGE_SIZE = 4096;
+export const MAX_EPOCHS = 1_000_000;
+
 /**
  * The one check of checkpoint metadata, for every reader (eval, predict, visualize, Classifier,
  * resume): each field present, of its type and in its range, else an error naming the file and
@@ -82,11 +87,11 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   };
   const arch = get('arch');
   if (typeof arch !== 'string' || !own(ARCHITECTURES, arch)) bad('arch', `one of ${Object.keys(ARCHITECTURES).join(', ')}`, arch);
-  const numClasses = int('numClasses', 1, 100_000);
+  const numClasses = int('numClasses', 1, MAX_CLASSES);
   for (const [field, allowed] of [['stem', ['imagenet', 'cifar']], ['padding', ['torch', 'same']]] as const) {
     if (!(allowed as readonly unknown[]).includes(get(field))) bad(field, allowed.map((a) => `'${a}'`).join(' or '), get(field));
   }
-  int('imageSize', 1, 4096);
+  int('imageSize', 1, MAX_IMAGE_SIZE);
   for (const field of ['mean', 'std']) {
     const v = get(field);
     const ok = Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (field === 'mean' || x > 0));
@@ -96,7 +101,7 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   if (!Array.isArray(names) || names.length !== numClasses || !names.every((n) => typeof n === 'string' && n.length > 0)) {
     bad('classNames', `${numClasses} non-empty names (numClasses)`, names);
   }
-  int('epoch', 0, 1_000_000);
+  int('epoch', 0, MAX_EPOCHS);
   int('step', 0, Number.MAX_SAFE_INTEGER);
   for (const field of ['accuracy', 'bestAccuracy']) {
     const v = get(field);

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkDevice, checkThreads, defaultDevice, getNumThreads, manualSeed, setCudnnBenchmark, setTF32, setThreadNumThreads, type Device } from '../device';
-import { checkBoolean, checkChoice, checkInteger, checkNumber, checkPath, invalidArgument } from '../errors';
+import { checkBoolean, checkChoice, checkFiniteNumber, checkInteger, checkPath, invalidArgument } from '../errors';
 import { loadCifar10, type ImageDataset } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
@@ -11,11 +11,11 @@ import { CIFAR10_MEAN, CIFAR10_STD, testTransforms, trainTransforms } from '../d
 import type { PaddingMode, ResNet, StemKind, InitKind } from '../models/resnet';
 import type { ProcessGroupOptions } from '../distributed/process-group';
 import { crossEntropy } from '../nn/functional';
-import { cosineDecayLr, stepDecayLr, warmupCosineLr } from '../optim/lr';
+import { cosineDecaySchedule, stepDecaySchedule, warmupCosineSchedule, type LrSchedule } from '../optim/lr';
 import type { GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
 import { dispose, tidy, type Tensor } from '../tensor';
-import { ARCHITECTURES, CHECKPOINT_FORMAT, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
+import { ARCHITECTURES, CHECKPOINT_FORMAT, MAX_CLASSES, MAX_EPOCHS, MAX_IMAGE_SIZE, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { CurvesCallback } from '../plot/curves-callback';
 import { TensorBoardCallback } from '../tensorboard/training-callback';
 import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
@@ -265,25 +265,28 @@ function tf32Option(value: TrainOptions['tf32']): boolean | 'convolutions' {
   return value;
 }
 
+/** The largest batch a run may ask for (each image of a batch is a tensor row in memory). */
+const MAX_BATCH = 1_000_000;
+
 function normalize(options: TrainOptions) {
-  const epochs = checkInteger('epochs', options.epochs ?? 5, 1);
+  const epochs = checkInteger('epochs', options.epochs ?? 5, 1, MAX_EPOCHS);
   return {
     arch: checkChoice('arch', options.arch, Object.keys(ARCHITECTURES) as Arch[], 'resnet50'),
     data: options.data,
     syntheticSize: { train: options.syntheticSize?.train ?? 10_000, test: options.syntheticSize?.test ?? 2_000 },
     epochs,
-    batchSize: checkInteger('batchSize', options.batchSize ?? 256, 1),
-    evalBatchSize: checkInteger('evalBatchSize', options.evalBatchSize ?? Math.max(options.batchSize ?? 256, 256), 1),
-    lr: checkNumber('lr', options.lr ?? 1e-3, 0),
-    minLr: checkNumber('minLr', options.minLr ?? 1e-5, 0),
+    batchSize: checkInteger('batchSize', options.batchSize ?? 256, 1, MAX_BATCH),
+    evalBatchSize: checkInteger('evalBatchSize', options.evalBatchSize ?? Math.max(options.batchSize ?? 256, 256), 1, MAX_BATCH),
+    lr: checkFiniteNumber('lr', options.lr ?? 1e-3, 0),
+    minLr: checkFiniteNumber('minLr', options.minLr ?? 1e-5, 0),
     schedule: checkChoice('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
-    warmupSteps: options.warmupSteps,
-    momentum: checkNumber('momentum', options.momentum ?? 0.9, 0),
-    weightDecay: checkNumber('weightDecay', options.weightDecay ?? 0, 0),
+    warmupSteps: options.warmupSteps === undefined ? undefined : checkInteger('warmupSteps', options.warmupSteps, 0),
+    momentum: checkFiniteNumber('momentum', options.momentum ?? 0.9, 0),
+    weightDecay: checkFiniteNumber('weightDecay', options.weightDecay ?? 0, 0),
     nesterov: checkBoolean('nesterov', options.nesterov ?? false),
-    labelSmoothing: checkNumber('labelSmoothing', options.labelSmoothing ?? 0, 0),
-    numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1),
-    imageSize: checkInteger('imageSize', options.imageSize ?? 32, 1),
+    labelSmoothing: checkFiniteNumber('labelSmoothing', options.labelSmoothing ?? 0, 0, 1),
+    numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1, MAX_CLASSES),
+    imageSize: checkInteger('imageSize', options.imageSize ?? 32, 1, MAX_IMAGE_SIZE),
     stem: checkChoice('stem', options.stem, ['imagenet', 'cifar'] as const, 'imagenet'),
     padding: checkChoice('padding', options.padding, ['torch', 'same'] as const, 'torch'),
     init: checkChoice('init', options.init, ['torchvision', 'tutorial'] as const, 'torchvision'),
@@ -298,7 +301,7 @@ function normalize(options: TrainOptions) {
     resume: options.resume,
     maxStepsPerEpoch: options.maxStepsPerEpoch === undefined ? undefined : checkInteger('maxStepsPerEpoch', options.maxStepsPerEpoch, 1),
     logEvery: checkInteger('logEvery', options.logEvery ?? 100, 1),
-    lossReadLag: checkInteger('lossReadLag', options.lossReadLag ?? 1, 0),
+    lossReadLag: checkInteger('lossReadLag', options.lossReadLag ?? 1, 0, 1000),
     amp: options.amp === undefined ? undefined : checkChoice('amp', options.amp, ['bfloat16', 'float16'] as const, 'bfloat16'),
     half: options.half === undefined ? undefined : checkChoice('half', options.half, ['bfloat16', 'float16'] as const, 'bfloat16'),
     lossScaling: lossScalingOption(options.lossScaling, options.amp),
@@ -311,11 +314,11 @@ function normalize(options: TrainOptions) {
   };
 }
 
-function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): number[] {
+function schedule(c: ReturnType<typeof normalize>, stepsPerEpoch: number): LrSchedule {
   const total = stepsPerEpoch * c.epochs;
-  if (c.schedule === 'warmup-cosine') return warmupCosineLr(c.minLr, c.lr, total, c.warmupSteps ?? stepsPerEpoch);
-  if (c.schedule === 'step') return stepDecayLr(c.lr, 0.1, Math.max(1, Math.round(c.epochs / 3)), total, stepsPerEpoch);
-  return cosineDecayLr(c.minLr, c.lr, total, stepsPerEpoch, c.epochs);
+  if (c.schedule === 'warmup-cosine') return warmupCosineSchedule(c.minLr, c.lr, total, c.warmupSteps ?? stepsPerEpoch);
+  if (c.schedule === 'step') return stepDecaySchedule(c.lr, 0.1, Math.max(1, Math.round(c.epochs / 3)), stepsPerEpoch);
+  return cosineDecaySchedule(c.minLr, c.lr, stepsPerEpoch, c.epochs);
 }
 
 /** The checkpoint to resume from, refused (naming the field) when it cannot continue this run:
@@ -449,7 +452,7 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
     new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, sampler: strategy.testSampler(testSet.size), transform: testTransforms(pipeline), device: dataDevice }),
   );
   const stepsPerEpoch = Math.min(trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
-  const lrs = schedule(c, stepsPerEpoch);
+  const lrAt = schedule(c, stepsPerEpoch);
 
   // A resumed run continues the same run: its checkpoint is checked before any model is built.
   const saved = c.resume ? readResumable(c.resume, c) : null;
@@ -467,7 +470,7 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
   if (c.channelsLast) model.toMemoryFormat('channels_last');
   const optimizer = owned.add(
     new SGD(model.namedParameters(), {
-      lr: lrs[0],
+      lr: lrAt(0),
       momentum: c.momentum,
       weightDecay: c.weightDecay,
       nesterov: c.nesterov,
@@ -576,7 +579,7 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
             throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; ${lastGood()}`);
           }
           t = performance.now();
-          const lr = lrs[globalStep] ?? lrs[lrs.length - 1];
+          const lr = lrAt(globalStep);
           optimizer.lr = lr;
           const onDevice = toDevice(batch.images);
           const x = c.channelsLast ? onDevice.contiguous('channels_last') : onDevice;

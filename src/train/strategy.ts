@@ -97,9 +97,7 @@ class DataParallel implements Strategy {
     return this.#group.worldSize;
   }
   rankBatch(globalBatch: number): number {
-    if (globalBatch % this.worldSize !== 0) {
-      throw new TrainingError(`batchSize ${globalBatch} is the global batch and must split evenly over ${this.worldSize} ranks: pass a multiple of ${this.worldSize}`);
-    }
+    if (globalBatch % this.worldSize !== 0) throw unevenBatch(globalBatch, this.worldSize);
     return globalBatch / this.worldSize;
   }
   // One permutation, disjoint equal shards (torch's DistributedSampler).
@@ -152,8 +150,12 @@ class DataParallel implements Strategy {
   }
 }
 
-export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: Device; cudaGraph: boolean }): void {
+export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: Device; cudaGraph: boolean; batchSize: number }): void {
   if (!c.distributed) return;
+  // The group this rank would join (from the options or the launcher's environment): its rank,
+  // size and rendezvous address are checked now, and the global batch must split evenly.
+  const { worldSize } = resolveProcessGroupOptions(c.distributed);
+  if (c.batchSize % worldSize !== 0) throw unevenBatch(c.batchSize, worldSize);
   const backend = backendFor(c.distributed, c.device);
   if (c.device === 'cpu' && backend === 'nccl') throw new TrainingError("the NCCL backend trains on GPUs, and the device is 'cpu': pass device (--device) 'cuda', or leave the backend to its default (Gloo on the CPU)");
   if (c.device !== 'cpu' && backend === 'gloo') throw new TrainingError(`the Gloo backend reduces CPU tensors, and the device is '${c.device}': leave the backend to its default (NCCL on GPUs), or pass device (--device) 'cpu'`);
@@ -161,6 +163,10 @@ export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | nul
   if (reason) throw new TrainingError(`data-parallel training on '${c.device}' needs the ${BACKEND_NAMES[backend].backend} backend: ${reason}`);
   // DDP's reducer launches its all-reduces from backward hooks, which a captured graph would not rerun.
   if (c.cudaGraph) throw new TrainingError('cudaGraph (--cuda-graph) and data-parallel ranks do not go together: the gradient all-reduce cannot be captured in the graph; leave one out');
+}
+
+function unevenBatch(globalBatch: number, worldSize: number): TrainingError {
+  return new TrainingError(`batchSize ${globalBatch} is the global batch and must split evenly over ${worldSize} ranks: pass a multiple of ${worldSize}`);
 }
 
 /** Gloo on the CPU and NCCL on GPUs, unless the options name one. */
