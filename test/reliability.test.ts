@@ -1,7 +1,7 @@
 // What the reliability section of the README promises (issue 29): work is not lost, bad input
 // is refused before any work starts, and nothing hangs.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -133,4 +133,45 @@ test('the library refuses the same values as the CLI, by option name; a long run
   const lr = cosineDecaySchedule(1e-5, 1e-3, 196, 1_000_000);
   assert.equal(lr(0), 1e-3);
   assert.ok(Math.abs(lr(196 * 1_000_000 - 1) - 1e-5) < 1e-12);
+});
+
+test('plot and train never hang on FIFOs, devices or folders that cannot be made (/proc): a clear error at once', { timeout: 120_000 }, async () => {
+  const dir = path.join(tmp, 'hangs');
+  fs.mkdirSync(path.join(dir, 'fifo-metrics'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'fifo-events'));
+  const mkfifo = (file: string) => assert.equal(spawnSync('mkfifo', [file]).status, 0, `mkfifo ${file}`);
+  mkfifo(path.join(dir, 'fifo'));
+  mkfifo(path.join(dir, 'fifo-metrics', 'metrics.ndjson'));
+  mkfifo(path.join(dir, 'fifo-events', 'events.out.tfevents.1.host.1.1'));
+  const good = path.join(dir, 'good.ndjson');
+  fs.writeFileSync(good, '{"type":"step","globalStep":1,"loss":2.3,"lr":0.001}\n');
+  const train = ['train', '--arch', 'resnet18', '--device', 'cpu', '--epochs', '1', '--max-steps-per-epoch', '1', '--batch-size', '4'];
+  const cases: [string[], RegExp][] = [
+    [['plot', path.join(dir, 'fifo')], /NDJSON log .*fifo is a FIFO \(named pipe\), not a regular file/],
+    [['plot', path.join(dir, 'fifo-metrics')], /metrics log .*metrics\.ndjson is a FIFO/],
+    [['plot', path.join(dir, 'fifo-events')], /TensorBoard event file .*events\.out\.tfevents\.1\.host\.1\.1 is a FIFO/],
+    [['plot', '/dev/zero'], /NDJSON log \/dev\/zero is a device/],
+    [['plot', good, '--out', '/proc/no-such/y.png'], /folder \/proc\/no-such cannot be made: mkdir \/proc\/no-such failed \(ENOENT\)/],
+    [['plot', good, '--out', `${good}/under-a-file.png`], /cannot be made: .*good\.ndjson is a file, not a folder/],
+    [[...train, '--checkpoint-dir', '/proc/no-such'], /checkpoint folder \/proc\/no-such cannot be made: mkdir \/proc\/no-such failed \(ENOENT\); pass another --checkpoint-dir/],
+    [[...train, '--checkpoint-dir', '/proc/no-such/deeper/still'], /checkpoint folder \/proc\/no-such\/deeper\/still cannot be made: mkdir \/proc\/no-such failed/],
+    [[...train, '--checkpoint-dir', path.join(dir, 'ck'), '--logdir', '/proc/no-such'], /TensorBoard log folder \/proc\/no-such cannot be made: .*; pass another --logdir/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runCli(args)));
+  results.forEach(({ code, out, ms }, i) => {
+    const [args, message] = cases[i];
+    assert.equal(code, 1, `${args.join(' ')}: exit ${code}\n${out}`);
+    assert.match(out, message, args.join(' '));
+    assert.ok(ms < 60_000, `${args.join(' ')} took ${ms} ms`);
+  });
+  assert.ok(!fs.existsSync(path.join(dir, 'ck', 'resnet18-last.safetensors')), 'no training ran with an unusable --logdir');
+});
+
+test('plot skips JSON lines that are not events (null, numbers, strings, arrays) instead of failing on them', async () => {
+  const file = path.join(tmp, 'mixed.ndjson');
+  const step = (n: number) => JSON.stringify({ type: 'step', globalStep: n, loss: 1 / n, lr: 0.001 });
+  fs.writeFileSync(file, ['null', step(1), '7', '"text"', '[1,2]', 'true', step(2), '{"type":null}', '{}', ''].join('\n'));
+  const { code, out } = await runCli(['plot', file, '--out', path.join(tmp, 'mixed.png')]);
+  assert.equal(code, 0, out);
+  assert.match(out, /Saved .*mixed\.png: 2 steps, 0 epochs/);
 });

@@ -220,7 +220,7 @@ test('a bad logDir is refused naming it', async () => {
   const file = path.join(tmp, 'a-file');
   fs.writeFileSync(file, 'x');
   const options = { arch: 'resnet18' as const, batchSize: 8, maxStepsPerEpoch: 1, epochs: 1, device: 'cpu' as const, syntheticSize: { train: 16, test: 8 }, checkpointDir: path.join(tmp, 'ck-bad') };
-  await assert.rejects(runTraining({ ...options, logDir: path.join(file, 'run') }, { onLine: () => {} }), /cannot create the TensorBoard log folder .*a-file\/run/);
+  await assert.rejects(runTraining({ ...options, logDir: path.join(file, 'run') }, { onLine: () => {} }), /TensorBoard log folder .*a-file\/run cannot be made: .*a-file is a file, not a folder; pass another --logdir/);
   await assert.rejects(runTraining({ ...options, logDir: '' }, { onLine: () => {} }), /logDir/);
   const usage = spawnSync(process.execPath, [cli, 'train', '--logdir', ''], { encoding: 'utf8' });
   assert.equal(usage.status, 2, usage.stderr);

@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { DatasetError, RECORD_BYTES, TEST_FILES, TRAIN_FILES } from './cifar10';
+import { makeFolder } from '../io/files';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -128,7 +129,7 @@ export async function downloadCifar10(options: DownloadOptions = {}): Promise<Do
   const folder = path.join(dir, 'cifar-10-batches-bin');
   if (isCompleteCifarFolder(folder)) return { folder, status: 'present' };
 
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolder(dir, 'data folder');
   const archive = path.join(dir, path.basename(new URL(url).pathname) || 'cifar-10-binary.tar.gz');
   const part = `${archive}.part`;
   let status: DownloadResult['status'] = 'downloaded';

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IMAGE_BYTES, RECORD_BYTES, parseRecords, type ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
+import { makeFolder } from '../io/files';
 
 export const SYNTHETIC_CLASSES = ['red', 'green', 'blue', 'yellow', 'cyan', 'magenta', 'orange', 'purple', 'white', 'gray'].map(
   (c) => `synthetic-${c}`,
@@ -62,7 +63,7 @@ export function syntheticDataset(split: 'train' | 'test', options: SyntheticOpti
 export function writeSyntheticCifar(dir: string, options: { perFile?: number; seed?: number } = {}): string {
   const perFile = options.perFile ?? 1000;
   const folder = path.join(dir, 'cifar-10-batches-bin');
-  fs.mkdirSync(folder, { recursive: true });
+  makeFolder(folder);
   for (let b = 1; b <= 5; b++) fs.writeFileSync(path.join(folder, `data_batch_${b}.bin`), syntheticRecords(perFile, (options.seed ?? 0) * 10 + b));
   fs.writeFileSync(path.join(folder, 'test_batch.bin'), syntheticRecords(perFile, (options.seed ?? 0) * 10 + 9));
   fs.writeFileSync(path.join(folder, 'batches.meta.txt'), `${SYNTHETIC_CLASSES.join('\n')}\n`);

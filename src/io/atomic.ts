@@ -2,11 +2,12 @@
 // then renamed over the target. A crash at any moment leaves the old file or the new one whole.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFolder } from './files';
 
 /** A temporary file name in the target's folder (created if needed), for an atomic write. */
 function temporaryFor(target: string): string {
   const dir = path.dirname(path.resolve(target));
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
 }
 

@@ -1,6 +1,7 @@
 // Files given by users are opened only when they are regular files: opening a FIFO blocks until
 // something writes to it, and a device such as /dev/zero never ends. Symbolic links are followed.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 function kindOf(stat: fs.Stats): string {
   if (stat.isDirectory()) return 'a folder';
@@ -44,5 +45,43 @@ export function readRegularFile(file: string, what?: string, fail?: (message: st
     return done === size ? out : out.subarray(0, done);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * mkdir -p that ends: Node's recursive mkdir retries for ever where mkdir answers ENOENT under a
+ * folder that exists (/proc, some FUSE file systems). Each missing folder is made once, in
+ * order from the deepest one that exists; the first failure throws, naming the folder.
+ */
+export function makeFolder(dir: string, what = 'folder'): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: a part of the path is a file, found below as the first ancestor that exists
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${what} ${dir} cannot be made: ${at} ${whyUnreachable(err)}`);
+    }
+    if (stat) {
+      if (!stat.isDirectory()) throw new Error(`${what} ${dir} cannot be made: ${at} is ${stat.isFile() ? 'a file' : kindOf(stat)}, not a folder`);
+      break;
+    }
+    missing.push(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      fs.mkdirSync(folder);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // made meanwhile by someone else: fine when it is a folder
+      if (e.code === 'EEXIST' && fs.statSync(folder).isDirectory()) continue;
+      throw new Error(`${what} ${dir} cannot be made: mkdir ${folder} failed (${e.code ?? e.message})`);
+    }
   }
 }

@@ -9,6 +9,7 @@ import type { EpochEvent, StartEvent, StepEvent, TrainingCallback } from '../tra
 import { eventJson } from '../train/event-json';
 import { renderCurves, type RunHistory } from './curves';
 import { historyFromNdjson, METRICS_FILE } from './history';
+import { makeFolder } from '../io/files';
 
 export const CURVES_FILE = 'curves.png';
 
@@ -25,7 +26,7 @@ export class CurvesCallback implements TrainingCallback {
   }
 
   onStart(event: StartEvent): void {
-    fs.mkdirSync(path.dirname(this.metricsFile), { recursive: true });
+    makeFolder(path.dirname(this.metricsFile), 'checkpoint folder');
     let kept: string[] = [];
     if (event.startStep > 0 && fs.existsSync(this.metricsFile)) {
       // resumed: what the earlier run logged up to the checkpoint (it may have gone further)

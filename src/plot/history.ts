@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { eventFiles, readRun } from '../tensorboard/event-reader';
+import { readRegularFile } from '../io/files';
 import type { RunHistory } from './curves';
 
 export const METRICS_FILE = 'metrics.ndjson';
@@ -16,12 +17,15 @@ export function historyFromNdjson(text: string, file = 'NDJSON log'): RunHistory
   for (let i = 0; i < complete; i++) {
     const line = lines[i].trim();
     if (!line) continue;
-    let e: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      e = JSON.parse(line);
+      parsed = JSON.parse(line);
     } catch {
       throw new Error(`${file}:${i + 1}: not a JSON line (expected the output of 'train --json' or a run's ${METRICS_FILE})`);
     }
+    // null, numbers, strings and arrays are JSON too, but not events: skipped like other lines
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+    const e = parsed as Record<string, unknown>;
     if (e.type === 'step' && typeof e.globalStep === 'number' && typeof e.loss === 'number' && typeof e.lr === 'number') {
       history.steps.push({ step: e.globalStep, loss: e.loss, lr: e.lr });
     } else if (e.type === 'epoch' && typeof e.epoch === 'number' && typeof e.accuracy === 'number') {
@@ -53,8 +57,9 @@ export function loadHistory(source: string): RunHistory {
   if (stat.isDirectory()) {
     if (eventFiles(source).length > 0) return historyFromEventFiles(source);
     const metrics = path.join(source, METRICS_FILE);
-    if (fs.existsSync(metrics)) return historyFromNdjson(fs.readFileSync(metrics, 'utf8'), metrics);
+    if (fs.existsSync(metrics)) return historyFromNdjson(readRegularFile(metrics, 'metrics log').toString('utf8'), metrics);
     throw new Error(`${source}: no TensorBoard event files (events.out.tfevents.*) and no ${METRICS_FILE} in this folder`);
   }
-  return historyFromNdjson(fs.readFileSync(source, 'utf8'), source);
+  // a FIFO would block and /dev/zero never end: only a regular file is read
+  return historyFromNdjson(readRegularFile(source, 'NDJSON log').toString('utf8'), source);
 }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readRecords } from './records';
 import { EventProto, SESSION_START, type EventMessage } from './schema';
+import { readRegularFile } from '../io/files';
 
 export interface ScalarPoint {
   step: number;
@@ -40,7 +41,7 @@ export function eventFiles(runDir: string): string[] {
 }
 
 export function readEventFile(file: string): { events: EventMessage[]; trailingBytes: number } {
-  const { records, trailingBytes } = readRecords(fs.readFileSync(file), file);
+  const { records, trailingBytes } = readRecords(readRegularFile(file, 'TensorBoard event file'), file);
   const events = records.map((r, i) => {
     try {
       return EventProto.toObject(EventProto.decode(r), { longs: Number, defaults: false }) as EventMessage;

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { frameRecord } from './records';
+import { makeFolder } from '../io/files';
 import {
   DATA_CLASS_TENSOR,
   DATASET_VALIDATION,
@@ -48,7 +49,7 @@ export class SummaryWriter {
     this.#flushMs = flushSeconds * 1000;
     this.logDir = path.resolve(logDir);
     try {
-      fs.mkdirSync(this.logDir, { recursive: true });
+      makeFolder(this.logDir, 'TensorBoard log folder');
     } catch (err) {
       throw new Error(`cannot create the TensorBoard log folder ${this.logDir}: ${(err as Error).message}`);
     }

@@ -26,7 +26,7 @@ import { Precision } from './precision';
 import { RunLog, type StepReport } from './run-log';
 import { checkStepRunnerOptions, stepRunnerFor } from './step-runner';
 import { checkStrategyOptions, strategyFor } from './strategy';
-import { prepareRunFolder } from './run-folder';
+import { prepareLogFolder, prepareRunFolder } from './run-folder';
 
 export interface TrainOptions {
   /** Default 'resnet50'. */
@@ -429,7 +429,10 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
   // One name per output: the data's names, then 'class N' for outputs the data does not use.
   const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
   // Before any model is built or step taken (after the data, whose errors come first).
-  if (strategy.isMain) prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
+  if (strategy.isMain) {
+    prepareRunFolder(c.checkpointDir, [path.basename(bestFile), path.basename(lastFile)], { resume: c.resume, overwrite: c.overwrite });
+    if (c.logDir) prepareLogFolder(c.logDir);
+  }
   const pipeline = { imageSize: c.imageSize };
   const dataDevice = c.dataOnDevice ? c.device : 'cpu';
   // Data-parallel ranks each read their own shard in batches of their share of the global batch,

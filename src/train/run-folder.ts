@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainingError } from './errors';
+import { makeFolder } from '../io/files';
 
 export interface RunFolderOptions {
   /** The run continues from a checkpoint: its folder's files are meant to be replaced. */
@@ -35,7 +36,11 @@ export function staleTemporaries(dir: string, names: string[]): string[] {
 
 export function prepareRunFolder(dir: string, names: string[], options: RunFolderOptions): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeFolder(dir, 'checkpoint folder');
+  } catch (err) {
+    throw new TrainingError(`${(err as Error).message}; pass another --checkpoint-dir`);
+  }
+  try {
     const probe = path.join(dir, `.write-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
     fs.writeFileSync(probe, 'resnet-native');
     fs.rmSync(probe);
@@ -51,5 +56,14 @@ export function prepareRunFolder(dir: string, names: string[], options: RunFolde
       `checkpoint folder ${dir} already holds a run's checkpoints (${existing.join(', ')}): pass --resume ${path.join(dir, last)} ` +
         '(API: resume) to continue that run, --overwrite (overwrite: true) to replace it, or another --checkpoint-dir',
     );
+  }
+}
+
+/** The TensorBoard folder, made before any training: one that cannot be made is an error now. */
+export function prepareLogFolder(dir: string): void {
+  try {
+    makeFolder(dir, 'TensorBoard log folder');
+  } catch (err) {
+    throw new TrainingError(`${(err as Error).message}; pass another --logdir`);
   }
 }
