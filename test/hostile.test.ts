@@ -170,6 +170,18 @@ test('checkpoints that cannot continue a run or answer correctly are refused, na
   await assert.rejects(resume(run.bestCheckpoint), /cannot resume from .*resnet18-best\.safetensors: it holds no optimizer state \(a '-best' checkpoint has only the weights\)/);
   await assert.rejects(resume(run.lastCheckpoint, { stem: 'cifar' }), /it was trained with stem "imagenet" and this run has "cifar"/);
   await assert.rejects(resume(run.lastCheckpoint, { epochs: 1 }), /it has already trained 1 of 1 epochs: pass epochs \(--epochs\) above 1/);
+  // optimizer state checked against the model: any one momentum buffer missing is refused, named
+  const saved = readSafetensorsFile(run.lastCheckpoint);
+  const buffers = Object.keys(saved.tensors).filter((k) => k.startsWith('optimizer.momentum_buffer.'));
+  assert.equal(buffers.length, 62, 'ResNet18 has 62 parameters, each with its buffer');
+  for (const dropped of [buffers[0], buffers[30], buffers[61]]) {
+    const { [dropped]: gone, ...rest } = saved.tensors;
+    const partial = path.join(tmp, 'partial-momentum.safetensors');
+    saveSafetensors(partial, rest, saved.metadata);
+    const name = dropped.slice('optimizer.momentum_buffer.'.length);
+    await assert.rejects(resume(partial), new RegExp(`cannot resume from .*partial-momentum\\.safetensors: optimizer state lacks the momentum buffer of '${name.replace(/\./g, '\\.')}' \\(it has 61 of 62\\)`));
+    void gone;
+  }
   // metadata is checked by one schema, for every reader, before any model is built
   const crafted = (patch: Record<string, unknown>) => withMeta(run.lastCheckpoint, patch, path.join(tmp, 'crafted.safetensors'));
   for (const [patch, message] of [
@@ -183,6 +195,8 @@ test('checkpoints that cannot continue a run or answer correctly are refused, na
     [{ numClasses: 'ten' }, /metadata field 'numClasses'/],
     [{ std: [0.2, 0, 0.2] }, /metadata field 'std' must be three positive numbers/],
     [{ classNames: [] }, /metadata field 'classNames' must be 10 non-empty names \(numClasses\), found \[\]/],
+    [{ classNames: Array(10).fill('cat') }, /metadata field 'classNames' must be 10 distinct names \('cat' appears more than once\)/],
+    [{ classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'a'] }, /metadata field 'classNames' must be 10 distinct names \('a' appears more than once\)/],
   ] as const) {
     const file = crafted(patch);
     await assert.rejects(resume(file), message, JSON.stringify(patch));

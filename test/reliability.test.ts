@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkTrainOptions, cosineDecaySchedule, modelFromCheckpoint, writeSyntheticCifar } from '../src/index';
+import { checkTrainOptions, cosineDecaySchedule, loadCifar10, modelFromCheckpoint, writeSyntheticCifar } from '../src/index';
 import { writeFileAtomicOffThread } from '../src/io/file-writer';
 import { tempDir } from './helpers';
 
@@ -174,4 +174,10 @@ test('plot skips JSON lines that are not events (null, numbers, strings, arrays)
   const { code, out } = await runCli(['plot', file, '--out', path.join(tmp, 'mixed.png')]);
   assert.equal(code, 0, out);
   assert.match(out, /Saved .*mixed\.png: 2 steps, 0 epochs/);
+});
+
+test('a CIFAR-10 folder whose batches.meta.txt repeats a class name is refused when read (its checkpoints could not be read back)', () => {
+  const folder = writeSyntheticCifar(path.join(tmp, 'dup-names'), { perFile: 2 });
+  fs.writeFileSync(path.join(folder, 'batches.meta.txt'), 'cat\ndog\ncat\n1\n2\n3\n4\n5\n6\n7\n');
+  assert.throws(() => loadCifar10(folder, 'test'), /batches\.meta\.txt: class name 'cat' appears more than once/);
 });
