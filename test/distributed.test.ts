@@ -348,6 +348,44 @@ test('Ctrl-C to the launcher stops every rank at a step boundary: exit 130, chec
   assert.ok(readCheckpoint(path.join(dir, 'resnet18-last.safetensors')).meta.epoch >= 1);
 });
 
+/** The processes whose parent is `pid` (from /proc: no pgrep needed). */
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((e) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(e)] : [];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x')); // a zombie has ended
+  } catch {
+    return false;
+  }
+};
+
+test('kill -9 of the launcher ends its ranks (they watch a pipe from it) within seconds, no rank left training', { skip: !available && 'built without gloo' }, async (t) => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-ddp-orphans-');
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', '--arch', 'resnet18', '--batch-size', '8', '--epochs', '50', '--max-steps-per-epoch', '20', '--log-every', '1', '--device', 'cpu', '--checkpoint-dir', dir]);
+  let out = '';
+  launcher.stderr.on('data', (d) => (out += d));
+  await new Promise<void>((resolve) => launcher.stdout.on('data', (d) => ((out += d), /Steps:/.test(out) && resolve())));
+  const rankPids = childrenOf(launcher.pid!);
+  assert.equal(rankPids.length, 2, `two ranks under the launcher: ${rankPids.join(', ')}`);
+  launcher.kill('SIGKILL');
+  const t0 = performance.now();
+  while (rankPids.some(alive) && performance.now() - t0 < 45_000) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (performance.now() - t0) / 1000;
+  assert.deepEqual(rankPids.filter(alive), [], `ranks still running ${seconds.toFixed(1)} s after the launcher was killed`);
+  t.diagnostic(`ranks ended ${seconds.toFixed(1)} s after the launcher's kill -9`);
+});
+
 test('2 ranks learn like one process with the same global batch (synthetic set): both well above chance, ranks agree on the accuracy', { skip: !available && 'built without gloo' }, async () => {
   const options = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, epochs: 1, device: 'cpu', syntheticSize: { train: 800, test: 160 }, overwrite: true } as const;
   const dir = tempDir('rn-ddp-accuracy-');

@@ -184,6 +184,14 @@ program
     });
     const signals = Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[];
     for (const signal of signals) process.on(signal, onSignal);
+    // A rank of `train --nproc-per-node` whose launcher has died (kill -9 too) stops as on SIGTERM;
+    // one that cannot reach a step boundary (waiting for a peer) ends anyway, 30 s later.
+    const { watchLauncher } = await import('./launch.js');
+    watchLauncher(() => {
+      process.stderr.write('resnet-native: the launcher of this rank has ended\n');
+      if (!interrupted) onSignal('SIGTERM');
+      setTimeout(() => process.exit(SIGNAL_CODES.SIGTERM), 30_000).unref();
+    });
     try {
       await handle.result;
     } catch (err) {

@@ -3,6 +3,7 @@
 // MASTER_ADDR, MASTER_PORT), forwards Ctrl-C / SIGTERM / SIGHUP to them, and ends when they do:
 // with the first failing rank's exit code, after stopping the others.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import { freePort } from '../distributed/ports';
 
@@ -13,6 +14,28 @@ export interface LaunchOptions {
   masterAddr: string;
   /** undefined on one node: a free port is picked. */
   masterPort?: number;
+}
+
+/** In a rank's environment: the file descriptor of a pipe from its launcher. Nothing is ever
+ * written to it; it closes when the launcher's process ends, however it ends (kill -9 too),
+ * which is how a rank learns that its launcher is gone (ranks run in process groups of their
+ * own, so no signal of the terminal's reaches them). */
+export const LAUNCHER_PIPE_ENV = 'RESNET_NATIVE_LAUNCHER_FD';
+const LAUNCHER_PIPE_FD = 3;
+
+/** In a rank started by launchRanks: calls `gone` once, when the launcher's process has ended. */
+export function watchLauncher(gone: () => void): void {
+  if (process.env[LAUNCHER_PIPE_ENV] !== String(LAUNCHER_PIPE_FD)) return;
+  let pipe: net.Socket;
+  try {
+    pipe = new net.Socket({ fd: LAUNCHER_PIPE_FD, readable: true, writable: false });
+  } catch {
+    return; // not a pipe here (the variable was inherited by something else)
+  }
+  pipe.on('error', () => {});
+  pipe.once('close', gone);
+  pipe.resume();
+  pipe.unref(); // the rank's life is its training's, not the pipe's
 }
 
 /** The launcher's own options, removed from what each rank is given. */
@@ -44,7 +67,7 @@ export async function launchRanks(script: string, args: string[], o: LaunchOptio
   for (let local = 0; local < o.nprocPerNode; local++) {
     const rank = o.nodeRank * o.nprocPerNode + local;
     const child = spawn(process.execPath, [script, 'train', ...args, ...threads], {
-      stdio: 'inherit',
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       // Its own process group: Ctrl-C in the terminal reaches the launcher only, which passes it
       // on once (a rank that got it twice would quit at once instead of at a step boundary).
       detached: true,
@@ -56,8 +79,11 @@ export async function launchRanks(script: string, args: string[], o: LaunchOptio
         LOCAL_WORLD_SIZE: String(o.nprocPerNode),
         MASTER_ADDR: o.masterAddr,
         MASTER_PORT: String(masterPort),
+        [LAUNCHER_PIPE_ENV]: String(LAUNCHER_PIPE_FD),
       },
     });
+    // Held open, unused, for the rank's whole life (see watchLauncher).
+    (child.stdio[LAUNCHER_PIPE_FD] as net.Socket | null)?.unref();
     children.push(child);
     exits.push(
       new Promise((resolve) =>
