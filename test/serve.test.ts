@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
@@ -226,9 +227,10 @@ test('bad requests of every kind get the right 4xx naming the problem, and the s
     [{ inputs: [{ name: 'images', datatype: 'BYTES', shape: [2], data: ['x'] }] }, 400, /holds 1 elements but the shape says 2/],
     [{ ...input({}), outputs: [{ name: 'scores' }] }, 400, /outputs\[0\]\.name must be one of probabilities, logits, got "scores"/],
     [{ ...input({}), outputs: [{ name: 'logits', parameters: { classification: 11 } }] }, 400, /classification must be an integer from 1 to 10, got 11/],
-    [input({ parameters: { binary_data_size: 100 } }), 400, /binary_data_size is 100 but only 0 bytes follow/],
+    [input({ parameters: { binary_data_size: 12288 } }), 400, /binary_data_size is 12288 but only 0 bytes follow/],
+    [input({ parameters: { binary_data_size: 100 } }), 400, /'input' of shape \[1,3,32,32\] needs 12288 bytes of FP32, but inputs\[0\]\.parameters\.binary_data_size is 100/],
     ['{}', 400, /Inference-Header-Content-Length is 99/, { 'inference-header-content-length': '99' }],
-    [{ inputs: [{ name: 'input', datatype: 'FP32', shape: [65, 3, 32, 32], parameters: { binary_data_size: 0 } }] }, 400, /needs 798720 bytes of FP32, got 0/],
+    [{ inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 32, 32], parameters: { binary_data_size: 0 } }] }, 400, /'input' of shape \[2,3,32,32\] needs 24576 bytes of FP32, but inputs\[0\]\.parameters\.binary_data_size is 0/],
   ];
   for (const [body, status, message, headers] of cases) {
     const r = await infer(body, headers);
@@ -252,6 +254,386 @@ test('bad requests of every kind get the right 4xx naming the problem, and the s
   assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
   const ok = await infer(input({}));
   assert.equal(ok.status, 200);
+});
+
+/** A body in the binary tensor extension: the JSON header, then the raw bytes. */
+function binaryBody(header: unknown, data: Buffer): { body: Buffer; headers: Record<string, string> } {
+  const h = Buffer.from(JSON.stringify(header));
+  return { body: Buffer.concat([h, data]), headers: { 'inference-header-content-length': String(h.length) } };
+}
+
+/** BYTES elements as the binary extension sends them: a 4-byte little-endian length, then the bytes. */
+function lengthPrefixed(items: Buffer[]): Buffer {
+  return Buffer.concat(
+    items.flatMap((b) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(b.length);
+      return [length, b];
+    }),
+  );
+}
+
+const zeros = (n: number) => new Array<number>(n).fill(0);
+
+test('issue 29 item 3: counts, shapes and sizes are checked from the header before anything is decoded, on every input path: 413 at once, other clients not kept waiting', async () => {
+  const tiny = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+  const pixels = Buffer.alloc(300_000, 7); // 100,000 images of 1 x 1 pixels: 300 KB
+  const cases: [string, { body: Buffer | string; headers: Record<string, string> }, RegExp][] = [
+    ['binary UINT8 pixels [100000,1,1,3]', binaryBody({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [100_000, 1, 1, 3], parameters: { binary_data_size: pixels.length } }] }, pixels), /'pixels' of shape \[100000,1,1,3\]: 100000 images in one request is more than maxBatch 64/],
+    ['JSON UINT8 pixels [100000,1,1,3]', { body: JSON.stringify({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [100_000, 1, 1, 3], data: zeros(300_000) }] }), headers: {} }, /100000 images in one request is more than maxBatch 64/],
+    ['binary BYTES of 20,000 PNGs', binaryBody({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [20_000], parameters: { binary_data_size: 20_000 * (4 + tiny.length) } }] }, lengthPrefixed(new Array<Buffer>(20_000).fill(tiny))), /'images' of shape \[20000\]: 20000 images in one request is more than maxBatch 64/],
+    ['JSON BYTES of 20,000 PNGs', { body: JSON.stringify({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [20_000, 1], data: new Array<string>(20_000).fill(tiny.toString('base64')) }] }), headers: {} }, /'images' of shape \[20000,1\]: 20000 images/],
+    ['binary FP32 [65,3,32,32]', binaryBody({ inputs: [{ name: 'input', datatype: 'FP32', shape: [65, 3, 32, 32], parameters: { binary_data_size: 65 * 3072 * 4 } }] }, Buffer.alloc(65 * 3072 * 4)), /'input' of shape \[65,3,32,32\]: 65 images in one request is more than maxBatch 64/],
+    ['JSON FP32 [65,3,32,32]', { body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [65, 3, 32, 32], data: zeros(65 * 3072) }] }), headers: {} }, /65 images in one request is more than maxBatch 64/],
+    // the data does not match the shape: the shape alone is refused first
+    ['JSON BYTES [100000] with one element', { body: JSON.stringify({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [100_000], data: ['x'] }] }), headers: {} }, /100000 images in one request is more than maxBatch 64/],
+    ['JSON pixels of one image over the pixel limit', { body: JSON.stringify({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 20_000, 20_000, 3], data: [] }] }), headers: {} }, /'pixels' of shape \[1,20000,20000,3\]: 20000 x 20000 pixels is more than the 100,000,000-pixel limit/],
+    ['binary pixels of one image over the pixel limit', binaryBody({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 1, 100_000_001, 3], parameters: { binary_data_size: 3 } }] }, Buffer.alloc(3)), /1 x 100000001 pixels is more than the 100,000,000-pixel limit/],
+  ];
+  const model = server.models.get('cifar')!;
+  const imagesBefore = model.stats.images;
+  const normal = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: zeros(3072) }] };
+  for (const [what, { body, headers }, message] of cases) {
+    const started = performance.now();
+    // another client's request, sent with it, is answered as quickly as ever
+    const [r, other] = await Promise.all([infer(body, headers).then((x) => ({ ...x, ms: performance.now() - started })), infer(normal).then((x) => ({ ...x, ms: performance.now() - started }))]);
+    assert.equal(r.status, 413, `${what}: ${JSON.stringify(r.json)}`);
+    assert.match(r.json.error, message, what);
+    assert.ok(r.ms < 2000, `${what}: refused after ${r.ms.toFixed(0)} ms`);
+    assert.equal(other.status, 200, what);
+    assert.ok(other.ms < 3000, `${what}: the other client waited ${other.ms.toFixed(0)} ms`);
+  }
+  assert.equal(model.stats.images - imagesBefore, cases.length, 'only the other clients\' images were computed');
+
+  // the classify route: a form is read file by file, and one more file than a batch is refused
+  // before any is decoded; so are files over the body limit together, and a form it cannot read
+  const small = await createServer({ models: { m: checkpoint }, device: 'cpu', maxBatch: 2, maxBodyBytes: 50_000 });
+  const url = await small.listen({ port: 0 });
+  try {
+    const form = (files: Buffer[]) => {
+      const f = new FormData();
+      files.forEach((b, i) => f.append(`f${i}`, new Blob([b], { type: 'image/png' }), `${i}.png`));
+      return f;
+    };
+    const classify = async (body: FormData | Buffer, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${url}/v1/models/m/classify`, { method: 'POST', body, headers });
+      return { status: r.status, json: (await r.json()) as any };
+    };
+    const three = await classify(form([tiny, tiny, tiny]));
+    assert.equal(three.status, 413, JSON.stringify(three.json));
+    assert.match(three.json.error, /the form holds more than 2 files, more than maxBatch 2: split it/);
+    const heavy = await classify(form([tiny, Buffer.alloc(60_000)]));
+    assert.equal(heavy.status, 413, JSON.stringify(heavy.json));
+    assert.match(heavy.json.error, /request body too large: the form's files hold more than 50000 bytes/);
+    assert.equal(small.models.get('m')!.stats.images, 0, 'nothing was computed');
+    const two = await classify(form([pngs[0], pngs[1]]));
+    assert.equal(two.status, 200, JSON.stringify(two.json));
+    assert.equal(two.json.predictions.length, 2);
+    // the same limits on the infer route of this server
+    const three2 = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [3], data: ['', '', ''] }] }) });
+    assert.equal(three2.status, 413);
+    assert.match(((await three2.json()) as any).error, /3 images in one request is more than maxBatch 2/);
+  } finally {
+    await small.close();
+  }
+});
+
+test('issue 29 item 6: non-finite inputs are 400 naming the input and the element, in JSON and binary tensors, wherever they are; only FP32 is taken', async () => {
+  const n = 2 * 3072;
+  const shape = [2, 3, 32, 32];
+  // JSON: a number past float32's range would become Infinity (1e39), flat or nested
+  for (const [value, at] of [[1e39, 0], [-1e39, 3071], [3.5e38, 3072], [-Number.MAX_VALUE, n - 1], [1e308, 4000]] as const) {
+    const data = zeros(n);
+    data[at] = value;
+    for (const nested of [false, true]) {
+      const body = { inputs: [{ name: 'input', datatype: 'FP32', shape, data: nested ? [[data.slice(0, 3072)], [data.slice(3072)]] : data }] };
+      const r = await infer(body);
+      assert.equal(r.status, 400, `${value} at ${at}: ${JSON.stringify(r.json)}`);
+      assert.equal(r.json.error, `'input' (FP32): inputs[0].data[${at}] is ${value}, which overflows FP32 (largest finite 3.4028234663852886e+38)`);
+    }
+  }
+  // binary: NaN and infinities anywhere in any image
+  for (const value of [NaN, Infinity, -Infinity]) {
+    for (const at of [0, 1234, 3072, n - 1]) {
+      const x = new Float32Array(n);
+      x[at] = value;
+      const { body, headers } = binaryBody({ inputs: [{ name: 'input', datatype: 'FP32', shape, parameters: { binary_data_size: x.byteLength } }] }, Buffer.from(x.buffer));
+      const r = await infer(body, headers);
+      assert.equal(r.status, 400, `${value} at ${at}: ${JSON.stringify(r.json)}`);
+      assert.equal(r.json.error, `'input' (FP32): element ${at} of the binary data (image ${Math.floor(at / 3072)}) is ${value}: inputs must be finite numbers`);
+    }
+  }
+  // the model takes FP32 only: other float types are refused by name, in JSON and binary
+  for (const datatype of ['FP64', 'FP16', 'BF16']) {
+    const json = await infer({ inputs: [{ name: 'input', datatype, shape: [1, 3, 32, 32], data: zeros(3072) }] });
+    assert.equal(json.status, 400);
+    assert.equal(json.json.error, `inputs[0].datatype must be FP32 for 'input', got "${datatype}"`);
+    const { body, headers } = binaryBody({ inputs: [{ name: 'input', datatype, shape: [1, 3, 32, 32], parameters: { binary_data_size: 3072 * 8 } }] }, Buffer.alloc(3072 * 8));
+    const bin = await infer(body, headers);
+    assert.equal(bin.status, 400);
+    assert.match(bin.json.error, new RegExp(`datatype must be FP32 for 'input', got "${datatype}"`));
+  }
+  // the largest float32 (and a double that rounds to it) is finite and taken
+  const edge = zeros(3072);
+  edge[0] = 3.4028234663852886e38;
+  edge[1] = -3.4028235e38;
+  assert.equal((await infer({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: edge }] })).status, 200);
+});
+
+test('issue 29 item 12: a 200,000-deep JSON value anywhere in the request, and a multipart form without a boundary or cut short, are 400 with a clear message; the server keeps serving', async () => {
+  const deepArray = '['.repeat(200_000) + ']'.repeat(200_000);
+  const deepObject = '{"a":'.repeat(200_000) + '1' + '}'.repeat(200_000);
+  const input = { name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: zeros(3072) };
+  // "@" marks where the deep value goes
+  const places: [string, unknown, RegExp, 'array'?][] = [
+    ['the body', '@', /the request must be a JSON object with "inputs"|"inputs" must hold exactly one input/],
+    ['inputs', { inputs: '@' }, /"inputs" must hold exactly one input|inputs\[0\] must be an object/],
+    ['inputs[0]', { inputs: ['@'] }, /inputs\[0\] must be an object|inputs\[0\]\.name must be one of images, pixels, input, got nothing/],
+    ['inputs[0].name', { inputs: [{ ...input, name: '@' }] }, /inputs\[0\]\.name must be one of images, pixels, input, got (\[\[\.\.\.\]\]|an object)/],
+    ['inputs[0].datatype', { inputs: [{ ...input, datatype: '@' }] }, /inputs\[0\]\.datatype must be FP32 for 'input', got (\[\[\.\.\.\]\]|an object)/],
+    ['inputs[0].shape', { inputs: [{ ...input, shape: '@' }] }, /inputs\[0\]\.shape must be an array of non-negative integers \(at most 8\), got (\[\[\.\.\.\]\]|an object)/],
+    ['inputs[0].data', { inputs: [{ ...input, data: '@' }] }, /inputs\[0\]\.data (is nested deeper than the 4 dimensions of its shape|must be an array)/],
+    ['inputs[0].data[5]', { inputs: [{ ...input, data: [0, 0, 0, 0, 0, '@'] }] }, /inputs\[0\]\.data is nested deeper than the 4 dimensions of its shape|inputs\[0\]\.data holds 6 values but shape \[1,3,32,32\] needs 3072/],
+    ['images data', { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: '@' }] }, /inputs\[0\]\.data (is nested deeper than the 1 dimensions of its shape|must be an array)/],
+    ['pixels data', { inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 1, 1, 3], data: ['@'] }] }, /inputs\[0\]\.data is nested deeper than the 4 dimensions of its shape|inputs\[0\]\.data holds 1 values but shape \[1,1,1,3\] needs 3/],
+    ['inputs[0].parameters.binary_data_size', { inputs: [{ ...input, parameters: { binary_data_size: '@' } }] }, /binary_data_size must be a non-negative integer, got (\[\[\.\.\.\]\]|an object)/],
+    ['id', { id: '@', inputs: [input] }, /"id" must be a string/],
+    ['outputs', { inputs: [input], outputs: '@' }, /"outputs" must be a non-empty array when given|outputs\[0\] must be an object/],
+    ['outputs[0].name', { inputs: [input], outputs: [{ name: '@' }] }, /outputs\[0\]\.name must be one of probabilities, logits, got (\[\[\.\.\.\]\]|an object)/],
+    ['outputs[0].parameters.classification', { inputs: [input], outputs: [{ name: 'logits', parameters: { classification: '@' } }] }, /classification must be an integer from 1 to 10, got (\[\[\.\.\.\]\]|an object)/],
+    ['outputs[0].parameters.binary_data', { inputs: [input], outputs: [{ name: 'logits', parameters: { binary_data: '@' } }] }, /outputs\[0\]\.parameters\.binary_data must be true or false/],
+    // (parameters are objects: a deep one is only unknown parameters, ignored; a deep array is refused)
+    ['inputs[0].parameters', { inputs: [{ ...input, parameters: '@' }] }, /inputs\[0\]\.parameters must be an object, got \[\[\.\.\.\]\]/, 'array'],
+    ['outputs[0].parameters', { inputs: [input], outputs: [{ name: 'logits', parameters: '@' }] }, /outputs\[0\]\.parameters must be an object, got \[\[\.\.\.\]\]/, 'array'],
+    ['parameters', { inputs: [input], parameters: '@' }, /^parameters must be an object, got \[\[\.\.\.\]\]/, 'array'],
+    ['parameters.binary_data_output', { inputs: [input], parameters: { binary_data_output: '@' } }, /parameters\.binary_data_output must be true or false, got (\[\[\.\.\.\]\]|an object)/],
+  ];
+  for (const [place, template, message, only] of places) {
+    for (const deep of only === 'array' ? [deepArray] : [deepArray, deepObject]) {
+      const body = JSON.stringify(template).replace('"@"', deep);
+      const r = await infer(body);
+      assert.equal(r.status, 400, `${place}: ${JSON.stringify(r.json).slice(0, 200)}`);
+      assert.match(r.json.error, message, place);
+    }
+  }
+  // the same in a binary extension's JSON header
+  const { body, headers } = binaryBody({ inputs: [{ ...input, data: undefined, shape: [1, 3, 32, 32], parameters: { binary_data_size: 12288 } }], outputs: [{ name: '@' }] }, Buffer.alloc(12288));
+  const h = Number(headers['inference-header-content-length']);
+  const header = body.subarray(0, h).toString().replace('"@"', deepArray);
+  const r = await infer(Buffer.concat([Buffer.from(header), body.subarray(h)]), { 'inference-header-content-length': String(Buffer.byteLength(header)) });
+  assert.equal(r.status, 400, JSON.stringify(r.json).slice(0, 200));
+  assert.match(r.json.error, /outputs\[0\]\.name must be one of probabilities, logits, got \[\[\.\.\.\]\]/);
+
+  // multipart forms the reader cannot read
+  const png = pngs[0].toString('latin1');
+  const part = `--XX\r\nContent-Disposition: form-data; name="a"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n${png}`;
+  const forms: [string, string, string, RegExp][] = [
+    ['no boundary', 'multipart/form-data', `${part}\r\n--XX--\r\n`, /the multipart form cannot be read: Multipart: Boundary not found/],
+    ['an empty boundary', 'multipart/form-data; boundary=', `${part}\r\n--XX--\r\n`, /the multipart form cannot be read: /],
+    ['cut short in a file', 'multipart/form-data; boundary=XX', part.slice(0, part.length - 100), /the multipart form cannot be read: .*(end|terminated)/i],
+    ['cut short in the part headers', 'multipart/form-data; boundary=XX', '--XX\r\nContent-Disposition: form-da', /the multipart form cannot be read: .*(end|terminated)/i],
+    ['without its closing boundary', 'multipart/form-data; boundary=XX', `${part}\r\n`, /the multipart form cannot be read: .*(end|terminated)/i],
+    ['not multipart at all', 'multipart/form-data; boundary=XX', 'hello', /the multipart form cannot be read: .*end/i],
+  ];
+  for (const [what, type, form, message] of forms) {
+    const res = await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: Buffer.from(form, 'latin1'), headers: { 'content-type': type } });
+    const json = (await res.json()) as any;
+    assert.equal(res.status, 400, `${what}: ${JSON.stringify(json)}`);
+    assert.match(json.error, message, what);
+  }
+  // still healthy and right
+  assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
+  assert.equal((await infer({ inputs: [input] })).status, 200);
+  const good = new FormData();
+  good.append('a', new Blob([pngs[0]], { type: 'image/png' }), 'a.png');
+  assert.equal((await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: good })).status, 200);
+});
+
+test('issue 29 item 14: names of Object.prototype members (constructor, __proto__, toString, hasOwnProperty) are names like any other: models, inputs, outputs, parameters, the CLI', async () => {
+  const builtins = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+  const good = { name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: zeros(3072) };
+  for (const name of builtins) {
+    // an input or output so named is an unknown name, never a member of a prototype
+    const i = await infer({ inputs: [{ ...good, name }] });
+    assert.equal(i.status, 400, name);
+    assert.equal(i.json.error, `inputs[0].name must be one of images, pixels, input, got "${name}"`);
+    const o = await infer({ inputs: [good], outputs: [{ name }] });
+    assert.equal(o.status, 400, name);
+    assert.equal(o.json.error, `outputs[0].name must be one of probabilities, logits, got "${name}"`);
+    // parameters so named are unknown parameters, ignored; nor do they stand in for known ones
+    // (JSON text: "__proto__" is then an own member, as a client sends it)
+    const withParameters = `{"inputs":[${JSON.stringify({ ...good, parameters: { x: 1 } }).replace('"x":1', `"${name}":{"binary_data_size":0}`)}],"parameters":{"${name}":{"binary_data_output":true}},"outputs":[{"name":"logits","parameters":{"${name}":{"classification":3,"binary_data":true}}}]}`;
+    const p = await infer(withParameters);
+    assert.equal(p.status, 200, `${name}: ${JSON.stringify(p.json)}`);
+    assert.deepEqual([p.json.outputs[0].name, p.json.outputs[0].datatype, p.json.outputs[0].shape, p.json.outputs[0].data.length], ['logits', 'FP32', [1, 10], 10]);
+    // a request whose member so named holds the inputs has no inputs
+    const nested = await infer(`{"${name}":${JSON.stringify({ inputs: [good] })}}`);
+    assert.equal(nested.status, 400);
+    assert.match(nested.json.error, /"inputs" must hold exactly one input/);
+    // no model is so named here
+    const m = await fetch(`${base}/v2/models/${name}`);
+    assert.equal(m.status, 404, name);
+    assert.match(((await m.json()) as any).error, new RegExp(`unknown model '${name}': this server has cifar`));
+  }
+  // models so named are served, given as a Map or as an object's own properties
+  const s = await createServer({ models: new Map([['constructor', checkpoint], ['toString', checkpoint]]), device: 'cpu' });
+  const url = await s.listen({ port: 0 });
+  try {
+    assert.deepEqual([...s.models.keys()], ['constructor', 'toString']);
+    for (const name of ['constructor', 'toString']) {
+      const md = await fetch(`${url}/v2/models/${name}`);
+      assert.equal(md.status, 200, name);
+      assert.equal(((await md.json()) as any).name, name);
+      const r = await fetch(`${url}/v2/models/${name}/infer`, { method: 'POST', body: JSON.stringify({ inputs: [good] }) });
+      assert.equal(r.status, 200, name);
+      assert.equal(((await r.json()) as any).model_name, name);
+    }
+    for (const name of ['hasOwnProperty', '__proto__', 'valueOf']) assert.equal((await fetch(`${url}/v2/models/${name}/ready`)).status, 404, name);
+    assert.match(await (await fetch(`${url}/metrics`)).text(), /resnet_native_requests_total\{model="constructor",route="\/v2\/models\/:name\/infer",status="200"\} 1/);
+  } finally {
+    await s.close();
+  }
+  await assert.rejects(createServer({ models: JSON.parse(`{"__proto__": ${JSON.stringify(checkpoint)}}`) }), /model name "__proto__" must start with a letter or digit/);
+  await assert.rejects(createServer({ models: { hasOwnProperty: path.join(tmp, 'none.safetensors') } }), /model 'hasOwnProperty': checkpoint .*none\.safetensors does not exist/);
+  // the CLI: models named like members are not "given twice" (the bad port is what stops it, before loading)
+  const cliRun = (...args: string[]) => spawnSync(process.execPath, [cli, 'serve', ...args], { encoding: 'utf8' });
+  const three = cliRun('--model', `constructor=${checkpoint}`, '--model', `toString=${checkpoint}`, '--model', `hasOwnProperty=${checkpoint}`, '--port', '70000');
+  assert.equal(three.status, 2, three.stderr);
+  assert.match(three.stderr, /--port must be an integer from 0 to 65535/);
+  const twice = cliRun('--model', 'constructor=a.safetensors', '--model', 'constructor=b.safetensors');
+  assert.equal(twice.status, 2);
+  assert.match(twice.stderr, /model 'constructor' is given twice/);
+  const proto = cliRun('--model', `__proto__=${checkpoint}`);
+  assert.equal(proto.status, 2);
+  assert.match(proto.stderr, /model name "__proto__" must start with a letter or digit/);
+});
+
+test('issue 29 item 5: an empty or blank host is refused (CLI exit 2, API error) instead of listening on every interface', async () => {
+  const message = /host must be an address or host name to listen on \(e\.g\. 127\.0\.0\.1, or 0\.0\.0\.0 for every interface\), got .*: an empty one would listen on every interface/;
+  for (const host of ['', ' ', '\t', ' 127.0.0.1']) {
+    const r = spawnSync(process.execPath, [cli, 'serve', '--model', `m=${checkpoint}`, '--host', host, '--port', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 2, JSON.stringify(host));
+    assert.match(r.stderr, /option '--host <host>' argument .* is invalid\. expected an address or host name .*: an empty one would listen on every interface/);
+    assert.doesNotMatch(r.stdout, /listening/);
+    await assert.rejects(server.listen({ host, port: 0 }), message);
+    const threads = WorkerThread.live.size;
+    await assert.rejects(startServerThread({ models: { m: checkpoint } }, { host, port: 0 }), message);
+    assert.equal(WorkerThread.live.size, threads, 'refused before a thread starts');
+  }
+  await assert.rejects(server.listen({ port: 65536 }), /port must be an integer from 0 to 65535/);
+});
+
+test('issue 29 item 15: every serve option is checked before any model is loaded, naming it and its range (the CLI exits 2 naming the flag)', async () => {
+  const junk = path.join(tmp, 'junk-options.safetensors');
+  fs.writeFileSync(junk, 'not a checkpoint');
+  // with a checkpoint that cannot load: exit 2 and the option's message (not the load error, exit 1)
+  const cliCases: [string[], RegExp][] = [
+    [['--max-body-mb', '0'], /--max-body-mb must be more than 0 and at most 2048 \(MiB\), got 0$/m],
+    [['--max-body-mb', '4096'], /--max-body-mb must be more than 0 and at most 2048 \(MiB\), got 4096$/m],
+    [['--port', '70000'], /--port must be an integer from 0 to 65535 \(0: any free port\), got 70000/],
+    [['--timeout-ms', '3000000000'], /--timeout-ms must be an integer from 1 to 2147483647 ms, got 3000000000/],
+    [['--device', 'gpu'], /'cpu', 'cuda' or 'cuda:N' for --device but received 'gpu'/],
+  ];
+  for (const [args, message] of cliCases) {
+    const r = spawnSync(process.execPath, [cli, 'serve', '--model', `m=${junk}`, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /could not be loaded|bodyLimit|FST_/);
+  }
+  // the API: each bad option rejects naming it, before a checkpoint is looked at or a thread starts
+  const options: [Record<string, unknown>, RegExp][] = [
+    [{ maxBodyBytes: 0 }, /maxBodyBytes must be an integer from 1 to 2147483648 bytes, got 0/],
+    [{ maxBodyBytes: 1.5 }, /maxBodyBytes must be an integer from 1 to 2147483648 bytes, got 1\.5/],
+    [{ maxBatch: 0 }, /maxBatch must be an integer from 1 to 65536, got 0/],
+    [{ maxQueue: -1 }, /maxQueue must be an integer from 1 to 1073741824, got -1/],
+    [{ maxQueueDelayMs: NaN }, /maxQueueDelayMs must be a number from 0 to 2147483647 ms, got NaN/],
+    [{ requestTimeoutMs: 2 ** 31 }, /requestTimeoutMs must be an integer from 1 to 2147483647 ms, got 2147483648/],
+    [{ headersTimeoutMs: 0 }, /headersTimeoutMs must be an integer from 1 to 2147483647 ms, got 0/],
+    [{ headersTimeoutMs: 5000, bodyTimeoutMs: 1000 }, /headersTimeoutMs \(5000 ms\) must not be longer than bodyTimeoutMs \(1000 ms\)/],
+    [{ keepAliveTimeoutMs: 'soon' }, /keepAliveTimeoutMs must be an integer from 1 to 2147483647 ms, got "soon"/],
+    [{ shutdownGraceMs: -5 }, /shutdownGraceMs must be an integer from 0 to 2147483647 ms, got -5/],
+    [{ device: 'gpu' }, /'cpu', 'cuda' or 'cuda:N' for device/],
+    [{ threads: 0 }, /threads must be an integer from 1 to \d+, got 0/],
+    [{ log: 'loud' }, /log must be 'off', 'terse' or 'json', got "loud"/],
+    [{ models: {} }, /the server needs at least one model/],
+    [{ models: { m: 42 } }, /model 'm': the checkpoint must be a file name, got 42/],
+    [{ models: { 'a/b': junk } }, /model name "a\/b" must start with a letter or digit/],
+  ];
+  const threads = WorkerThread.live.size;
+  for (const [bad, message] of options) {
+    const o = { models: { m: path.join(tmp, 'absent.safetensors') }, ...bad } as never;
+    await assert.rejects(createServer(o), message, JSON.stringify(bad));
+    await assert.rejects(startServerThread(o, { port: 0 }), message, JSON.stringify(bad));
+  }
+  assert.equal(WorkerThread.live.size, threads, 'no thread started');
+});
+
+/** A raw connection that sends `data` (or nothing) and never finishes: when it closed, and what it got. */
+function rawClient(url: string, data: string): { socket: net.Socket; sent: Promise<void>; closed: Promise<{ at: number; received: string }> } {
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d) => (received += d));
+  socket.on('error', () => {});
+  const sent = new Promise<void>((resolve) => socket.once('connect', () => (data ? socket.write(data, () => resolve()) : resolve())));
+  const closed = new Promise<{ at: number; received: string }>((resolve) => socket.once('close', () => resolve({ at: performance.now(), received })));
+  return { socket, sent, closed };
+}
+
+const PARTIAL_HEADERS = 'POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: appl';
+const PARTIAL_BODY = 'POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs":';
+
+test('issue 29 item 4: header, body and keep-alive timeouts always apply; close() ends within its grace period while clients hold connections that sent nothing, half the headers or half a body, and still answers the request in flight', { timeout: 30_000 }, async () => {
+  const s = await createServer({ models: { m: checkpoint }, device: 'cpu', maxQueueDelayMs: 1500, headersTimeoutMs: 600, bodyTimeoutMs: 1200, keepAliveTimeoutMs: 600, shutdownGraceMs: 500 });
+  const url = await s.listen({ port: 0 });
+  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: zeros(3072) }] });
+  // (a request that does not reach the model: the batcher's view of arrivals stays fresh)
+  const fullRequest = 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n';
+  // while serving: a silent client and half headers get 408 after the headers timeout, half a
+  // body after the request timeout, and a kept-alive connection closes once idle for its timeout
+  let started = performance.now();
+  const [silent, halfHeaders, halfBody, keptAlive] = await Promise.all([rawClient(url, ''), rawClient(url, PARTIAL_HEADERS), rawClient(url, PARTIAL_BODY), rawClient(url, fullRequest)].map((c) => c.closed));
+  for (const [what, c, low, high] of [['silent', silent, 500, 2500], ['half headers', halfHeaders, 500, 2500], ['half a body', halfBody, 1100, 3500]] as const) {
+    assert.match(c.received, /^HTTP\/1\.1 408 Request Timeout/, what);
+    const ms = c.at - started;
+    assert.ok(ms >= low && ms < high, `${what}: closed after ${ms.toFixed(0)} ms`);
+  }
+  assert.match(keptAlive.received, /^HTTP\/1\.1 200 OK/);
+  assert.ok(keptAlive.at - started >= 550 && keptAlive.at - started < 4000, `kept-alive connection closed after ${(keptAlive.at - started).toFixed(0)} ms`);
+
+  // shutdown: one request in flight (queued, waiting for company: after a first request, the
+  // next follows closely), an idle kept-alive connection, and the three slow clients, all
+  // connected when close() is called
+  assert.equal((await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body })).status, 200);
+  const inFlight = fetch(`${url}/v2/models/m/infer`, { method: 'POST', body }).then(async (r) => ({ status: r.status, json: (await r.json()) as any, at: performance.now() }));
+  while (s.models.get('m')!.queueDepth < 1) await new Promise((r) => setTimeout(r, 10));
+  const idle = rawClient(url, fullRequest); // answered at once, then idle until close()
+  const slow = [rawClient(url, ''), rawClient(url, PARTIAL_HEADERS), rawClient(url, PARTIAL_BODY)];
+  // and one that finishes sending its request within the grace period: it is answered
+  const late = rawClient(url, 'GET /v2/models/m/ready HTTP/1.1\r\nHost: x\r\n');
+  await new Promise((r) => setTimeout(r, 100));
+  setTimeout(() => late.socket.write('\r\n'), 250);
+  await Promise.all(slow.map((c) => c.sent));
+  started = performance.now();
+  await s.close();
+  const closedAfter = performance.now() - started;
+  const [nothing, headers, partialBody] = await Promise.all(slow.map((c) => c.closed));
+  const idleClosed = await idle.closed;
+  const lateClosed = await late.closed;
+  assert.match(lateClosed.received, /^HTTP\/1\.1 200 OK[\s\S]*connection: close[\s\S]*\{"name":"m","ready":true\}$/i);
+  assert.ok(lateClosed.at - started < 450, `the request finished in the grace period was answered ${(lateClosed.at - started).toFixed(0)} ms after close()`);
+  assert.match(idleClosed.received, /^HTTP\/1\.1 200 OK/);
+  assert.ok(idleClosed.at - started < 300, `the idle kept-alive connection closed ${(idleClosed.at - started).toFixed(0)} ms after close()`);
+  assert.ok(nothing.at - started < 300, `the silent connection closed ${(nothing.at - started).toFixed(0)} ms after close()`);
+  for (const [what, c] of [['half headers', headers], ['half a body', partialBody]] as const) {
+    const ms = c.at - started;
+    assert.ok(ms >= 450 && ms < 1500, `${what}: closed ${ms.toFixed(0)} ms after close(), with a grace period of 500 ms`);
+  }
+  const answered = await inFlight;
+  assert.equal(answered.status, 200, JSON.stringify(answered.json));
+  assert.deepEqual(answered.json.outputs.map((o: { name: string }) => o.name), ['probabilities', 'logits']);
+  // the in-flight request waited up to 1.5 s for company; nothing else held close() open
+  assert.ok(closedAfter < 3000, `close() took ${closedAfter.toFixed(0)} ms`);
+  await assert.rejects(fetch(`${url}/v2/health/live`), 'nothing listens after close()');
 });
 
 test('concurrent requests are batched (fewer forward passes than requests), each answer equal to the model run alone', async () => {
@@ -382,8 +764,9 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
   const help = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
   for (const flag of ['--model', '--host', '--port', '--max-batch', '--max-queue-delay-ms', '--max-queue', '--device', '--threads']) assert.ok(help.stdout.includes(flag), flag);
 
-  // the batch waits up to 1.5 s for more: the requests are all accepted and queued when SIGTERM comes
-  const child = spawn(process.execPath, [cli, 'serve', '--model', `cifar=${checkpoint}`, '--port', '0', '--max-queue-delay-ms', '1500', '--log', 'json']);
+  // the batch waits up to 1.5 s for more: the requests are all accepted and queued when SIGTERM
+  // comes; clients that sent nothing, half their headers or half a body do not hold it open
+  const child = spawn(process.execPath, [cli, 'serve', '--model', `cifar=${checkpoint}`, '--port', '0', '--max-queue-delay-ms', '1500', '--shutdown-grace-ms', '500', '--log', 'json']);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', r));
@@ -397,10 +780,19 @@ test('serve CLI: a bad checkpoint exits 1 before listening; --help; SIGTERM unde
     await new Promise((r) => setTimeout(r, 20));
     depth = Number(/resnet_native_queue_depth\{model="cifar"\} (\d+)/.exec(await (await fetch(`${address}/metrics`)).text())?.[1] ?? 0);
   }
+  const slow = [rawClient(address, ''), rawClient(address, PARTIAL_HEADERS), rawClient(address, PARTIAL_BODY)];
+  await Promise.all(slow.map((c) => c.sent));
+  const signalled = performance.now();
   child.kill('SIGTERM');
   const statuses = await Promise.all(requests.map((p) => p.then((r) => r.status)));
   assert.deepEqual(statuses, Array(20).fill(200));
-  assert.equal(await exited, 0);
+  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);
+  if (typeof code === 'string') child.kill('SIGKILL');
+  assert.equal(code, 0);
+  const stoppedAfter = performance.now() - signalled;
+  // the queued requests waited up to 1.5 s; the slow clients had 0.5 s
+  assert.ok(stoppedAfter < 6000, `exited ${stoppedAfter.toFixed(0)} ms after SIGTERM`);
+  for (const c of await Promise.all(slow.map((x) => x.closed))) assert.ok(c.at - signalled < 4000, `a slow client's connection closed ${(c.at - signalled).toFixed(0)} ms after SIGTERM`);
   assert.match(out, /SIGTERM: answering requests in flight, then stopping/);
   // structured request logs: one JSON line per request
   const logged = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));

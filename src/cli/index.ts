@@ -256,46 +256,66 @@ program
     }
   });
 
-const modelSpec = (value: string, previous: Record<string, string> = {}) => {
+// (a Map: a model may be named like a member of Object.prototype, 'constructor' or 'toString')
+const modelSpec = (value: string, previous?: Map<string, string>) => {
   const eq = value.indexOf('=');
   if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected NAME=CHECKPOINT, got '${value}'`);
   const name = value.slice(0, eq);
-  if (name in previous) throw new InvalidArgumentError(`model '${name}' is given twice`);
-  return { ...previous, [name]: value.slice(eq + 1) };
+  const models = previous ?? new Map<string, string>();
+  if (models.has(name)) throw new InvalidArgumentError(`model '${name}' is given twice`);
+  return models.set(name, value.slice(eq + 1));
+};
+/** Where to listen: an empty or blank host (an unset variable in a script) would listen on every
+ * interface, so only an explicit address leaves loopback. */
+const listenHost = (value: string) => {
+  if (value.trim() === '' || /\s/.test(value)) throw new InvalidArgumentError(`expected an address or host name (e.g. 127.0.0.1, or 0.0.0.0 for every interface), got '${value}': an empty one would listen on every interface`);
+  return value;
 };
 
 program
   .command('serve')
   .description('an inference server speaking the Open Inference Protocol (KServe v2) over HTTP, with dynamic batching and Prometheus metrics')
   .requiredOption('--model <name=checkpoint>', 'a model to serve, by name (repeat for more)', modelSpec)
-  .option('--host <host>', 'address to listen on (loopback unless you say otherwise)', '127.0.0.1')
+  .option('--host <host>', 'address to listen on (loopback unless you say otherwise; an empty one is refused)', listenHost, '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8080)
   .option('--max-batch <n>', 'most images in one forward pass', integer(1), 64)
   .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to batch with (only while requests come closer together than that)', number(0), 2)
   .option('--max-queue <n>', 'most requests waiting per model; more get 503 with Retry-After', integer(1), 256)
   .option('--timeout-ms <ms>', 'a request not answered within this gets 503', integer(1), 30000)
-  .option('--max-body-mb <n>', 'largest request body (413 beyond)', number(0), 64)
+  .option('--max-body-mb <n>', 'largest request body in MiB, more than 0 and at most 2048 (413 beyond)', number(0), 64)
   .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
   .option('--threads <n>', 'libtorch intra-op threads of each model thread', integer(1))
+  .option('--shutdown-grace-ms <ms>', 'on SIGTERM / SIGINT, how long a request still arriving may take to arrive before its connection is closed (idle connections close at once; requests received are answered)', integer(0), 10000)
   .addOption(new Option('--log <kind>', 'request log lines').choices(['off', 'terse', 'json']).default('off'))
-  .action(async (opts: { model: Record<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
-    if (opts.port > 65535) throw new UsageError(`--port ${opts.port} is not a port (0 to 65535)`);
+  .action(async (opts: { model: Map<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; shutdownGraceMs: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
+    // Every option is checked here, before a model is loaded: a bad one exits 2 naming its flag.
+    const MAX_BODY_MB = 2048;
+    if (!(opts.maxBodyMb > 0 && opts.maxBodyMb <= MAX_BODY_MB)) throw new UsageError(`--max-body-mb must be more than 0 and at most ${MAX_BODY_MB} (MiB), got ${opts.maxBodyMb}`);
+    const { checkListen, checkServeOptions } = await import('../serve/options.js');
+    const flags: Record<string, string> = { maxBatch: '--max-batch', maxQueueDelayMs: '--max-queue-delay-ms', maxQueue: '--max-queue', requestTimeoutMs: '--timeout-ms', maxBodyBytes: '--max-body-mb', shutdownGraceMs: '--shutdown-grace-ms', device: '--device', threads: '--threads', log: '--log', host: '--host', port: '--port' };
+    const flag = (option: string) => (Object.hasOwn(flags, option) ? flags[option] : option);
+    const options = {
+      models: opts.model,
+      maxBatch: opts.maxBatch,
+      maxQueueDelayMs: opts.maxQueueDelayMs,
+      maxQueue: opts.maxQueue,
+      requestTimeoutMs: opts.timeoutMs,
+      maxBodyBytes: Math.max(1, Math.round(opts.maxBodyMb * 2 ** 20)),
+      shutdownGraceMs: opts.shutdownGraceMs,
+      device: opts.device as never,
+      threads: opts.threads,
+      log: opts.log,
+    };
+    const listen = { host: opts.host, port: opts.port };
+    try {
+      checkServeOptions(options, flag);
+      checkListen(listen, flag);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     // On a thread of its own: its young generation is sized for a server (see server-thread.ts).
     const { startServerThread } = await import('../serve/server-thread.js');
-    const server = await startServerThread(
-      {
-        models: opts.model,
-        maxBatch: opts.maxBatch,
-        maxQueueDelayMs: opts.maxQueueDelayMs,
-        maxQueue: opts.maxQueue,
-        requestTimeoutMs: opts.timeoutMs,
-        maxBodyBytes: Math.round(opts.maxBodyMb * 2 ** 20),
-        device: opts.device as never,
-        threads: opts.threads,
-        log: opts.log,
-      },
-      { host: opts.host, port: opts.port },
-    );
+    const server = await startServerThread(options, listen);
     const names = server.models.map(({ name, info }) => `${name} (${info.arch}, ${info.classNames.length} classes, ${info.device})`);
     console.log(`resnet-native serve: listening on ${server.address}; ready: ${names.join(', ')}`);
     // SIGTERM / SIGINT: stop accepting, answer what was accepted, exit 0.

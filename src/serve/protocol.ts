@@ -2,10 +2,11 @@
 // model metadata, the infer request (JSON tensors, or the binary tensor data extension: a JSON
 // header of Inference-Header-Content-Length bytes followed by raw tensor bytes) and the response,
 // with the classification extension. Everything a request gets wrong is a 400 naming the field.
-import { concatChw, imageToChw } from '../inference/preprocess';
+import { concatChw, imageToChw, MAX_IMAGE_PIXELS } from '../inference/preprocess';
 import { topClasses } from '../inference/ranking';
 import { HttpError } from './http-error';
 import type { BatchPart, ModelInfo } from './model-messages';
+import { preview } from './options';
 import type { InferenceResult } from './served-model';
 
 /** The inputs a model takes; a request sends exactly one of them. */
@@ -50,9 +51,25 @@ export interface ParsedInferRequest {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A field the client sent (its own property: never one of Object.prototype's members). */
+const own = (o: Record<string, unknown>, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
+const INPUT_NAMES = new Map<string, InputName>((Object.keys(INPUTS) as InputName[]).map((n) => [n, n]));
+const OUTPUT_NAMES = new Set<string>(OUTPUTS);
+/** Most outputs one request may ask for (each is a copy of the answer). */
+export const MAX_OUTPUTS = 16;
+/** The largest finite float32. */
+const FP32_MAX = 3.4028234663852886e38;
 
 function bad(message: string): HttpError {
   return new HttpError(400, message);
+}
+
+/** The "parameters" object of `o` (none: empty). */
+function parametersOf(o: Record<string, unknown>, field: string): Record<string, unknown> {
+  const p = own(o, 'parameters');
+  if (p === undefined) return {};
+  if (!isObject(p)) throw bad(`${field ? `${field}.` : ''}parameters must be an object, got ${preview(p)}`);
+  return p;
 }
 
 /** Splits a body into its JSON header and the binary data after it. */
@@ -61,8 +78,8 @@ export function splitBody(body: Buffer, headerLength: string | undefined): { jso
   let binary: Buffer = Buffer.alloc(0);
   if (headerLength !== undefined) {
     const n = Number(headerLength);
-    if (!Number.isInteger(n) || n < 0 || n > body.length) {
-      throw bad(`Inference-Header-Content-Length is ${headerLength}, but the body has ${body.length} bytes`);
+    if (headerLength.trim() === '' || !Number.isInteger(n) || n < 0 || n > body.length) {
+      throw bad(`Inference-Header-Content-Length is ${headerLength.slice(0, 40)}, but the body has ${body.length} bytes`);
     }
     jsonBytes = body.subarray(0, n);
     binary = body.subarray(n);
@@ -74,89 +91,166 @@ export function splitBody(body: Buffer, headerLength: string | undefined): { jso
   }
 }
 
-function flatten(data: unknown, field: string): unknown[] {
+/**
+ * The values of JSON `data`, flat or nested (row-major), without recursion: at most `rank` levels
+ * deep (the shape's) and `expected` values; `what` names them in errors.
+ */
+function flatten(data: unknown, field: string, rank: number, expected: number, what: () => string): unknown[] {
   if (!Array.isArray(data)) throw bad(`${field} must be an array`);
-  return data.flat(Infinity);
+  const out: unknown[] = [];
+  const stack: { array: unknown[]; next: number }[] = [{ array: data, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.array.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.array[top.next++];
+    if (Array.isArray(v)) {
+      if (stack.length >= rank) throw bad(`${field} is nested deeper than the ${rank} dimensions of its shape`);
+      stack.push({ array: v, next: 0 });
+    } else {
+      if (out.length === expected) throw bad(`${field} holds more than the ${what()}`);
+      out.push(v);
+    }
+  }
+  return out;
 }
 
 function checkShape(shape: unknown, field: string): number[] {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw bad(`${field} must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length > 8 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw bad(`${field} must be an array of non-negative integers (at most 8), got ${preview(shape)}`);
+  }
   return shape as number[];
 }
 
-/** Reads the request (JSON already split from its binary part) into batch parts at the model's size. */
-export async function parseInferRequest(json: unknown, binary: Buffer, info: ModelInfo): Promise<ParsedInferRequest> {
+/** What a request's header says it sends: images, values, and the bytes of its binary data. */
+interface Declared {
+  count: number;
+  /** Values in `data` (elements, for BYTES). */
+  values: number;
+  /** Bytes of binary data (null for BYTES: lengths vary). */
+  bytes: number | null;
+}
+
+/**
+ * Checks the input's shape against the model and the server's limits, from the header alone:
+ * nothing is read nor decoded before the image count, each image's size and the data's size are
+ * known to be acceptable (413 for more images than a batch, or an image over the pixel limit).
+ */
+function declared(name: InputName, shape: number[], info: ModelInfo, maxBatch: number): Declared {
+  const s = info.imageSize;
+  const field = `inputs[0].shape`;
+  let count: number;
+  let perImage: number;
+  if (name === 'input') {
+    if (shape.length !== 4 || shape[1] !== 3 || shape[2] !== s || shape[3] !== s) throw bad(`${field} must be [N, 3, ${s}, ${s}] for 'input', got ${preview(shape)}`);
+    count = shape[0];
+    perImage = 3 * s * s;
+  } else if (name === 'pixels') {
+    if (shape.length !== 4 || shape[3] !== 3 || shape[1] < 1 || shape[2] < 1) throw bad(`${field} must be [N, H, W, 3] for 'pixels', got ${preview(shape)}`);
+    count = shape[0];
+    const [, h, w] = shape;
+    if (h * w > MAX_IMAGE_PIXELS) {
+      throw new HttpError(413, `'pixels' of shape ${preview(shape)}: ${h} x ${w} pixels is more than the ${MAX_IMAGE_PIXELS.toLocaleString('en-US')}-pixel limit`);
+    }
+    perImage = h * w * 3;
+  } else {
+    if (shape.length < 1 || shape.slice(1).some((d) => d !== 1)) throw bad(`${field} must be [N] (or [N, 1]) for 'images', got ${preview(shape)}`);
+    count = shape[0];
+    perImage = 1;
+  }
+  if (count > maxBatch) throw new HttpError(413, `'${name}' of shape ${preview(shape)}: ${count} images in one request is more than maxBatch ${maxBatch}: split it`);
+  if (count === 0) throw bad(`inputs[0] holds no image: '${name}' of shape ${preview(shape)}`);
+  const values = count * perImage;
+  return { count, values, bytes: name === 'input' ? values * 4 : name === 'pixels' ? values : null };
+}
+
+/** Reads the request (JSON already split from its binary part) into batch parts at the model's
+ * size. `maxBatch`: most images one request may hold (more is 413, found before decoding). */
+export async function parseInferRequest(json: unknown, binary: Buffer, info: ModelInfo, { maxBatch = Infinity }: { maxBatch?: number } = {}): Promise<ParsedInferRequest> {
   if (!isObject(json)) throw bad('the request must be a JSON object with "inputs"');
-  const id = json.id;
+  const id = own(json, 'id');
   if (id !== undefined && typeof id !== 'string') throw bad('"id" must be a string');
-  const inputs = json.inputs;
+  const inputs = own(json, 'inputs');
   if (!Array.isArray(inputs) || inputs.length !== 1) {
     throw bad(`"inputs" must hold exactly one input: one of ${Object.entries(INPUTS).map(([n, d]) => `'${n}' (${d.datatype})`).join(', ')}`);
   }
   const input = inputs[0] as unknown;
   if (!isObject(input)) throw bad('inputs[0] must be an object');
-  const name = input.name;
-  if (typeof name !== 'string' || !(name in INPUTS)) throw bad(`inputs[0].name must be one of ${Object.keys(INPUTS).join(', ')}, got ${JSON.stringify(name)}`);
-  const want = INPUTS[name as InputName].datatype;
-  if (input.datatype !== want) throw bad(`inputs[0].datatype must be ${want} for '${name}', got ${JSON.stringify(input.datatype)}`);
-  const shape = checkShape(input.shape, 'inputs[0].shape');
-  const params = isObject(input.parameters) ? input.parameters : {};
+  const given = own(input, 'name');
+  const name = typeof given === 'string' ? INPUT_NAMES.get(given) : undefined;
+  if (name === undefined) throw bad(`inputs[0].name must be one of ${[...INPUT_NAMES.keys()].join(', ')}, got ${preview(given)}`);
+  const want = INPUTS[name].datatype;
+  const datatype = own(input, 'datatype');
+  if (datatype !== want) throw bad(`inputs[0].datatype must be ${want} for '${name}', got ${preview(datatype)}`);
+  const shape = checkShape(own(input, 'shape'), 'inputs[0].shape');
+  const size = declared(name, shape, info, maxBatch);
+  const outputs = readOutputs(json, info);
+  const binarySize = own(parametersOf(input, 'inputs[0]'), 'binary_data_size');
+  const data = own(input, 'data');
   let raw: Buffer | null = null;
-  if (params.binary_data_size !== undefined) {
-    const size = params.binary_data_size;
-    if (!Number.isInteger(size) || (size as number) < 0) throw bad(`inputs[0].parameters.binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
-    if ((size as number) > binary.length) throw bad(`inputs[0].parameters.binary_data_size is ${size} but only ${binary.length} bytes follow the JSON header`);
-    raw = binary.subarray(0, size as number);
-  } else if (input.data === undefined) {
+  if (binarySize !== undefined) {
+    if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) throw bad(`inputs[0].parameters.binary_data_size must be a non-negative integer, got ${preview(binarySize)}`);
+    if (size.bytes !== null && binarySize !== size.bytes) {
+      throw bad(`'${name}' of shape ${preview(shape)} needs ${size.bytes} bytes of ${want}, but inputs[0].parameters.binary_data_size is ${binarySize}`);
+    }
+    if ((binarySize as number) > binary.length) throw bad(`inputs[0].parameters.binary_data_size is ${binarySize} but only ${binary.length} bytes follow the JSON header`);
+    raw = binary.subarray(0, binarySize as number);
+  } else if (data === undefined) {
     throw bad('inputs[0] has neither "data" nor parameters.binary_data_size');
   }
-  const parts = await readInput(name as InputName, shape, raw, input.data, info);
-  const count = parts.reduce((n, p) => n + p.count, 0);
-  if (count === 0) throw bad('inputs[0] holds no image');
-  return { id, parts, count, outputs: readOutputs(json, info) };
+  const parts = await readInput(name, shape, size, raw, data, info);
+  return { id: id as string | undefined, parts, count: size.count, outputs };
 }
 
-async function readInput(name: InputName, shape: number[], raw: Buffer | null, data: unknown, info: ModelInfo): Promise<BatchPart[]> {
+async function readInput(name: InputName, shape: number[], size: Declared, raw: Buffer | null, data: unknown, info: ModelInfo): Promise<BatchPart[]> {
   const s = info.imageSize;
+  const n = size.values;
+  const needs = () => `${n} values shape ${preview(shape)} needs`;
   if (name === 'input') {
-    if (shape.length !== 4 || shape[1] !== 3 || shape[2] !== s || shape[3] !== s) throw bad(`inputs[0].shape must be [N, 3, ${s}, ${s}] for 'input', got ${JSON.stringify(shape)}`);
-    const n = shape[0] * 3 * s * s;
     let values: Float32Array;
     if (raw) {
-      if (raw.length !== n * 4) throw bad(`'input' of shape ${JSON.stringify(shape)} needs ${n * 4} bytes of FP32, got ${raw.length}`);
       values = new Float32Array(n);
       new Uint8Array(values.buffer).set(raw);
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (v - v !== 0) throw bad(`'input' (FP32): element ${i} of the binary data (image ${Math.floor(i / (3 * s * s))}) is ${v}: inputs must be finite numbers`);
+      }
     } else {
-      const flat = flatten(data, 'inputs[0].data');
-      if (flat.length !== n) throw bad(`inputs[0].data holds ${flat.length} values but shape ${JSON.stringify(shape)} needs ${n}`);
-      const wrong = flat.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-      if (wrong >= 0) throw bad(`inputs[0].data[${wrong}] is ${JSON.stringify(flat[wrong])}, not a finite number`);
-      values = Float32Array.from(flat as number[]);
+      const flat = flatten(data, 'inputs[0].data', shape.length, n, needs);
+      if (flat.length !== n) throw bad(`inputs[0].data holds ${flat.length} values but shape ${preview(shape)} needs ${n}`);
+      values = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`'input' (FP32): inputs[0].data[${i}] is ${preview(v)}, not a finite number`);
+        if (!Number.isFinite(Math.fround(v))) throw bad(`'input' (FP32): inputs[0].data[${i}] is ${v}, which overflows FP32 (largest finite ${FP32_MAX})`);
+        values[i] = v;
+      }
     }
-    return [{ kind: 'f32', count: shape[0], data: values }];
+    return [{ kind: 'f32', count: size.count, data: values }];
   }
   if (name === 'pixels') {
-    if (shape.length !== 4 || shape[3] !== 3 || shape[1] < 1 || shape[2] < 1) throw bad(`inputs[0].shape must be [N, H, W, 3] for 'pixels', got ${JSON.stringify(shape)}`);
     const [count, h, w] = shape;
-    const n = count * h * w * 3;
     let bytes: Uint8Array;
     if (raw) {
-      if (raw.length !== n) throw bad(`'pixels' of shape ${JSON.stringify(shape)} needs ${n} bytes, got ${raw.length}`);
       bytes = raw;
     } else {
-      const flat = flatten(data, 'inputs[0].data');
-      if (flat.length !== n) throw bad(`inputs[0].data holds ${flat.length} values but shape ${JSON.stringify(shape)} needs ${n}`);
-      const wrong = flat.findIndex((v) => !Number.isInteger(v) || (v as number) < 0 || (v as number) > 255);
-      if (wrong >= 0) throw bad(`inputs[0].data[${wrong}] is ${JSON.stringify(flat[wrong])}, not a UINT8 value (0 to 255)`);
-      bytes = Uint8Array.from(flat as number[]);
+      const flat = flatten(data, 'inputs[0].data', shape.length, n, needs);
+      if (flat.length !== n) throw bad(`inputs[0].data holds ${flat.length} values but shape ${preview(shape)} needs ${n}`);
+      bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 255) throw bad(`'pixels' (UINT8): inputs[0].data[${i}] is ${preview(v)}, not a UINT8 value (0 to 255)`);
+        bytes[i] = v as number;
+      }
     }
     const images = await Promise.all(Array.from({ length: count }, (_, i) => imageToChw({ data: bytes.subarray(i * h * w * 3, (i + 1) * h * w * 3), width: w, height: h, channels: 3 }, s)));
     return [chwPart(images)];
   }
   // images: BYTES, one encoded image per element
-  if (shape.length < 1 || shape.slice(1).some((d) => d !== 1)) throw bad(`inputs[0].shape must be [N] (or [N, 1]) for 'images', got ${JSON.stringify(shape)}`);
-  const count = shape[0];
-  const encoded: Buffer[] = raw ? splitBytes(raw, count) : jsonBytes(data, count);
+  const count = size.count;
+  const encoded: Buffer[] = raw ? splitBytes(raw, count) : jsonBytes(data, shape, count);
   const images = await Promise.all(
     encoded.map((img, i) =>
       imageToChw(img, s).catch((err: Error) => {
@@ -188,8 +282,8 @@ function splitBytes(raw: Buffer, count: number): Buffer[] {
 }
 
 /** BYTES in JSON: each element a base64 string of an encoded image. */
-function jsonBytes(data: unknown, count: number): Buffer[] {
-  const flat = flatten(data, 'inputs[0].data');
+function jsonBytes(data: unknown, shape: number[], count: number): Buffer[] {
+  const flat = flatten(data, 'inputs[0].data', shape.length, count, () => `${count} elements the shape says`);
   if (flat.length !== count) throw bad(`inputs[0].data holds ${flat.length} elements but the shape says ${count}`);
   return flat.map((v, i) => {
     if (typeof v !== 'string') throw bad(`inputs[0].data[${i}] must be a base64 string of an encoded image`);
@@ -198,20 +292,24 @@ function jsonBytes(data: unknown, count: number): Buffer[] {
 }
 
 function readOutputs(json: Record<string, unknown>, info: ModelInfo): RequestedOutput[] {
-  const requestParams = isObject(json.parameters) ? json.parameters : {};
-  const binaryDefault = requestParams.binary_data_output === true;
-  if (json.outputs === undefined) return OUTPUTS.map((name) => ({ name, binary: binaryDefault, classification: 0 }));
-  if (!Array.isArray(json.outputs) || json.outputs.length === 0) throw bad('"outputs" must be a non-empty array when given');
-  return json.outputs.map((o: unknown, i: number) => {
+  const binaryDefault = own(parametersOf(json, ''), 'binary_data_output') ?? false;
+  if (typeof binaryDefault !== 'boolean') throw bad(`parameters.binary_data_output must be true or false, got ${preview(binaryDefault)}`);
+  const outputs = own(json, 'outputs');
+  if (outputs === undefined) return OUTPUTS.map((name) => ({ name, binary: binaryDefault, classification: 0 }));
+  if (!Array.isArray(outputs) || outputs.length === 0) throw bad('"outputs" must be a non-empty array when given');
+  if (outputs.length > MAX_OUTPUTS) throw bad(`"outputs" asks for ${outputs.length} outputs; at most ${MAX_OUTPUTS}`);
+  return outputs.map((o: unknown, i: number) => {
     if (!isObject(o)) throw bad(`outputs[${i}] must be an object`);
-    if (typeof o.name !== 'string' || !(OUTPUTS as readonly string[]).includes(o.name)) throw bad(`outputs[${i}].name must be one of ${OUTPUTS.join(', ')}, got ${JSON.stringify(o.name)}`);
-    const p = isObject(o.parameters) ? o.parameters : {};
-    const k = p.classification ?? 0;
+    const name = own(o, 'name');
+    if (typeof name !== 'string' || !OUTPUT_NAMES.has(name)) throw bad(`outputs[${i}].name must be one of ${OUTPUTS.join(', ')}, got ${preview(name)}`);
+    const p = parametersOf(o, `outputs[${i}]`);
+    const k = own(p, 'classification') ?? 0;
     if (!Number.isInteger(k) || (k as number) < 0 || (k as number) > info.classNames.length) {
-      throw bad(`outputs[${i}].parameters.classification must be an integer from 1 to ${info.classNames.length}, got ${JSON.stringify(k)}`);
+      throw bad(`outputs[${i}].parameters.classification must be an integer from 1 to ${info.classNames.length}, got ${preview(k)}`);
     }
-    if (p.binary_data !== undefined && typeof p.binary_data !== 'boolean') throw bad(`outputs[${i}].parameters.binary_data must be true or false`);
-    return { name: o.name as OutputName, binary: (p.binary_data as boolean | undefined) ?? binaryDefault, classification: k as number };
+    const binary = own(p, 'binary_data');
+    if (binary !== undefined && typeof binary !== 'boolean') throw bad(`outputs[${i}].parameters.binary_data must be true or false`);
+    return { name: name as OutputName, binary: (binary as boolean | undefined) ?? binaryDefault, classification: k as number };
   });
 }
 

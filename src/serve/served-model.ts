@@ -7,6 +7,7 @@ import { deserializeError } from '../worker-errors';
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
 import { HttpError } from './http-error';
+import { integerIn, MAX_BATCH_LIMIT, MAX_TIMER_MS, numberIn, SERVE_DEFAULTS } from './options';
 import type { BatchPart, ModelInfo, WorkerReply, WorkerRequest } from './model-messages';
 
 export interface BatchingOptions {
@@ -120,10 +121,10 @@ export class ServedModel {
   /** Loads the checkpoint on a new thread; rejects with the checkpoint's error. */
   static async load(name: string, checkpoint: string, options: ServedModelOptions = {}, observer: BatchObserver | null = null): Promise<ServedModel> {
     const resolved = {
-      maxBatch: positiveInteger('maxBatch', options.maxBatch ?? 64),
-      maxQueueDelayMs: nonNegative('maxQueueDelayMs', options.maxQueueDelayMs ?? 2),
-      maxQueue: positiveInteger('maxQueue', options.maxQueue ?? 256),
-      requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs ?? 30_000),
+      maxBatch: integerIn('maxBatch', options.maxBatch ?? SERVE_DEFAULTS.maxBatch, 1, MAX_BATCH_LIMIT),
+      maxQueueDelayMs: numberIn('maxQueueDelayMs', options.maxQueueDelayMs ?? SERVE_DEFAULTS.maxQueueDelayMs, 0, MAX_TIMER_MS, ' ms'),
+      maxQueue: integerIn('maxQueue', options.maxQueue ?? SERVE_DEFAULTS.maxQueue, 1, 2 ** 30),
+      requestTimeoutMs: integerIn('requestTimeoutMs', options.requestTimeoutMs ?? SERVE_DEFAULTS.requestTimeoutMs, 1, MAX_TIMER_MS, ' ms'),
       device: options.device,
       threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
     };
@@ -188,6 +189,11 @@ export class ServedModel {
 
   get ready(): boolean {
     return this.#ready && !this.#closed;
+  }
+
+  /** Most images in one forward pass, so in one request. */
+  get maxBatch(): number {
+    return this.#options.maxBatch;
   }
 
   get queueDepth(): number {
@@ -371,14 +377,4 @@ export class ServedModel {
     this.#queuedImages = 0;
     await this.#thread.close();
   }
-}
-
-function positiveInteger(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function nonNegative(name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a number of 0 or more, got ${v}`);
-  return v;
 }

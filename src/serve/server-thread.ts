@@ -10,6 +10,7 @@ import { deserializeError, type SerializedError } from '../worker-errors';
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
 import type { ModelInfo } from './model-messages';
+import { checkListen, checkServeOptions } from './options';
 import type { ServeOptions } from './server';
 
 /** Young generation of the server's thread (3 semi-spaces' worth in V8's accounting: 4 MiB each). */
@@ -40,9 +41,13 @@ export interface ServerThread {
 
 /**
  * Loads the models and listens, like `createServer(options)` then `listen(listen)`, on a thread
- * of its own: rejects with the first checkpoint's error, or why it cannot listen.
+ * of its own: rejects with the first checkpoint's error, or why it cannot listen. The options and
+ * where to listen are checked first, before the thread starts (an empty or blank host is refused:
+ * it would listen on every interface).
  */
 export async function startServerThread(options: ServeOptions, listen: { host?: string; port?: number } = {}): Promise<ServerThread> {
+  checkServeOptions(options as unknown as Record<string, unknown>);
+  checkListen(listen);
   let deliver: (m: ServerThreadReply) => void = () => {};
   const thread = new WorkerThread<ServerThreadReply>(
     'server thread',

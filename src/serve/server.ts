@@ -2,6 +2,8 @@
 // Protocol's REST routes and a plain classify route for people, on Fastify (a well-kept HTTP
 // framework: body limits, content-type parsing, graceful close, and a plugin a host app mounts).
 import * as fs from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,16 +11,29 @@ import { concatChw, imageToChw } from '../inference/preprocess';
 import { predictionOf } from '../inference/ranking';
 import { HttpError } from './http-error';
 import { ServerMetrics } from './metrics';
+import { checkListen, checkServeOptions, DEFAULT_LISTEN, preview, SERVE_DEFAULTS } from './options';
 import { INPUTS, inferResponse, modelMetadata, parseInferRequest, splitBody } from './protocol';
 import { ServedModel, type BatchingOptions, type ClientState, type ServedModelOptions } from './served-model';
 
 export interface ServeOptions extends ServedModelOptions {
-  /** Model name -> checkpoint file written by train. */
-  models: Record<string, string>;
-  /** Largest request body; larger ones get 413. Default 64 MiB. */
+  /** Model name -> checkpoint file written by train (a Map, or an object's own properties). */
+  models: ReadonlyMap<string, string> | Record<string, string>;
+  /** Largest request body (for a form: all its files together); larger ones get 413. Default 64 MiB. */
   maxBodyBytes?: number;
   /** Request log lines on stdout: 'off' (default), 'terse' (one line each) or 'json'. */
   log?: 'off' | 'terse' | 'json';
+  /** A request's headers must arrive within this (from the connection, or the answer before it on
+   * a kept-alive one), else 408 and the connection is closed. Default 20,000 ms. */
+  headersTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this, else 408. Default 120,000 ms. */
+  bodyTimeoutMs?: number;
+  /** An idle kept-alive connection is closed after this. Default 72,000 ms (longer than the
+   * usual proxies' 60 s, so that a proxy never reuses a connection the server is closing). */
+  keepAliveTimeoutMs?: number;
+  /** On close(): connections with nothing in progress are closed at once; a request still
+   * arriving (partial headers or body) has this long to arrive (then it is answered), after which
+   * its connection is closed. Requests already received are answered. Default 10,000 ms. */
+  shutdownGraceMs?: number;
 }
 
 export interface InferenceServer {
@@ -26,31 +41,29 @@ export interface InferenceServer {
   readonly app: FastifyInstance;
   readonly models: ReadonlyMap<string, ServedModel>;
   readonly metrics: ServerMetrics;
-  /** Starts listening (default 127.0.0.1:8080); the address it listens on. */
+  /** Starts listening (default 127.0.0.1:8080); the address it listens on. An empty or blank
+   * host is refused (it would listen on every interface): only an explicit address leaves loopback. */
   listen(options?: { host?: string; port?: number }): Promise<string>;
-  /** Stops accepting, answers the requests in flight, then frees the models. */
+  /** Stops accepting, closes idle connections (and, after shutdownGraceMs, those still sending a
+   * request), answers the requests received, then frees the models. */
   close(): Promise<void>;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-/** Where listen() binds unless told: loopback only. */
-export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Loads every model (rejecting with the first checkpoint's error, naming it) and builds the app. */
+/** Loads every model (rejecting with the first checkpoint's error, naming it) and builds the app.
+ * Every option is checked before any model is loaded. */
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
-  const entries = Object.entries(options.models ?? {});
-  if (entries.length === 0) throw new TypeError('createServer needs at least one model: { models: { name: checkpointFile } }');
-  for (const [name, file] of entries) {
-    if (!NAME.test(name)) throw new TypeError(`model name '${name}' must be letters, digits, '_', '.' or '-'`);
-    if (typeof file !== 'string' || !fs.existsSync(file)) throw new TypeError(`model '${name}': checkpoint ${String(file)} does not exist`);
+  const o = checkServeOptions(options as unknown as Record<string, unknown>);
+  for (const [name, file] of o.models) {
+    if (!fs.existsSync(file)) throw new TypeError(`model '${name}': checkpoint ${file} does not exist`);
   }
   const metrics = new ServerMetrics();
   const models = new Map<string, ServedModel>();
   try {
-    for (const [name, file] of entries) {
+    for (const [name, file] of o.models) {
       try {
-        models.set(name, await ServedModel.load(name, file, options, metrics));
+        models.set(name, await ServedModel.load(name, file, o, metrics));
       } catch (err) {
         throw new Error(`model '${name}' (${file}) could not be loaded: ${(err as Error).message}`);
       }
@@ -59,27 +72,45 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
     await Promise.all([...models.values()].map((m) => m.close()));
     throw err;
   }
-  const app = Fastify({ bodyLimit: options.maxBodyBytes ?? 64 * 2 ** 20, logger: false, forceCloseConnections: 'idle' });
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s unless told).
+  const checkEveryMs = Math.max(10, Math.min(1000, Math.floor(o.headersTimeoutMs / 4)));
+  const app = Fastify({
+    bodyLimit: o.maxBodyBytes,
+    logger: false,
+    forceCloseConnections: false, // (Connections below closes them)
+    return503OnClosing: false, // a request that finishes arriving in the grace period is answered
+    keepAliveTimeout: o.keepAliveTimeoutMs,
+    requestTimeout: o.bodyTimeoutMs,
+    http: { headersTimeout: o.headersTimeoutMs, requestTimeout: o.bodyTimeoutMs, connectionsCheckingInterval: checkEveryMs },
+  });
+  const connections = new Connections(app.server);
   let closing: Promise<void> | null = null;
   // Answers sent while closing end their connection: a kept-alive one would hold close() open
-  // for Fastify's whole keep-alive timeout (72 s).
+  // for the whole keep-alive timeout.
   // (hooks on every request take a callback rather than return a promise: less garbage per request)
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  await app.register(inferenceRoutes({ models, metrics, log: options.log ?? 'off' }));
+  await app.register(inferenceRoutes({ models, metrics, log: o.log, maxBodyBytes: o.maxBodyBytes }));
   await app.ready(); // app.routing(req, res) works from here, inside any http server
   return {
     app,
     models,
     metrics,
-    async listen({ host = DEFAULT_LISTEN.host, port = DEFAULT_LISTEN.port } = {}) {
+    async listen(where) {
+      const { host, port } = checkListen(where);
       return app.listen({ host, port });
     },
     close() {
       closing ??= (async () => {
-        await app.close(); // stops accepting; in-flight requests are answered first
+        const closed = app.close(); // stops accepting; requests received are answered first
+        connections.shutdown(o.shutdownGraceMs);
+        try {
+          await closed;
+        } finally {
+          connections.stop();
+        }
         await Promise.all([...models.values()].map((m) => m.close()));
       })();
       return closing;
@@ -87,17 +118,80 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
   };
 }
 
+/**
+ * The server's connections, for a shutdown that ends: Node stops its header and request timeouts
+ * when the server closes, and closes only the connections between two requests, so a client that
+ * sent nothing, half its headers or half its body would hold close() open for ever. Here a
+ * connection with nothing in progress is closed at once; one still sending a request gets the
+ * grace period; one whose request has arrived keeps it until answered.
+ */
+class Connections {
+  /** Each connection's request in progress (null between requests) and how many bytes it had
+   * read when its last answer was sent (more since then: a request has begun arriving). */
+  readonly #open = new Map<Socket, { request: IncomingMessage | null; readWhenIdle: number }>();
+  #deadline: NodeJS.Timeout | null = null;
+  #shuttingDown = false;
+  #graceOver = false;
+
+  constructor(server: Server) {
+    server.on('connection', (socket: Socket) => {
+      if (this.#graceOver) return void socket.destroy();
+      this.#open.set(socket, { request: null, readWhenIdle: 0 });
+      socket.once('close', () => this.#open.delete(socket));
+    });
+    // (one listener function for every response: no closure per request)
+    const open = this.#open;
+    function answered(this: ServerResponse): void {
+      const state = open.get(this.req.socket as Socket);
+      if (state?.request !== this.req) return;
+      state.request = null;
+      state.readWhenIdle = this.req.socket.bytesRead;
+    }
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const state = open.get(req.socket as Socket);
+      if (!state) return;
+      state.request = req;
+      res.on('finish', answered);
+    });
+  }
+
+  /** Whether a connection's request has fully arrived and awaits (or is being given) its answer. */
+  #received(state: { request: IncomingMessage | null }): boolean {
+    return state.request !== null && state.request.complete;
+  }
+
+  shutdown(graceMs: number): void {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    for (const [socket, state] of this.#open) {
+      if (state.request === null && socket.bytesRead === state.readWhenIdle) socket.destroy();
+    }
+    this.#deadline = setTimeout(() => {
+      this.#graceOver = true;
+      for (const [socket, state] of this.#open) if (!this.#received(state)) socket.destroy();
+    }, graceMs);
+  }
+
+  stop(): void {
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadline = null;
+  }
+}
+
 export interface InferenceRoutesOptions {
   models: ReadonlyMap<string, ServedModel>;
   metrics: ServerMetrics;
   log?: 'off' | 'terse' | 'json';
+  /** Most bytes of files one form to the classify route may hold (other bodies: the app's
+   * bodyLimit). Default 64 MiB. */
+  maxBodyBytes?: number;
 }
 
 /**
  * The routes as a Fastify plugin, for a host app that loads its own models:
  * `app.register(inferenceRoutes({ models, metrics }), { prefix: '/ml' })`.
  */
-export function inferenceRoutes({ models, metrics, log = 'off' }: InferenceRoutesOptions): FastifyPluginAsync {
+export function inferenceRoutes({ models, metrics, log = 'off', maxBodyBytes = SERVE_DEFAULTS.maxBodyBytes }: InferenceRoutesOptions): FastifyPluginAsync {
   return async (app) => {
     // Bodies are read as bytes: the binary extension puts raw tensors after the JSON header.
     app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -152,7 +246,7 @@ export function inferenceRoutes({ models, metrics, log = 'off' }: InferenceRoute
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const header = req.headers['inference-header-content-length'];
       const { json, binary } = splitBody(body, Array.isArray(header) ? header[0] : header);
-      const request = await parseInferRequest(json, binary, m.info);
+      const request = await parseInferRequest(json, binary, m.info, { maxBatch: m.maxBatch });
       const result = await m.infer(request.parts, clientState(reply));
       const { body: out, headerLength } = inferResponse(m.name, request, result, m.info);
       if (headerLength === null) return reply.type('application/json').send(out);
@@ -162,22 +256,48 @@ export function inferenceRoutes({ models, metrics, log = 'off' }: InferenceRoute
     app.post('/v2/models/:name/versions/:version/infer', infer);
 
     // For people and curl: an image body, or multipart form files; answers per image. (Multipart
-    // is registered for this route alone: it adds hooks to every request of its scope.)
+    // is registered for this route alone: it adds hooks to every request of its scope.) A form is
+    // read file by file: more files than the model's batch, or more bytes than maxBodyBytes, are
+    // refused as they come, before anything is decoded.
+    const mostFiles = Math.max(...[...models.values()].map((m) => m.maxBatch));
     await app.register(async (scope) => {
-      await scope.register(multipart, { limits: { fileSize: 32 * 2 ** 20, files: 256 } });
+      await scope.register(multipart, { limits: { fileSize: maxBodyBytes, files: mostFiles + 1, fields: 64, fieldSize: 64 * 1024, parts: mostFiles + 65, headerPairs: 64 } });
       scope.post('/v1/models/:name/classify', classify);
     });
+    async function readForm(req: FastifyRequest, maxFiles: number): Promise<Buffer[]> {
+      const files: Buffer[] = [];
+      let bytes = 0;
+      try {
+        for await (const part of req.files()) {
+          if (files.length === maxFiles) throw new HttpError(413, `the form holds more than ${maxFiles} files, more than maxBatch ${maxFiles}: split it`);
+          const chunks: Buffer[] = [];
+          for await (const chunk of part.file as AsyncIterable<Buffer>) {
+            bytes += chunk.length;
+            if (bytes > maxBodyBytes) throw new HttpError(413, `request body too large: the form's files hold more than ${maxBodyBytes} bytes`);
+            chunks.push(chunk);
+          }
+          files.push(Buffer.concat(chunks));
+        }
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        const e = err as Error & { statusCode?: number };
+        // the multipart reader's own limits (413), or a form it cannot read (no boundary,
+        // truncated, a malformed part): the client's mistake, never a 500
+        if (e.statusCode === 413) throw new HttpError(413, `request body too large: the form: ${e.message}`);
+        throw new HttpError(400, `the multipart form cannot be read: ${e.message}`);
+      }
+      if (files.length === 0) throw new HttpError(400, 'the form holds no file');
+      return files;
+    }
     async function classify(req: FastifyRequest<{ Params: { name: string }; Querystring: { top?: string } }>, reply: FastifyReply) {
       const m = model(req.params.name);
       const top = req.query.top === undefined ? 3 : Number(req.query.top);
-      if (!Number.isInteger(top) || top < 1 || top > m.info.classNames.length) throw new HttpError(400, `query parameter top must be an integer from 1 to ${m.info.classNames.length}, got '${req.query.top}'`);
+      if (!Number.isInteger(top) || top < 1 || top > m.info.classNames.length) throw new HttpError(400, `query parameter top must be an integer from 1 to ${m.info.classNames.length}, got ${preview(req.query.top)}`);
       const type = String(req.headers['content-type'] ?? '');
       let files: Buffer[];
       let single = false;
       if (req.isMultipart()) {
-        files = [];
-        for await (const part of req.files()) files.push(await part.toBuffer());
-        if (files.length === 0) throw new HttpError(400, 'the form holds no file');
+        files = await readForm(req, m.maxBatch);
       } else if (type.startsWith('image/') || type === 'application/octet-stream') {
         files = [req.body as Buffer];
         single = true;
@@ -214,5 +334,5 @@ class ClientConnection implements ClientState {
 
 const clientState = (reply: FastifyReply): ClientState => new ClientConnection(reply.raw);
 
-export { INPUTS };
+export { INPUTS, DEFAULT_LISTEN };
 export type { BatchingOptions };
