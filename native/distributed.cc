@@ -98,8 +98,92 @@ class Heartbeat {
 // Only objects carrying this tag are unwrapped as process groups (as tensors, see tensor.cc).
 const napi_type_tag kProcessGroupTag = {0x4c1d0a7be2936f58ULL, 0xa95e3c7d10b84f26ULL};
 
-// new ProcessGroup({ backend, rank, worldSize, host, port, isServer, prefix, timeoutMs, interface, hostname })
-// Blocks until every rank has joined (or the timeout passes).
+// Only objects carrying this tag are unwrapped as stores.
+const napi_type_tag kStoreTag = {0x7d3f12a9c04b6e81ULL, 0x2e68b5d1f9a7c034ULL};
+
+// new Store({ host, port, isServer, worldSize, timeoutMs, prefix }): the job's rendezvous TCPStore,
+// served here (isServer) or reached as a client (connecting retries until timeoutMs), its keys under
+// `prefix`. The join handshake (src/distributed/rendezvous.ts) uses set / tryGet; the process group
+// is then made on it.
+class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Store",
+                       {
+                           InstanceMethod<&StoreWrap::Set>("set"),
+                           InstanceMethod<&StoreWrap::TryGet>("tryGet"),
+                           InstanceMethod<&StoreWrap::Close>("close"),
+                       });
+  }
+
+  explicit StoreWrap(const Napi::CallbackInfo& info) : ObjectWrap(info) {
+    Protect(info.Env(), [&] {
+      Napi::Env env = info.Env();
+      if (!info[0].IsObject()) ThrowExpected(env, "an options object", "options", info[0]);
+      Napi::Object o = info[0].As<Napi::Object>();
+      int64_t port = IntProp(o, "port");
+      int64_t size = IntProp(o, "worldSize");
+      int64_t timeoutMs = IntProp(o, "timeoutMs");
+      if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port must be between 1 and 65535");
+      if (size < 1) throw Napi::RangeError::New(env, "worldSize must be positive");
+      if (timeoutMs < 1) throw Napi::RangeError::New(env, "timeoutMs must be positive");
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(port);
+      options.isServer = BoolProp(o, "isServer");
+      if (options.isServer) options.numWorkers = static_cast<std::size_t>(size);
+      options.waitWorkers = false;  // the join handshake waits, and can say for whom
+      options.timeout = std::chrono::milliseconds(timeoutMs);
+      store_ = c10::make_intrusive<c10d::TCPStore>(StringProp(o, "host"), options);
+      std::string prefix = StringProp(o, "prefix");
+      if (!prefix.empty()) store_ = c10::make_intrusive<c10d::PrefixStore>(prefix, store_);
+      info.This().As<Napi::Object>().TypeTag(&kStoreTag);
+      return 0;
+    });
+  }
+
+  // The c10d store behind a JavaScript Store handle (a TypeError for anything else).
+  static c10::intrusive_ptr<c10d::Store> StoreValue(Napi::Env env, Napi::Value v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kStoreTag)) ThrowExpected(env, "a Store", "store", v);
+    StoreWrap* wrap = Unwrap(v.As<Napi::Object>());
+    if (!wrap->store_) throw Napi::Error::New(env, "this store has been closed");
+    return wrap->store_;
+  }
+
+ private:
+  c10d::Store& Get(Napi::Env env) {
+    if (!store_) throw Napi::Error::New(env, "this store has been closed");
+    return *store_;
+  }
+  // set(key, value)
+  Napi::Value Set(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&] {
+      std::string key = StringArg(info, 0, "key");
+      std::string value = StringArg(info, 1, "value");
+      Get(info.Env()).set(key, std::vector<uint8_t>(value.begin(), value.end()));
+      return info.Env().Undefined();
+    });
+  }
+  // tryGet(key) -> the value, or null when no rank has set it (does not wait)
+  Napi::Value TryGet(const Napi::CallbackInfo& info) {
+    return Protect(info.Env(), [&]() -> Napi::Value {
+      std::string key = StringArg(info, 0, "key");
+      c10d::Store& store = Get(info.Env());
+      if (!store.check({key})) return info.Env().Null();
+      auto bytes = store.get(key);
+      return Napi::String::New(info.Env(), std::string(bytes.begin(), bytes.end()));
+    });
+  }
+  // close(): drops this handle's connection (the process group keeps its own reference)
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    store_.reset();
+    return info.Env().Undefined();
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+};
+
+// new ProcessGroup(store, { backend, rank, worldSize, timeoutMs, interface, hostname }) on a joined
+// Store. Gloo's rendezvous on the store blocks until every rank's address is there (or the timeout).
 class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -121,14 +205,13 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   explicit ProcessGroupWrap(const Napi::CallbackInfo& info) : ObjectWrap(info) {
     Protect(info.Env(), [&] {
       Napi::Env env = info.Env();
-      if (!info[0].IsObject()) ThrowExpected(env, "an options object", "options", info[0]);
-      Napi::Object o = info[0].As<Napi::Object>();
+      c10::intrusive_ptr<c10d::Store> store = StoreWrap::StoreValue(env, info[0]);
+      if (!info[1].IsObject()) ThrowExpected(env, "an options object", "options", info[1]);
+      Napi::Object o = info[1].As<Napi::Object>();
       int64_t rank = IntProp(o, "rank");
       int64_t size = IntProp(o, "worldSize");
-      int64_t port = IntProp(o, "port");
       int64_t timeoutMs = IntProp(o, "timeoutMs");
       if (size < 1 || rank < 0 || rank >= size) throw Napi::RangeError::New(env, "rank must be in [0, worldSize)");
-      if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "port must be between 1 and 65535");
       if (timeoutMs < 1) throw Napi::RangeError::New(env, "timeoutMs must be positive");
       std::chrono::milliseconds timeout(timeoutMs);
       std::string backendName = StringProp(o, "backend");
@@ -136,16 +219,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
 #ifndef RN_WITH_NCCL
       if (backendName == "nccl") throw Napi::Error::New(env, kNoNccl);
 #endif
-
-      c10d::TCPStoreOptions storeOptions;
-      storeOptions.port = static_cast<std::uint16_t>(port);
-      storeOptions.isServer = BoolProp(o, "isServer");
-      if (storeOptions.isServer) storeOptions.numWorkers = static_cast<std::size_t>(size);
-      storeOptions.waitWorkers = false;  // Gloo's own rendezvous below waits for every rank
-      storeOptions.timeout = timeout;
-      c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(StringProp(o, "host"), storeOptions);
-      std::string prefix = StringProp(o, "prefix");
-      if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+      store->setTimeout(timeout);  // from here on the collectives' timeout, not the join deadline
 
       c10::intrusive_ptr<c10d::Backend> backend;
       auto type = c10d::ProcessGroup::BackendType::GLOO;
@@ -419,8 +493,10 @@ RN_BINDING(NoDistributed) { throw Napi::Error::New(info.Env(), kNoGloo); }
 void InitDistributed(Napi::Env env, Napi::Object exports) {
 #ifdef RN_WITH_GLOO
   exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
+  exports.Set("Store", StoreWrap::Define(env));
   exports.Set("Reducer", ReducerWrap::Define(env));
 #else
+  exports.Set("Store", Napi::Function::New<NoDistributed>(env, "Store"));
   exports.Set("ProcessGroup", Napi::Function::New<NoDistributed>(env, "ProcessGroup"));
   exports.Set("Reducer", Napi::Function::New<NoDistributed>(env, "Reducer"));
 #endif

@@ -50,15 +50,28 @@ export interface NativeReducer {
   dispose(): void;
 }
 
+/** The job's rendezvous TCPStore (native/distributed.cc). */
+export interface NativeStore {
+  set(key: string, value: string): void;
+  /** The value, or null when nobody has set the key (does not wait). */
+  tryGet(key: string): string | null;
+  close(): void;
+}
+
+export interface NativeStoreOptions {
+  host: string;
+  port: number;
+  isServer: boolean;
+  worldSize: number;
+  timeoutMs: number;
+  prefix: string;
+}
+
 export interface NativeProcessGroupOptions {
   backend: 'gloo' | 'nccl';
   rank: number;
   worldSize: number;
-  host: string;
-  port: number;
   timeoutMs: number;
-  isServer: boolean;
-  prefix: string;
   interface: string;
   hostname: string;
 }
@@ -215,7 +228,8 @@ export interface NativeBinding {
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
   useMallocCpuAllocator(): boolean;
   /** Throws distributedUnavailableReason() in builds without gloo. */
-  ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
+  Store: new (options: NativeStoreOptions) => NativeStore;
+  ProcessGroup: new (store: NativeStore, options: NativeProcessGroupOptions) => NativeProcessGroup;
   Reducer: new (group: NativeProcessGroup, params: T[], names: string[], bucketCapBytes: number, firstBucketBytes: number) => NativeReducer;
   distributedUnavailableReason(): string | null;
   ncclUnavailableReason(): string | null;

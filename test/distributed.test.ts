@@ -176,7 +176,9 @@ test('joining refuses a lone rank after the timeout, naming where it waited', { 
   const port = await freePort();
   assert.throws(
     () => initProcessGroup({ rank: 1, worldSize: 2, masterPort: port, timeoutMs: 1500 }),
-    (e: unknown) => e instanceof DistributedError && /rank 1 of 2 could not join the group at 127\.0\.0\.1:\d+ within 1500 ms/.test((e as Error).message),
+    (e: unknown) =>
+      e instanceof DistributedError &&
+      /rank 1 of 2 could not join the group: rank 1 of 2 could not reach the rendezvous store \(served by rank 0\) at 127\.0\.0\.1:\d+ within 1\.5 s: is rank 0 running, and were all ranks given the same MASTER_ADDR and MASTER_PORT\?/.test((e as Error).message),
   );
 });
 
@@ -386,6 +388,52 @@ test('kill -9 of the launcher ends its ranks (they watch a pipe from it) within 
   t.diagnostic(`ranks ended ${seconds.toFixed(1)} s after the launcher's kill -9`);
 });
 
+test('start-up faults end within --timeout with what happened: another WORLD_SIZE, a wrong MASTER_PORT, a rank that never joins or is stopped, a stop while waiting', { skip: !available && 'built without gloo' }, async () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'cli', 'index.js');
+  const dir = tempDir('rn-ddp-join-');
+  const rank = (env: Record<string, string>, timeout = 4) => {
+    const child = spawn(process.execPath, [cli, 'train', '--arch', 'resnet18', '--batch-size', '12', '--epochs', '1', '--device', 'cpu', '--threads', '1', '--timeout', String(timeout), '--checkpoint-dir', path.join(dir, `${env.RANK}-${env.MASTER_PORT}`)], {
+      env: { ...process.env, MASTER_ADDR: '127.0.0.1', ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const start = performance.now();
+    const done = new Promise<{ code: number | null; out: string; seconds: number }>((resolve) => child.on('exit', (code) => resolve({ code, out, seconds: (performance.now() - start) / 1000 })));
+    return { child, done };
+  };
+  const [p1, p2, p3, p4, wrong] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  // rank 1 believes in a world of 3: both are refused at once, naming both sizes
+  const mismatch = [rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(p1) }, 60), rank({ RANK: '1', WORLD_SIZE: '3', MASTER_PORT: String(p1) }, 60)];
+  // rank 1 was given another port: it cannot reach the store, rank 0 names it as missing
+  const ports = [rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(p2) }), rank({ RANK: '1', WORLD_SIZE: '2', MASTER_PORT: String(wrong) })];
+  // rank 1 never comes; then one that is stopped (SIGSTOP) before it can join
+  const alone = rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(p3) });
+  const stopped = [rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(p4) }), rank({ RANK: '1', WORLD_SIZE: '2', MASTER_PORT: String(p4) })];
+  stopped[1].child.kill('SIGSTOP');
+  const results = await Promise.all([...mismatch, ...ports, alone, stopped[0]].map((r) => r.done));
+  stopped[1].child.kill('SIGKILL');
+  const [m0, m1, w0, w1, a0, s0] = results;
+  for (const r of results) assert.equal(r.code, 1, r.out);
+  for (const r of [m0, m1]) {
+    assert.match(r.out, /was started with WORLD_SIZE [23], and rank [01] \(this one\) with [23]: every rank must be given the same world size/);
+    assert.ok(r.seconds < 30, `a world-size mismatch took ${r.seconds} s to be refused (the deadline was 60 s)`);
+  }
+  assert.match(w1.out, new RegExp(`rank 1 of 2 could not reach the rendezvous store \\(served by rank 0\\) at 127\\.0\\.0\\.1:${wrong} within 4 s`));
+  for (const r of [w0, a0, s0]) assert.match(r.out, /rank 1 of 2 did not join the group at 127\.0\.0\.1:\d+ within 4 s \(joined: 0\)/);
+  for (const r of [w0, w1, a0, s0]) assert.ok(r.seconds < 4 + 20, `ended ${r.seconds.toFixed(1)} s after start with a 4 s deadline`);
+  for (const r of results) assert.doesNotMatch(r.out, /Exception raised from|frame #/, 'no C++ backtraces');
+  // SIGTERM while waiting ends it at once, saying so (not "could not join within 300 s")
+  const waiting = rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(await freePort()) }, 300);
+  await new Promise((r) => setTimeout(r, 3000));
+  const signalled = performance.now();
+  waiting.child.kill('SIGTERM');
+  const w = await waiting.done;
+  assert.equal(w.code, 143, w.out);
+  assert.match(w.out, /rank 0 was stopped while waiting [\d.]+ s of 300 s for rank 1 to join/);
+  assert.ok(performance.now() - signalled < 5000, `took ${performance.now() - signalled} ms to stop`);
+});
+
 test('2 ranks learn like one process with the same global batch (synthetic set): both well above chance, ranks agree on the accuracy', { skip: !available && 'built without gloo' }, async () => {
   const options = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, epochs: 1, device: 'cpu', syntheticSize: { train: 800, test: 160 }, overwrite: true } as const;
   const dir = tempDir('rn-ddp-accuracy-');
@@ -410,19 +458,32 @@ test('2 ranks learn like one process with the same global batch (synthetic set):
 });
 
 test('the native process group, reducer and collectives refuse bad input with TypeErrors and RangeErrors, never a crash', { skip: !available && 'built without gloo' }, async () => {
-  const base = { backend: 'gloo' as const, rank: 0, worldSize: 1, host: '127.0.0.1', port: await freePort(), timeoutMs: 5000, isServer: true, prefix: 'p/', interface: '', hostname: '127.0.0.1' };
-  assert.throws(() => new native.ProcessGroup({ ...base, backend: 'mpi' as never }), /backend must be 'gloo' or 'nccl', got 'mpi'/);
-  if (native.ncclUnavailableReason() !== null) assert.throws(() => new native.ProcessGroup({ ...base, backend: 'nccl' }), /the NCCL backend is not in this build: it needs the CUDA build of libtorch/);
-  assert.throws(() => new native.ProcessGroup(5 as never), /Expected an options object for 'options' but received 5 of type number/);
-  assert.throws(() => new native.ProcessGroup({ ...base, rank: 'x' } as never), /Expected an integer for 'option rank' but received 'x' of type string/);
-  assert.throws(() => new native.ProcessGroup({ ...base, host: undefined } as never), /Missing option 'host'/);
-  assert.throws(() => new native.ProcessGroup({ ...base, isServer: 1 } as never), /Expected a boolean for 'option isServer'/);
-  assert.throws(() => new native.ProcessGroup({ ...base, rank: 1 }), /rank must be in \[0, worldSize\)/);
-  assert.throws(() => new native.ProcessGroup({ ...base, port: 70000 }), /port must be between 1 and 65535/);
-  assert.throws(() => new native.ProcessGroup({ ...base, timeoutMs: 0 }), /timeoutMs must be positive/);
+  const storeOptions = { host: '127.0.0.1', port: await freePort(), isServer: true, worldSize: 1, timeoutMs: 5000, prefix: 'p/' };
+  assert.throws(() => new native.Store(5 as never), /Expected an options object for 'options' but received 5 of type number/);
+  assert.throws(() => new native.Store({ ...storeOptions, host: undefined } as never), /Missing option 'host'/);
+  assert.throws(() => new native.Store({ ...storeOptions, isServer: 1 } as never), /Expected a boolean for 'option isServer'/);
+  assert.throws(() => new native.Store({ ...storeOptions, port: 70000 }), /port must be between 1 and 65535/);
+  assert.throws(() => new native.Store({ ...storeOptions, timeoutMs: 0 }), /timeoutMs must be positive/);
+  assert.throws(() => new native.Store({ ...storeOptions, worldSize: 0 }), /worldSize must be positive/);
+  const store = new native.Store(storeOptions);
+  assert.equal(store.tryGet('k'), null);
+  store.set('k', 'v');
+  assert.equal(store.tryGet('k'), 'v');
+  assert.throws(() => store.set('k', 5 as never), /Expected a string for 'value'/);
+  const base = { backend: 'gloo' as const, rank: 0, worldSize: 1, timeoutMs: 5000, interface: '', hostname: '127.0.0.1' };
+  assert.throws(() => new native.ProcessGroup({} as never, base), /Expected a Store for 'store' but received an object of type Object/);
+  assert.throws(() => new native.ProcessGroup(store, { ...base, backend: 'mpi' as never }), /backend must be 'gloo' or 'nccl', got 'mpi'/);
+  if (native.ncclUnavailableReason() !== null) assert.throws(() => new native.ProcessGroup(store, { ...base, backend: 'nccl' }), /the NCCL backend is not in this build: it needs the CUDA build of libtorch/);
+  assert.throws(() => new native.ProcessGroup(store, 5 as never), /Expected an options object for 'options' but received 5 of type number/);
+  assert.throws(() => new native.ProcessGroup(store, { ...base, rank: 'x' } as never), /Expected an integer for 'option rank' but received 'x' of type string/);
+  assert.throws(() => new native.ProcessGroup(store, { ...base, hostname: undefined } as never), /Missing option 'hostname'/);
+  assert.throws(() => new native.ProcessGroup(store, { ...base, rank: 1 }), /rank must be in \[0, worldSize\)/);
+  assert.throws(() => new native.ProcessGroup(store, { ...base, timeoutMs: 0 }), /timeoutMs must be positive/);
   assert.throws(() => new native.Reducer({} as never, [], [], 1, 1), /Expected a ProcessGroup for 'group' but received an object of type Object/);
   // a group of one rank, in this process
-  const group = new native.ProcessGroup(base);
+  const group = new native.ProcessGroup(store, base);
+  store.close();
+  assert.throws(() => store.tryGet('k'), /this store has been closed/);
   const t = ones([3], { device: 'cpu' });
   assert.throws(() => group.allreduce([t.handle], 'avg' as never), /reduce op must be 'sum', 'max', 'min' or 'product', got 'avg'/);
   assert.throws(() => group.allreduce(['x'] as never, 'sum'), /Expected a Tensor for 'tensors\[0\]' but received 'x' of type string/);

@@ -115,6 +115,7 @@ program
   .option('--node-rank <r>', "data-parallel: this machine's index, 0 .. nnodes - 1", integer(0), 0)
   .option('--master-addr <addr>', 'data-parallel: where rank 0 serves the rendezvous', '127.0.0.1')
   .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1, 65535))
+  .option('--timeout <seconds>', 'data-parallel: how long joining may wait for every rank (naming those missing), and each collective for the others', integer(1, 7 * 86_400), 300)
   .addHelpText(
     'after',
     '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each: Gloo on the CPU, or with\n' +
@@ -123,16 +124,17 @@ program
       'checkpoints come from rank 0; the checkpoint is the one a single process writes.',
   )
   .action(async (opts: Record<string, unknown>) => {
-    const { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, ...trainOpts } = opts as Record<string, unknown> & {
+    const { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, timeout, ...trainOpts } = opts as Record<string, unknown> & {
       nprocPerNode?: number;
       nnodes: number;
       nodeRank: number;
       masterAddr: string;
       masterPort?: number;
+      timeout: number;
     };
     opts = trainOpts;
     // Started as one rank of a group (by the launcher below, torchrun, a PyTorchJob): join it.
-    if (nprocPerNode === undefined && Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = true;
+    if (nprocPerNode === undefined && Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = { timeoutMs: timeout * 1000 };
     // The option names are TrainOptions' own (commander camel-cases them); all checked here,
     // before any rank or training thread starts, so that bad usage exits 2 at once.
     const { json: _json, logdir, ...config } = opts;
@@ -141,7 +143,7 @@ program
     type TrainOptions = import('../train/loop.js').TrainOptions;
     if (nprocPerNode !== undefined && nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
     // The launcher checks as its first rank will, with the group it is about to start.
-    const launched = nprocPerNode === undefined ? undefined : { rank: nodeRank * nprocPerNode, worldSize: nprocPerNode * nnodes, masterAddr, masterPort: masterPort ?? 29500 };
+    const launched = nprocPerNode === undefined ? undefined : { rank: nodeRank * nprocPerNode, worldSize: nprocPerNode * nnodes, masterAddr, masterPort: masterPort ?? 29500, timeoutMs: timeout * 1000 };
     try {
       checkTrainOptions({ ...(config as TrainOptions), ...(launched ? { distributed: launched } : {}) });
     } catch (err) {
@@ -167,16 +169,6 @@ program
       process.stderr.write(`\n${signal}: stopping at the next step (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to quit now)\n`);
       handle.cancel();
     };
-    // The option names are TrainOptions' own (commander camel-cases them); checked here, before
-    // the training thread starts, so that bad usage exits 2.
-    const { json: _json, logdir, ...config } = opts;
-    if (logdir !== undefined) config.logDir = logdir; // TensorBoard's spelling of the flag
-    const { checkTrainOptions } = await import('../train/loop.js');
-    try {
-      checkTrainOptions(config as TrainOptions);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
     const handle = train({
       ...(config as TrainOptions),
       onLine: reporter.line,

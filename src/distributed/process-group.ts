@@ -4,7 +4,8 @@
 // so a process started by any of them joins its group with initProcessGroup().
 import { checkDeviceName, type Device } from '../device';
 import { checkChoice, checkInteger, invalidArgument } from '../errors';
-import { native, type NativeProcessGroup, type NativeProcessGroupOptions } from '../native';
+import { native, type NativeProcessGroup } from '../native';
+import { JoinError, joinRendezvous, ranksText, sleepSync, type JoinHooks } from './rendezvous';
 import { Tensor, isFloatDtype } from '../tensor';
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
@@ -22,7 +23,8 @@ export interface ProcessGroupOptions {
   masterAddr?: string;
   /** Its port; default $MASTER_PORT, else 29500 (PyTorch's). */
   masterPort?: number;
-  /** How long joining and each collective may wait for the other ranks; default 300,000 ms. */
+  /** How long joining may wait for every rank, and each collective for the other ranks;
+   * default 300,000 ms (train --timeout, in seconds). */
   timeoutMs?: number;
   /** The network interface Gloo uses (multi-node); default $GLOO_SOCKET_IFNAME. */
   interface?: string;
@@ -30,6 +32,29 @@ export interface ProcessGroupOptions {
   localRank?: number;
   /** NCCL: the GPU of this rank, where the group's own tensors live; default `cuda:<localRank>`. */
   device?: Device;
+  /** Checked while waiting for the other ranks to join: when aborted, joining stops, saying so. */
+  signal?: JoinHooks['signal'];
+  /** A line every 10 s while ranks are missing at joining (default: none). */
+  onWaiting?: JoinHooks['onWaiting'];
+}
+
+/** Every option of a rank's group, resolved: given, from the launcher's environment, or default. */
+export interface ResolvedProcessGroupOptions {
+  backend: Backend;
+  rank: number;
+  worldSize: number;
+  host: string;
+  port: number;
+  timeoutMs: number;
+  /** Whether this rank serves the rendezvous store (rank 0, unless torchrun's agent does). */
+  isServer: boolean;
+  storeServedBy: string;
+  /** Keys of this attempt (torchrun restarts) in the store. */
+  prefix: string;
+  interface: string;
+  hostname: string;
+  localRank: number;
+  device: Device;
 }
 
 /**
@@ -57,14 +82,6 @@ export interface FailureDiagnosis {
   explanation: string;
 }
 
-function ranksText(ranks: number[]): string {
-  return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** Why distributed training (or, given 'nccl', that backend) is unavailable in this build (null when it is available). */
 export function distributedUnavailableReason(backend: Backend = 'gloo'): string | null {
   return native.distributedUnavailableReason() ?? (backend === 'nccl' ? native.ncclUnavailableReason() : null);
@@ -82,7 +99,7 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
 export function resolveProcessGroupOptions(
   options: ProcessGroupOptions = {},
   env: NodeJS.ProcessEnv = process.env,
-): NativeProcessGroupOptions & { storeServedBy: string; localRank: number; device: Device } {
+): ResolvedProcessGroupOptions {
   const backend = checkChoice('backend', options.backend, ['gloo', 'nccl'] as const, 'gloo');
   const rank = options.rank ?? fromEnv('RANK', env, 'rank');
   const worldSize = options.worldSize ?? fromEnv('WORLD_SIZE', env, 'worldSize');
@@ -300,14 +317,24 @@ export function initProcessGroup(options: ProcessGroupOptions = {}): ProcessGrou
   const reason = distributedUnavailableReason(o.backend);
   if (reason) throw new DistributedError(reason, o.rank, o.worldSize);
   quietC10dLogging();
+  let store;
   try {
-    return new ProcessGroup(new native.ProcessGroup(o), o.storeServedBy, o.backend, o.device);
+    store = joinRendezvous(o, { signal: options.signal, onWaiting: options.onWaiting });
+  } catch (err) {
+    if (!(err instanceof JoinError)) throw err;
+    throw new DistributedError(`rank ${o.rank} of ${o.worldSize} could not join the group: ${err.message}`, o.rank, o.worldSize, err.missing);
+  }
+  try {
+    const group = new native.ProcessGroup(store, o);
+    return new ProcessGroup(group, o.storeServedBy, o.backend, o.device);
   } catch (err) {
     throw new DistributedError(
-      `rank ${o.rank} of ${o.worldSize} could not join the group at ${o.host}:${o.port} within ${o.timeoutMs} ms: ${(err as Error).message}`,
+      `rank ${o.rank} of ${o.worldSize} joined the group at ${o.host}:${o.port}, but its ${BACKEND_NAMES[o.backend].backend} connections to the other ranks failed: ${(err as Error).message.split('\n')[0]}`,
       o.rank,
       o.worldSize,
     );
+  } finally {
+    store.close(); // the group keeps its own reference
   }
 }
 

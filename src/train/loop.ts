@@ -398,7 +398,8 @@ class Owned {
 async function train(options: ReturnType<typeof checkTrainOptions>, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
   // One process or data-parallel ranks (joined first, so that a rank that cannot start is known
   // to the others at once); float32, autocast, loss scaling or a half model.
-  const strategy = owned.add(strategyFor(options.distributed, options.device));
+  // (joining can be stopped like a step, and says every 10 s which ranks it waits for)
+  const strategy = owned.add(strategyFor(options.distributed, options.device, { signal: hooks.signal, onWaiting: hooks.onLine }));
   // A rank asked to train on 'cuda' trains on its own GPU, and every part below uses that one.
   const c = { ...options, device: strategy.device };
   const bestFile = path.join(c.checkpointDir, `${c.arch}-best.safetensors`);

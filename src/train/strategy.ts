@@ -152,10 +152,6 @@ class DataParallel implements Strategy {
 
 export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | null; device: Device; cudaGraph: boolean; batchSize: number }): void {
   if (!c.distributed) return;
-  // The group this rank would join (from the options or the launcher's environment): its rank,
-  // size and rendezvous address are checked now, and the global batch must split evenly.
-  const { worldSize } = resolveProcessGroupOptions(c.distributed);
-  if (c.batchSize % worldSize !== 0) throw unevenBatch(c.batchSize, worldSize);
   const backend = backendFor(c.distributed, c.device);
   if (c.device === 'cpu' && backend === 'nccl') throw new TrainingError("the NCCL backend trains on GPUs, and the device is 'cpu': pass device (--device) 'cuda', or leave the backend to its default (Gloo on the CPU)");
   if (c.device !== 'cpu' && backend === 'gloo') throw new TrainingError(`the Gloo backend reduces CPU tensors, and the device is '${c.device}': leave the backend to its default (NCCL on GPUs), or pass device (--device) 'cpu'`);
@@ -163,6 +159,10 @@ export function checkStrategyOptions(c: { distributed: ProcessGroupOptions | nul
   if (reason) throw new TrainingError(`data-parallel training on '${c.device}' needs the ${BACKEND_NAMES[backend].backend} backend: ${reason}`);
   // DDP's reducer launches its all-reduces from backward hooks, which a captured graph would not rerun.
   if (c.cudaGraph) throw new TrainingError('cudaGraph (--cuda-graph) and data-parallel ranks do not go together: the gradient all-reduce cannot be captured in the graph; leave one out');
+  // The group this rank would join (from the options or the launcher's environment): its rank,
+  // size and rendezvous address are checked now, and the global batch must split evenly.
+  const { worldSize } = resolveProcessGroupOptions({ ...c.distributed, backend });
+  if (c.batchSize % worldSize !== 0) throw unevenBatch(c.batchSize, worldSize);
 }
 
 function unevenBatch(globalBatch: number, worldSize: number): TrainingError {
@@ -187,10 +187,10 @@ export function rankDevice(device: Device, localRank: number, gpus: number): Dev
 }
 
 /** One process on `device`, or (distributed options given) this rank of the job's group, joined now. */
-export function strategyFor(distributed: ProcessGroupOptions | null, device: Device): Strategy {
+export function strategyFor(distributed: ProcessGroupOptions | null, device: Device, join: Pick<ProcessGroupOptions, 'signal' | 'onWaiting'> = {}): Strategy {
   if (!distributed) return new SingleProcess(device);
   const backend = backendFor(distributed, device);
   const localRank = resolveProcessGroupOptions({ ...distributed, backend }).localRank;
   const own = backend === 'nccl' ? rankDevice(device, localRank, cuda.deviceCount()) : device;
-  return new DataParallel(initProcessGroup({ ...distributed, backend, device: own === 'cpu' ? undefined : own }));
+  return new DataParallel(initProcessGroup({ ...join, ...distributed, backend, device: own === 'cpu' ? undefined : own }));
 }
