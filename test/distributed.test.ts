@@ -434,27 +434,35 @@ test('start-up faults end within --timeout with what happened: another WORLD_SIZ
   assert.ok(performance.now() - signalled < 5000, `took ${performance.now() - signalled} ms to stop`);
 });
 
-test('2 ranks learn like one process with the same global batch (synthetic set): both well above chance, ranks agree on the accuracy', { skip: !available && 'built without gloo' }, async () => {
-  const options = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, epochs: 1, device: 'cpu', syntheticSize: { train: 800, test: 160 }, overwrite: true } as const;
+test('2 ranks learn like one process with the same global batch (synthetic set): the loss falls for both, ranks agree on the results', { skip: !available && 'built without gloo' }, async () => {
+  // Two epochs of 25 steps. Which accuracy 50 steps reach depends on the seed and on the CPU's
+  // kernels (one process, seeds 0-5 on one machine: 0.30-0.74 after epoch 2; 0.17-0.56 for one
+  // epoch of 50 steps, and a Xeon gave 0.25 where another machine gave 0.48), so no accuracy is
+  // asserted. What held for every seed: epoch 2's average loss is 0.59-0.73 of epoch 1's (lr 0.05
+  // first overshoots to ~5, then settles). That the ranks compute what one process does is the
+  // gradient and PyTorch DDP trajectory tests' job.
+  const options = { arch: 'resnet18', batchSize: 16, lr: 0.05, minLr: 0.001, epochs: 2, device: 'cpu', syntheticSize: { train: 400, test: 160 }, overwrite: true, curves: false } as const;
   const dir = tempDir('rn-ddp-accuracy-');
   const results = await ranks(
     2,
     `
     rn.runTraining({ ...${JSON.stringify(options)}, distributed: { timeoutMs: 60000 }, checkpointDir: ${JSON.stringify(path.join(dir, 'ddp'))} }, { onLine: () => {} })
-      .then((r) => out({ accuracy: r.bestAccuracy, steps: r.steps }));
+      .then((r) => out({ accuracies: r.accuracies, losses: r.losses, steps: r.steps }));
   `,
     { join: false },
   );
   const ddp = results.map((r) => {
     assert.equal(r.code, 0, r.err);
-    return JSON.parse(r.out.trim().split('\n').pop()!);
+    return JSON.parse(r.out.trim().split('\n').pop()!) as { accuracies: number[]; losses: number[]; steps: number };
   });
-  assert.equal(ddp[0].accuracy, ddp[1].accuracy, 'every rank evaluates the whole test set together');
-  assert.equal(ddp[0].steps, 50, '800 images / global batch 16');
+  assert.deepEqual(ddp[0].accuracies, ddp[1].accuracies, 'every rank evaluates the whole test set together');
+  assert.deepEqual(ddp[0].losses, ddp[1].losses, 'the reported loss is reduced over the ranks');
+  assert.equal(ddp[0].steps, 50, '2 epochs of 400 images / global batch 16');
   const single = await runTraining({ ...options, checkpointDir: path.join(dir, 'single') }, { onLine: () => {} });
-  // 50 steps leave much noise (measured: one process 0.48, two ranks 0.34): both must have learnt,
-  // well above chance; that they compute the same thing is the gradient and PyTorch DDP tests' job.
-  assert.ok(single.bestAccuracy > 0.25 && ddp[0].accuracy > 0.25, `accuracy: one process ${single.bestAccuracy}, two ranks ${ddp[0].accuracy} (chance 0.1)`);
+  assert.equal(single.steps, 50);
+  for (const [who, losses] of [['one process', single.losses], ['two ranks', ddp[0].losses]] as const) {
+    assert.ok(losses.every(Number.isFinite) && losses[1] < 0.9 * losses[0], `${who}: epoch losses ${losses.join(', ')} (epoch 2 should be under 0.9 of epoch 1)`);
+  }
 });
 
 test('the native process group, reducer and collectives refuse bad input with TypeErrors and RangeErrors, never a crash', { skip: !available && 'built without gloo' }, async () => {

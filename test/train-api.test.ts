@@ -25,7 +25,8 @@ test('train() resolves with the result; events arrive through the async iterator
   clearInterval(ticker);
   delay.disable();
   assert.equal(result.steps, 60);
-  assert.ok(result.bestAccuracy > 0.1, `accuracy ${result.bestAccuracy}`);
+  // (what accuracy 60 steps reach varies with the seed and the CPU; that the loss falls does not)
+  assert.ok(result.losses[1] < 0.9 * result.losses[0], `epoch losses ${result.losses.join(', ')}`);
   assert.equal(events.filter((e) => e.type === 'step').length, 60);
   assert.equal(events.at(-1)!.type, 'done');
   assert.match(lines.at(-1)!, /End of validation the best Accuracy is:/);
@@ -52,6 +53,6 @@ test('an AbortSignal stops the run at a step boundary; bad options reject with t
   const threadsBefore = WorkerThread.live.size;
   const bad = train({ ...small, epochs: 0 });
   assert.equal(WorkerThread.live.size, threadsBefore, 'no training thread started');
-  await assert.rejects(bad.result, (e: Error) => e instanceof TypeError && /Expected positive integer for epochs but received 0/.test(e.message));
+  await assert.rejects(bad.result, (e: Error) => e instanceof TypeError && /Expected integer from 1 to 1000000 for epochs but received 0/.test(e.message));
   await assert.rejects(train({ ...small, amp: 'bfloat16', half: 'bfloat16' }).result, (e: Error) => e instanceof TrainingError && /alternatives: pick one/.test(e.message));
 });

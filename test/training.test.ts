@@ -24,6 +24,7 @@ test('a small ResNet trains on the synthetic set well above chance, logging as t
   const dir = path.join(tmp, 'e2e');
   const result = await runTraining({ ...small, epochs: 2, checkpointDir: dir }, { onLine: (l) => lines.push(l), onEvent: (e) => events.push(e) });
   assert.equal(result.steps, 200, 'two epochs of 100 steps');
+  // seeds 0-3 on one machine: 0.84-0.92 (the seed moves it as much as another CPU's kernels do)
   assert.ok(result.bestAccuracy > 0.6, `best accuracy ${result.bestAccuracy} (chance is 0.1)`);
   assert.ok(result.losses[1] < result.losses[0]);
   assert.match(lines[0], /built-in SYNTHETIC dataset/);
