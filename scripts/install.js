@@ -2,8 +2,10 @@
 // `npm install` step: find (or provision) libtorch, then build the addon with cmake-js.
 // Environment: LIBTORCH, Torch_DIR, RESNET_NATIVE_TORCH_VERSION, RESNET_NATIVE_NO_PROVISION,
 // RESNET_NATIVE_CACHE, RESNET_NATIVE_PYTHON (see scripts/libtorch.js), RESNET_NATIVE_JOBS
-// (parallel compile jobs; each needs about 1.5 GB), TORCH_CUDA_ARCH_LIST (CUDA builds).
+// (parallel compile jobs; each needs about 1.5 GB), TORCH_CUDA_ARCH_LIST (CUDA builds),
+// RESNET_NATIVE_KEEP_BUILD=1 (keep the whole build folder of an installed package).
 
+const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
@@ -49,7 +51,40 @@ function main() {
     );
     return res.status || 1;
   }
+  if (out === -1 && installedAsDependency() && process.env.RESNET_NATIVE_KEEP_BUILD !== '1') pruneBuild(buildDir);
   return 0;
+}
+
+/** Whether this package sits in someone's node_modules (not a checkout being developed). */
+function installedAsDependency() {
+  return path.resolve(__dirname, '..').split(path.sep).includes('node_modules');
+}
+
+/**
+ * Keeps only what loading needs (build/Release/resnet_native.node): the rest of the build folder
+ * is the compiler's (objects and a ~700 MB precompiled header) and every project depending on
+ * this package would carry it. `npm rebuild` configures and builds afresh without it.
+ */
+function pruneBuild(buildDir) {
+  let freed = 0;
+  const sizeOf = (p) => {
+    const st = fs.lstatSync(p);
+    return st.isDirectory() ? fs.readdirSync(p).reduce((n, e) => n + sizeOf(path.join(p, e)), 0) : st.size;
+  };
+  for (const entry of fs.readdirSync(buildDir)) {
+    const full = path.join(buildDir, entry);
+    if (entry === 'Release') {
+      for (const inner of fs.readdirSync(full)) {
+        if (inner === 'resnet_native.node') continue;
+        freed += sizeOf(path.join(full, inner));
+        fs.rmSync(path.join(full, inner), { recursive: true, force: true });
+      }
+      continue;
+    }
+    freed += sizeOf(full);
+    fs.rmSync(full, { recursive: true, force: true });
+  }
+  process.stderr.write(`resnet-native: built; removed ${Math.round(freed / 2 ** 20)} MB of intermediate build files (RESNET_NATIVE_KEEP_BUILD=1 keeps them)\n`);
 }
 
 process.exitCode = main();
