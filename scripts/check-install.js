@@ -14,6 +14,10 @@ const { spawnSync } = require('node:child_process');
 const root = path.resolve(__dirname, '..');
 const maxMbArg = process.argv.indexOf('--max-mb');
 const maxMb = maxMbArg === -1 ? 10 : Number(process.argv[maxMbArg + 1]);
+if (!(maxMb > 0)) {
+  process.stderr.write(`check:install: --max-mb takes a number of MB above 0, got '${process.argv[maxMbArg + 1]}'\n`);
+  process.exit(2);
+}
 
 function fail(message) {
   process.stderr.write(`check:install: ${message}\n`);

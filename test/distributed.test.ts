@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -424,8 +425,15 @@ test('start-up faults end within --timeout with what happened: another WORLD_SIZ
   for (const r of [w0, w1, a0, s0]) assert.ok(r.seconds < 4 + 20, `ended ${r.seconds.toFixed(1)} s after start with a 4 s deadline`);
   for (const r of results) assert.doesNotMatch(r.out, /Exception raised from|frame #/, 'no C++ backtraces');
   // SIGTERM while waiting ends it at once, saying so (not "could not join within 300 s")
-  const waiting = rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(await freePort()) }, 300);
-  await new Promise((r) => setTimeout(r, 3000));
+  const waitPort = await freePort();
+  const waiting = rank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(waitPort) }, 300);
+  // once its store answers, it is waiting (and its signal handlers were set before it started)
+  for (let connected = false; !connected; ) {
+    connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(waitPort, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => setTimeout(() => resolve(false), 100));
+    });
+  }
   const signalled = performance.now();
   waiting.child.kill('SIGTERM');
   const w = await waiting.done;

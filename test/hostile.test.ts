@@ -89,7 +89,7 @@ test('a second run into a folder holding a run is refused unless resuming or ove
   const events: string[] = [];
   await assert.rejects(
     runTraining({ ...tiny, checkpointDir: path.join(file, 'sub') }, { onLine: () => {}, onEvent: (e) => events.push(e.type) }),
-    /checkpoint folder .*a-file\/sub cannot take files: .*ENOTDIR/,
+    /checkpoint folder .*a-file\/sub cannot be made: .*a-file is a file, not a folder; pass another --checkpoint-dir/,
   );
   assert.deepEqual(events, []);
   // temporaries of killed writes are removed at start; those of a live writer are not
@@ -174,6 +174,9 @@ test('checkpoints that cannot continue a run or answer correctly are refused, na
   const saved = readSafetensorsFile(run.lastCheckpoint);
   const buffers = Object.keys(saved.tensors).filter((k) => k.startsWith('optimizer.momentum_buffer.'));
   assert.equal(buffers.length, 62, 'ResNet18 has 62 parameters, each with its buffer');
+  const noBuffers = Object.fromEntries(Object.entries(saved.tensors).filter(([k]) => !k.startsWith('optimizer.momentum_buffer.')));
+  saveSafetensors(path.join(tmp, 'no-momentum.safetensors'), noBuffers, saved.metadata);
+  await assert.rejects(resume(path.join(tmp, 'no-momentum.safetensors')), /optimizer state lacks the momentum buffer of '.*' and 59 more \(it has 0 of 62\)/);
   for (const dropped of [buffers[0], buffers[30], buffers[61]]) {
     const { [dropped]: gone, ...rest } = saved.tensors;
     const partial = path.join(tmp, 'partial-momentum.safetensors');
@@ -195,8 +198,8 @@ test('checkpoints that cannot continue a run or answer correctly are refused, na
     [{ numClasses: 'ten' }, /metadata field 'numClasses'/],
     [{ std: [0.2, 0, 0.2] }, /metadata field 'std' must be three positive numbers/],
     [{ classNames: [] }, /metadata field 'classNames' must be 10 non-empty names \(numClasses\), found \[\]/],
-    [{ classNames: Array(10).fill('cat') }, /metadata field 'classNames' must be 10 distinct names \('cat' appears more than once\)/],
-    [{ classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'a'] }, /metadata field 'classNames' must be 10 distinct names \('a' appears more than once\)/],
+    [{ classNames: Array(10).fill('cat') }, /metadata field 'classNames' must be 10 distinct names: 'cat' appears more than once/],
+    [{ classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'a'] }, /metadata field 'classNames' must be 10 distinct names: 'a' appears more than once/],
   ] as const) {
     const file = crafted(patch);
     await assert.rejects(resume(file), message, JSON.stringify(patch));

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkTrainOptions, cosineDecaySchedule, loadCifar10, modelFromCheckpoint, writeSyntheticCifar } from '../src/index';
+import { checkTrainOptions, cosineDecaySchedule, loadCifar10, modelFromCheckpoint, ones, readSafetensorsFile, resolveProcessGroupOptions, saveSafetensors, writeSyntheticCifar, type Tensor } from '../src/index';
 import { writeFileAtomicOffThread } from '../src/io/file-writer';
 import { tempDir } from './helpers';
 
@@ -66,7 +66,7 @@ test('a background file write lands while the calling thread never yields; a fai
   assert.deepEqual(fs.readdirSync(dir), ['big.bin'], 'no temporary left');
   // into a path under a regular file: rejected with the path, nothing left behind
   const blocked = path.join(target, 'under-a-file.bin');
-  await assert.rejects(writeFileAtomicOffThread(blocked, [Buffer.from('x')]), /ENOTDIR|EEXIST/);
+  await assert.rejects(writeFileAtomicOffThread(blocked, [Buffer.from('x')]), /folder .*big\.bin cannot be made: .*big\.bin is a file, not a folder/);
   assert.deepEqual(fs.readdirSync(dir), ['big.bin']);
 });
 
@@ -92,10 +92,10 @@ test('bad options exit 2 before any work, naming the option: empty, too large, o
     [[...train, '--node-rank', '', '--nproc-per-node', '1'], /--node-rank <r>' argument '' is invalid/],
     [[...train, '--epochs', '9007199254740993'], /--epochs <n>' argument '9007199254740993' is invalid\. expected an integer from 1 to 1000000/],
     [[...train, '--num-classes', '1000000000'], /--num-classes <n>' argument '1000000000' is invalid\. expected an integer from 1 to 100000/],
-    [[...train, '--lr', '1e308'], /finite number from 0 to 3\.4e38 \(float32\) for lr but received 1e\+308/],
-    [[...train, '--momentum', '1e39'], /for momentum but received 1e\+39/],
-    [[...train, '--label-smoothing', '1.5'], /finite number from 0 to 1 for labelSmoothing but received 1\.5/],
-    [[...train, '--image-size', '100000'], /integer from 1 to 4096 for imageSize but received 100000/],
+    [[...train, '--lr', '1e308'], /finite number from 0 to 3\.4e38 \(float32\) for --lr but received 1e\+308/],
+    [[...train, '--momentum', '1e39'], /for --momentum but received 1e\+39/],
+    [[...train, '--label-smoothing', '1.5'], /finite number from 0 to 1 for --label-smoothing but received 1\.5/],
+    [[...train, '--image-size', '100000'], /integer from 1 to 4096 for --image-size but received 100000/],
     [[...train, '--batch-size', '9', '--nproc-per-node', '2'], /batchSize 9 is the global batch and must split evenly over 2 ranks/],
     [[...train, '--nproc-per-node', '2', '--master-port', '70000'], /--master-port <port>' argument '70000' is invalid/],
     [[...train, '--nproc-per-node', '2', '--nnodes', '2', '--node-rank', '2'], /--node-rank 2 must be below --nnodes 2/],
@@ -180,4 +180,19 @@ test('a CIFAR-10 folder whose batches.meta.txt repeats a class name is refused w
   const folder = writeSyntheticCifar(path.join(tmp, 'dup-names'), { perFile: 2 });
   fs.writeFileSync(path.join(folder, 'batches.meta.txt'), 'cat\ndog\ncat\n1\n2\n3\n4\n5\n6\n7\n');
   assert.throws(() => loadCifar10(folder, 'test'), /batches\.meta\.txt: class name 'cat' appears more than once/);
+});
+
+test("names chosen by users or files are keys like any other: a tensor named '__proto__', blank rank variables", () => {
+  const tensors: Record<string, Tensor> = {};
+  for (const name of ['__proto__', 'constructor', 'toString']) Object.defineProperty(tensors, name, { value: ones([2]), enumerable: true });
+  const file = path.join(tmp, 'proto.safetensors');
+  saveSafetensors(file, tensors);
+  const read = readSafetensorsFile(file);
+  assert.deepEqual(Object.keys(read.tensors).sort(), ['__proto__', 'constructor', 'toString']);
+  assert.equal(Object.getPrototypeOf(read.tensors), Object.prototype, 'the key did not replace the prototype');
+  for (const t of Object.values(read.tensors)) assert.deepEqual(t.toList(), [1, 1]);
+  for (const blank of [' ', '\t', ' 1 2']) {
+    assert.throws(() => resolveProcessGroupOptions({}, { RANK: blank, WORLD_SIZE: '2' }), /Expected an integer in \$RANK \(for rank\)/, JSON.stringify(blank));
+    assert.throws(() => resolveProcessGroupOptions({}, { RANK: '0', WORLD_SIZE: blank }), /Expected an integer in \$WORLD_SIZE/, JSON.stringify(blank));
+  }
 });

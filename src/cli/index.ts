@@ -10,6 +10,20 @@ program
   .option('--verbose', 'print stack traces with errors')
   .exitOverride();
 
+// Number('') and Number(' ') are 0: an empty variable in a script must not become a seed or a port.
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+};
+const number = (min: number) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got '${value}'`);
+  return n;
+};
+
 program
   .command('doctor')
   .description('show the libtorch in use, CPU/CUDA build, CUDA devices, cuDNN, threads and addon ABI')
@@ -44,7 +58,7 @@ program
   .description('save the first 6 training images of a batch with their class names as a PNG grid')
   .option('--data <dir>', 'CIFAR-10 folder (default: the built-in synthetic set)')
   .option('--out <file>', 'output PNG', 'samples.png')
-  .option('--seed <n>', 'shuffle seed', (v: string) => integer(0)(v), 0)
+  .option('--seed <n>', 'shuffle seed', integer(0), 0)
   .action(async (opts: { data?: string; out: string; seed: number }) => {
     const { showData } = await import('../data/show.js');
     const result = await showData({ data: opts.data, out: opts.out, seed: opts.seed });
@@ -53,20 +67,6 @@ program
     console.log(`Labels: ${result.labels.join(', ')}`);
     console.log(`Saved ${result.out}`);
   });
-
-// Number('') and Number(' ') are 0: an empty variable in a script must not become a seed or a port.
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
-};
-const number = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got '${value}'`);
-  return n;
-};
 
 program
   .command('train')
@@ -147,7 +147,7 @@ program
     try {
       checkTrainOptions({ ...(config as TrainOptions), ...(launched ? { distributed: launched } : {}) });
     } catch (err) {
-      throw new UsageError((err as Error).message);
+      throw new UsageError(withFlags((err as Error).message, 'train'));
     }
     if (nprocPerNode !== undefined) {
       const { launchRanks, rankArguments } = await import('./launch.js');
@@ -177,12 +177,13 @@ program
     const signals = Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[];
     for (const signal of signals) process.on(signal, onSignal);
     // A rank of `train --nproc-per-node` whose launcher has died (kill -9 too) stops as on SIGTERM;
-    // one that cannot reach a step boundary (waiting for a peer) ends anyway, 30 s later.
+    // one that cannot reach a step boundary ends anyway, 30 s later: by SIGKILL, since exit()
+    // would wait for a training thread blocked in a collective (native code, not interruptible).
     const { watchLauncher } = await import('./launch.js');
     watchLauncher(() => {
       process.stderr.write('resnet-native: the launcher of this rank has ended\n');
       if (!interrupted) onSignal('SIGTERM');
-      setTimeout(() => process.exit(SIGNAL_CODES.SIGTERM), 30_000).unref();
+      setTimeout(() => process.kill(process.pid, 'SIGKILL'), 30_000).unref();
     });
     try {
       await handle.result;
@@ -477,6 +478,15 @@ interface BenchCliOptions {
 
 /** Options that commander accepted one by one but that do not work (alone or together): exit 2. */
 class UsageError extends Error {}
+
+/** The library names an option as its API does ('for labelSmoothing'); on the command line the
+ * user typed a flag: name that (`for --label-smoothing`) where the command has it. */
+function withFlags(message: string, command: string): string {
+  const cmd = program.commands.find((c) => c.name() === command);
+  const flags = new Map<string, string>(cmd?.options.map((o) => [o.attributeName(), o.long ?? '']) ?? []);
+  flags.set('logDir', '--logdir');
+  return message.replace(/\bfor (\w+)\b/g, (whole, name: string) => (flags.get(name) ? `for ${flags.get(name)}` : whole));
+}
 
 async function main(argv: string[]): Promise<number> {
   try {

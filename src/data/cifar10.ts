@@ -69,7 +69,8 @@ export function readClassNames(folder: string): string[] {
   if (!fs.existsSync(file)) return [...CIFAR10_CLASSES];
   const names = readRegularFile(file, 'CIFAR-10 file', (m) => new DatasetError(m)).toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (names.length !== 10) throw new DatasetError(`${file}: expected 10 class names, found ${names.length}`);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  const seen = new Set<string>();
+  const twice = names.find((n) => seen.size === seen.add(n).size);
   if (twice !== undefined) throw new DatasetError(`${file}: class name '${twice}' appears more than once: each class needs its own name`);
   return names;
 }

@@ -91,7 +91,8 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv, option: string): number |
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value)) throw new TypeError(`Expected an integer in $${name} (for ${option}) but it is '${raw}'`);
+  // Number(' ') is 0: a blank value must not become rank 0
+  if (raw.trim() === '' || !Number.isSafeInteger(value)) throw new TypeError(`Expected an integer in $${name} (for ${option}) but it is '${raw}'`);
   return value;
 }
 

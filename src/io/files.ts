@@ -48,6 +48,14 @@ export function readRegularFile(file: string, what?: string, fail?: (message: st
   }
 }
 
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false; // a dangling link, or gone again
+  }
+}
+
 /**
  * mkdir -p that ends: Node's recursive mkdir retries for ever where mkdir answers ENOENT under a
  * folder that exists (/proc, some FUSE file systems). Each missing folder is made once, in
@@ -80,7 +88,7 @@ export function makeFolder(dir: string, what = 'folder'): void {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       // made meanwhile by someone else: fine when it is a folder
-      if (e.code === 'EEXIST' && fs.statSync(folder).isDirectory()) continue;
+      if (e.code === 'EEXIST' && isFolder(folder)) continue;
       throw new Error(`${what} ${dir} cannot be made: mkdir ${folder} failed (${e.code ?? e.message})`);
     }
   }

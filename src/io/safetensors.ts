@@ -109,7 +109,8 @@ function headerLengthOf(prefix: Uint8Array, total: number, source: string): numb
 function buildAll(entries: Entry[], make: (e: Entry) => Tensor): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = {};
   try {
-    for (const e of entries) tensors[e.key] = make(e);
+    // defined, not assigned: a tensor named '__proto__' is a key like any other
+    for (const e of entries) Object.defineProperty(tensors, e.key, { value: make(e), enumerable: true, writable: true, configurable: true });
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose();
     throw err;
@@ -175,7 +176,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   for (const [key, t] of Object.entries(tensors)) {
     checkHostCopy(t, 'saving safetensors', `'${key}'`);
     const bytes = native.toBytes(t.handle);
-    header[key] = { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    Object.defineProperty(header, key, { value: { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] }, enumerable: true });
     blobs.push(bytes);
     offset += bytes.length;
   }

@@ -149,8 +149,7 @@ export class SGD {
     return Object.fromEntries(this.#buffers);
   }
 
-  /** Restores momentum buffers saved by stateDict(): none (no step taken yet), or one for every
-   * trained parameter, each of its parameter's shape. */
+  /** Restores momentum buffers saved by stateDict(); names and shapes must match. */
   loadStateDict(state: Record<string, Tensor>): void {
     const params = new Map(this.#params);
     for (const [name, t] of Object.entries(state)) {
@@ -159,14 +158,6 @@ export class SGD {
       if (p.shape.join(',') !== t.shape.join(',')) {
         throw new Error(`optimizer buffer '${name}' has shape [${t.shape.join(', ')}], parameter [${p.shape.join(', ')}]`);
       }
-    }
-    // After a step every trained parameter has its buffer: a state with some missing is damaged
-    // (resuming from it would restart those parameters' momentum in silence).
-    const given = Object.keys(state);
-    const missing = given.length === 0 ? [] : [...params].filter(([name, p]) => p.requiresGrad && !Object.hasOwn(state, name)).map(([name]) => name);
-    if (missing.length > 0) {
-      const shown = missing.slice(0, 3).map((n) => `'${n}'`).join(', ');
-      throw new Error(`optimizer state lacks the momentum buffer of ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} (it has ${given.length} of ${given.length + missing.length}): the state is incomplete`);
     }
     for (const v of this.#buffers.values()) v.dispose();
     this.#buffers.clear();

@@ -9,7 +9,7 @@ import type { EpochEvent, StartEvent, StepEvent, TrainingCallback } from '../tra
 import { eventJson } from '../train/event-json';
 import { renderCurves, type RunHistory } from './curves';
 import { historyFromNdjson, METRICS_FILE } from './history';
-import { makeFolder } from '../io/files';
+import { makeFolder, readRegularFile } from '../io/files';
 
 export const CURVES_FILE = 'curves.png';
 
@@ -30,8 +30,8 @@ export class CurvesCallback implements TrainingCallback {
     let kept: string[] = [];
     if (event.startStep > 0 && fs.existsSync(this.metricsFile)) {
       // resumed: what the earlier run logged up to the checkpoint (it may have gone further)
-      kept = fs
-        .readFileSync(this.metricsFile, 'utf8')
+      kept = readRegularFile(this.metricsFile, 'metrics log')
+        .toString('utf8')
         .split('\n')
         .filter((line) => {
           if (!line.trim()) return false;

@@ -48,11 +48,7 @@ export class SummaryWriter {
     if (!(flushSeconds > 0)) throw new RangeError(`flushSeconds must be more than 0, got ${flushSeconds}`);
     this.#flushMs = flushSeconds * 1000;
     this.logDir = path.resolve(logDir);
-    try {
-      makeFolder(this.logDir, 'TensorBoard log folder');
-    } catch (err) {
-      throw new Error(`cannot create the TensorBoard log folder ${this.logDir}: ${(err as Error).message}`);
-    }
+    makeFolder(this.logDir, 'TensorBoard log folder');
     // (the thread too: trainings on two worker threads of one process may start in the same second)
     const name = `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}.${process.pid}.${threadId}-${writersInProcess++}`;
     this.file = path.join(this.logDir, name);

@@ -101,8 +101,9 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   if (!Array.isArray(names) || names.length !== numClasses || !names.every((n) => typeof n === 'string' && n.length > 0)) {
     bad('classNames', `${numClasses} non-empty names (numClasses)`, names);
   }
-  const twice = (names as string[]).find((n, i) => (names as string[]).indexOf(n) !== i);
-  if (twice !== undefined) bad('classNames', `${numClasses} distinct names ('${twice}' appears more than once)`, names);
+  const seen = new Set<string>();
+  const twice = (names as string[]).find((n) => seen.size === seen.add(n).size);
+  if (twice !== undefined) throw new CheckpointError(`${file}: metadata field 'classNames' must be ${numClasses} distinct names: '${twice}' appears more than once`);
   int('epoch', 0, MAX_EPOCHS);
   int('step', 0, Number.MAX_SAFE_INTEGER);
   for (const field of ['accuracy', 'bestAccuracy']) {

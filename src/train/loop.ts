@@ -347,6 +347,20 @@ function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedChe
   return saved;
 }
 
+/** After a step with momentum every trained parameter of a ResNet has its momentum buffer: a
+ * checkpoint with some (or all) missing is damaged, and resuming from it would restart those
+ * parameters' momentum in silence. */
+function checkMomentumComplete(model: ResNet, state: Record<string, Tensor>): void {
+  const trained = model.namedParameters().filter(([, p]) => p.requiresGrad);
+  const missing = trained.filter(([name]) => !Object.hasOwn(state, name)).map(([name]) => name);
+  if (missing.length === 0) return;
+  const shown = missing.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  throw new TrainingError(
+    `optimizer state lacks the momentum buffer of ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
+      `(it has ${trained.length - missing.length} of ${trained.length}): the checkpoint is damaged`,
+  );
+}
+
 /**
  * Every option checked, each alone (type, range) and together (conflicts), without starting
  * anything: train() and the CLI call it before a worker thread starts, so that bad usage is
@@ -488,6 +502,7 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
   if (saved) {
     try {
       model.loadStateDict(saved.model);
+      if (c.momentum > 0 && saved.meta.step > 0) checkMomentumComplete(model, saved.optimizer);
       optimizer.loadStateDict(saved.optimizer);
       precision.loadStateDict(saved.meta.lossScale);
     } catch (err) {
