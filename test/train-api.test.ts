@@ -25,8 +25,9 @@ test('train() resolves with the result; events arrive through the async iterator
   clearInterval(ticker);
   delay.disable();
   assert.equal(result.steps, 60);
-  // (what accuracy 60 steps reach varies with the seed and the CPU; that the loss falls does not)
-  assert.ok(result.losses[1] < 0.9 * result.losses[0], `epoch losses ${result.losses.join(', ')}`);
+  // What accuracy 60 steps reach varies with the seed and the CPU (0.21-0.69 over seeds 0-5 on one
+  // machine); that the loss falls does not (epoch 2 was 0.37-0.91 of epoch 1 over those seeds).
+  assert.ok(result.losses[1] < result.losses[0], `epoch losses ${result.losses.join(', ')}`);
   assert.equal(events.filter((e) => e.type === 'step').length, 60);
   assert.equal(events.at(-1)!.type, 'done');
   assert.match(lines.at(-1)!, /End of validation the best Accuracy is:/);
