@@ -1,13 +1,9 @@
 // Errors across the worker boundary. Structured cloning keeps only a built-in error's message
 // (a TrainingError would arrive as a plain Error, a StateDictError without its key lists), so a
 // worker posts serializeError(err) and the thread that waits rebuilds it with deserializeError:
-// the same class (for the library's own and the built-in ones), name, message, stack and fields.
-import { DatasetError } from './data/cifar10';
-import { CheckpointError } from './io/torch-pth';
-import { PickleError } from './io/pickle';
-import { StateDictError } from './nn/module';
-import { TrainingError } from './train/errors';
-import { WorkerThreadError } from './worker-thread';
+// the same class, name, message, stack and fields. The library's classes are error-classes.ts's
+// exports, all of them: a class defined there crosses threads as itself, with no list to keep.
+import * as libraryErrors from './error-classes';
 
 export interface SerializedError {
   name: string;
@@ -21,18 +17,12 @@ export interface SerializedError {
 
 type ErrorClass = new (...args: never[]) => Error;
 
-const KNOWN: Record<string, ErrorClass> = Object.assign(Object.create(null) as Record<string, ErrorClass>, {
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  TrainingError,
-  DatasetError,
-  CheckpointError,
-  PickleError,
-  StateDictError,
-  WorkerThreadError,
-});
+const KNOWN: Record<string, ErrorClass> = Object.assign(Object.create(null) as Record<string, ErrorClass>, { Error, TypeError, RangeError, SyntaxError }, libraryErrors);
+
+/** The classes an error is rebuilt as across threads (the built-in ones and the library's). */
+export function crossThreadErrorClasses(): ErrorClass[] {
+  return Object.values(KNOWN);
+}
 
 function classNameOf(err: Error): string {
   for (let proto = Object.getPrototypeOf(err); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {

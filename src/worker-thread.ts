@@ -3,13 +3,8 @@
 // called, and anything waiting through race() rejects: nothing that talks to a worker can hang.
 // Used by DataLoader.prefetch, train() and Classifier.
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-
-export class WorkerThreadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WorkerThreadError';
-  }
-}
+import { WorkerThreadError } from './error-classes';
+export { WorkerThreadError };
 
 export class WorkerThread<Message = unknown> {
   /** Threads started and not yet ended, for tests and diagnostics (leaks show up here). */

@@ -8,6 +8,12 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { cuda, nn, ones, randn, tensor, zeros } from '../src/index';
 import { native } from '../src/native';
+import * as lib from '../src/index';
+import * as errorClasses from '../src/error-classes';
+import { crossThreadErrorClasses, deserializeError, type SerializedError } from '../src/worker-errors';
+import { Worker } from 'node:worker_threads';
+
+type ErrorClass = new (...args: never[]) => Error;
 
 const cpu = { device: 'cpu' } as const;
 const F = nn.functional;
@@ -152,4 +158,39 @@ test('a child process that makes every bad call exits normally', () => {
   assert.equal(res.signal, null, `no signal (stderr: ${res.stderr})`);
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /errors=8\/8/);
+});
+
+test('every error class the library exports crosses a worker thread as itself, with its fields', async () => {
+  const exported = Object.entries(lib).filter(([, v]) => typeof v === 'function' && (v as { prototype: unknown }).prototype instanceof Error) as [string, ErrorClass][];
+  assert.ok(exported.length >= 7, `error classes exported: ${exported.map(([n]) => n).join(', ')}`);
+  const known = new Set(crossThreadErrorClasses());
+  for (const [name, cls] of exported) assert.ok(known.has(cls), `${name} is exported but would cross threads as a plain Error`);
+  // a real thread: the compiled library's classes, each thrown there with a field, posted as the
+  // library's workers post errors
+  const dist = path.resolve(__dirname, '..', 'dist');
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const classes = require(${JSON.stringify(path.join(dist, 'error-classes.js'))});
+    const { serializeError } = require(${JSON.stringify(path.join(dist, 'worker-errors.js'))});
+    parentPort.postMessage(Object.keys(classes).map((name) => {
+      const err = Reflect.construct(Error, ['thrown as ' + name], classes[name]);
+      err.name = name;
+      err.detail = { rank: 1, keys: ['a'] };
+      return serializeError(err);
+    }));
+  `;
+  const posted = await new Promise<SerializedError[]>((resolve, reject) => {
+    const worker = new Worker(code, { eval: true });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  for (const s of posted) {
+    const err = deserializeError(s);
+    const cls = (errorClasses as Record<string, ErrorClass>)[s.className];
+    assert.ok(err instanceof cls, `${s.className} arrived as ${err.constructor.name}`);
+    assert.equal(err.name, s.className);
+    assert.equal(err.message, `thrown as ${s.className}`);
+    assert.deepEqual((err as Error & { detail: unknown }).detail, { rank: 1, keys: ['a'] });
+  }
+  for (const [name] of exported) assert.ok(posted.some((s) => s.className === name), `${name} was not among the thread's classes`);
 });

@@ -7,6 +7,8 @@ import { invalidArgument } from '../errors';
 import { readRegularFile, whyUnreachable } from '../io/files';
 import { native } from '../native';
 import { Tensor } from '../tensor';
+import { DatasetError } from '../error-classes';
+export { DatasetError };
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 export const RECORD_BYTES = 3073;
@@ -16,13 +18,6 @@ export const TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_
 export const TEST_FILES = ['test_batch.bin'];
 
 export type Split = 'train' | 'test';
-
-export class DatasetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DatasetError';
-  }
-}
 
 /** Images, labels and class names of one split, held in libtorch memory. */
 export interface ImageDataset {

@@ -7,6 +7,8 @@ import { checkChoice, checkInteger, invalidArgument } from '../errors';
 import { native, type NativeProcessGroup } from '../native';
 import { JoinError, joinRendezvous, ranksText, sleepSync, type JoinHooks } from './rendezvous';
 import { Tensor, isFloatDtype } from '../tensor';
+import { DistributedError } from '../error-classes';
+export { DistributedError };
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
 export type Backend = 'gloo' | 'nccl';
@@ -55,22 +57,6 @@ export interface ResolvedProcessGroupOptions {
   hostname: string;
   localRank: number;
   device: Device;
-}
-
-/**
- * Joining the group or a collective failed. Names this rank, the operation and, where the
- * heartbeats tell, the ranks at fault (`failedRanks`: gone, or alive but behind).
- */
-export class DistributedError extends Error {
-  constructor(
-    message: string,
-    readonly rank: number,
-    readonly worldSize: number,
-    readonly failedRanks: number[] = [],
-  ) {
-    super(message);
-    this.name = 'DistributedError';
-  }
 }
 
 /** How long a survivor watches the other ranks' heartbeats (published every 500 ms) after a failure. */

@@ -5,6 +5,8 @@
 // ranks that do not join by the deadline (named), and a stop asked for while waiting.
 import * as os from 'node:os';
 import { native, type NativeStore } from '../native';
+import { JoinError } from '../error-classes';
+export { JoinError };
 
 /** What joining needs of the resolved process-group options. */
 export interface JoinOptions {
@@ -25,17 +27,6 @@ export interface JoinHooks {
   signal?: Pick<AbortSignal, 'aborted'>;
   /** A line every 10 s while ranks are missing (which, and for how long). */
   onWaiting?: (line: string) => void;
-}
-
-/** Why joining failed; `missing` are the ranks that had not joined. */
-export class JoinError extends Error {
-  constructor(
-    message: string,
-    readonly missing: number[] = [],
-  ) {
-    super(message);
-    this.name = 'JoinError';
-  }
 }
 
 interface Joined {

@@ -1,6 +1,8 @@
 // A restricted pickle reader: it understands the opcodes that torch.save uses for state dicts and
 // accepts only the globals the caller allows. Nothing is ever executed: a global is a name looked
 // up in a table, and any other name is an error that names it.
+import { PickleError } from '../error-classes';
+export { PickleError };
 
 /** What a GLOBAL / STACK_GLOBAL may resolve to: a callable (REDUCE / NEWOBJ) or a marker value. */
 export type PickleGlobal = ((...args: unknown[]) => unknown) | { readonly marker: string };
@@ -12,13 +14,6 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Names the source in errors. */
   source?: string;
-}
-
-export class PickleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PickleError';
-  }
 }
 
 /** A Python tuple, kept apart from lists so callers can tell them apart. */

@@ -6,6 +6,8 @@ import { centralDirectoryCrcs, checkEntryCrc } from './zip-directory';
 import { native } from '../native';
 import { DTYPE_BYTES, Tensor, tidy, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
+import { CheckpointError } from '../error-classes';
+export { CheckpointError };
 
 /** torch.<Name>Storage -> dtype */
 // No prototype: names read from files ('constructor', '__proto__') find nothing.
@@ -21,13 +23,6 @@ const STORAGE_DTYPES: Record<string, Dtype> = Object.setPrototypeOf({
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
 }, null);
-
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
-}
 
 interface StorageRef {
   readonly marker: 'storage';

@@ -4,6 +4,8 @@ import { checkDevice, type Device } from '../device';
 import { noGrad } from '../autograd';
 import { checkChoice } from '../errors';
 import { FLOAT_DTYPES, Tensor, isFloatDtype, keep, type Dtype, type FloatDtype, type MemoryFormat } from '../tensor';
+import { StateDictError } from '../error-classes';
+export { StateDictError };
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (after `skip`); default true. */
@@ -16,18 +18,6 @@ export interface LoadStateDictResult {
   missing: string[];
   unexpected: string[];
   loaded: number;
-}
-
-/** A state dict that does not fit; names the keys. */
-export class StateDictError extends Error {
-  constructor(
-    message: string,
-    readonly missing: string[],
-    readonly unexpected: string[],
-  ) {
-    super(message);
-    this.name = 'StateDictError';
-  }
 }
 
 function dtypeKind(dtype: Dtype): string {

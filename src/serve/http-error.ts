@@ -1,11 +1,3 @@
-// An error with the HTTP status (and headers) the server answers it with.
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+// An error with the HTTP status (and headers) the server answers it with (defined with the
+// library's other error classes).
+export { HttpError } from '../error-classes';
