@@ -191,7 +191,7 @@ type ModuleCtor = new (options: object) => NativeModule;
 
 export interface NativeBinding {
   /** The handle class; instances come only from the functions below. */
-  Tensor: Function;
+  Tensor: abstract new (...args: never[]) => unknown;
   fromArray(data: ArrayBufferView, shape: number[], dtype?: Nullable<string>, device?: Nullable<string>): T;
   fromBytes(bytes: Uint8Array, shape: number[], dtype: string, device?: Nullable<string>): T;
   toBytes(t: T): Uint8Array;

@@ -1,7 +1,6 @@
 // Classifier: inference off the main thread; many concurrent requests batched together, every
 // answer checked against the same model run here; encoded and raw inputs; errors; close().
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';

@@ -2,7 +2,6 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { tempDir } from './helpers';

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from './helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { findLibtorch, forgetOtherLibtorch, DEFAULT_TORCH_VERSION } = require('../scripts/libtorch.js');
 
 const tmp = tempDir('rn-libtorch-');

@@ -1,7 +1,6 @@
 // train(): runs on a worker thread; result Promise, events as an async iterator, cancellation by
 // AbortSignal at a step boundary, and the caller's event loop stays responsive (p99 < 20 ms).
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeSyntheticCifar } from '../data/synthetic';
 import { checkDevice, getNumThreads } from '../device';
-import type { EpochSeconds } from '../train/loop';
+import type { EpochSeconds } from '../train/events';
 import { childError, pytorchAvailable } from './run';
 import { median } from './stats';
 

@@ -1,6 +1,6 @@
 // Download progress: a bar (cli-progress) on a terminal, a line every 10% otherwise.
 import { SingleBar, Presets } from 'cli-progress';
-import type { TrainEvent } from '../train/loop';
+import type { TrainEvent } from '../train/events';
 import { eventJson } from '../train/event-json';
 
 export interface ProgressReporter {

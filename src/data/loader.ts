@@ -10,7 +10,7 @@ import { Tensor, tensor, tidy } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { SeededRandom } from './random';
 import { RandomSampler, SequentialSampler, type Sampler } from './sampler';
-import type { PrefetchControl, PrefetchJob, PrefetchWorkerData } from './prefetch-worker';
+import type { PrefetchControl, PrefetchJob, PrefetchWorkerData } from './prefetch-protocol';
 import type { BatchTransform, SpecifiedTransform } from './transforms';
 
 export interface DataLoaderOptions {

@@ -7,32 +7,9 @@ import { native } from '../native';
 import { Tensor } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { DataLoader } from './loader';
-import { fromSpec, type PipelineSpec } from './transforms';
+import { fromSpec } from './transforms';
 
-export interface PrefetchWorkerData {
-  images: SharedArrayBuffer;
-  labels: SharedArrayBuffer;
-  shape: number[];
-  classNames: string[];
-  batchSize: number;
-  seed: number;
-  spec: PipelineSpec;
-  threads: number;
-}
-
-/** One epoch's batches to prepare: `length` batches of `order`, from `start`, `depth` ahead. */
-export interface PrefetchJob {
-  kind: 'epoch';
-  id: number;
-  epoch: number;
-  order: Int32Array;
-  start: number;
-  length: number;
-  depth: number;
-}
-
-/** From the loader: one more batch may be prepared (`ack`), or the job is over (`stop`). */
-export type PrefetchControl = PrefetchJob | { kind: 'ack' | 'stop'; id: number };
+import type { PrefetchControl, PrefetchJob, PrefetchWorkerData } from './prefetch-protocol';
 
 const data = workerData as PrefetchWorkerData;
 // This thread's share only: the training thread keeps its own count (see setThreadNumThreads).

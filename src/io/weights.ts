@@ -78,7 +78,7 @@ export function readWeights(file: string): { format: WeightsFormat; tensors: Rec
   }
 }
 
-export interface LoadWeightsOptions extends LoadStateDictOptions {}
+export type LoadWeightsOptions = LoadStateDictOptions;
 
 /**
  * Loads `file` into `model`. With `strict` (default) every key must match and nothing is loaded

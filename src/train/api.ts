@@ -4,7 +4,8 @@
 import { workerFile } from '../worker-file';
 import { deserializeError, type SerializedError } from '../worker-errors';
 import { WorkerThread } from '../worker-thread';
-import { checkTrainOptions, type TrainEvent, type TrainOptions, type TrainResult } from './loop';
+import type { TrainEvent } from './events';
+import { checkTrainOptions, type TrainOptions, type TrainResult } from './loop';
 
 export interface TrainApiOptions extends TrainOptions {
   /** Stops the run at the next step boundary (the last checkpoint is kept); result rejects. */

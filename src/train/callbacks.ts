@@ -3,7 +3,7 @@
 // progress bar, an early-stopping rule) see the same moments in the same order, on the main
 // rank only. A callback that throws ends the run with its error.
 import type { Module } from '../nn/module';
-import type { TrainEvent } from './loop';
+import type { TrainEvent } from './events';
 
 export type StartEvent = Extract<TrainEvent, { type: 'start' }>;
 export type StepEvent = Extract<TrainEvent, { type: 'step' }>;

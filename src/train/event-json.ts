@@ -1,6 +1,6 @@
 // A training event as one JSON line: what `train --json` prints and what the run's metrics.ndjson
 // holds (and what `plot` reads back).
-import type { TrainEvent } from './loop';
+import type { TrainEvent } from './events';
 
 export function eventJson(e: TrainEvent): Record<string, unknown> {
   switch (e.type) {

@@ -1,5 +1,6 @@
 export { runTraining, checkTrainOptions, stepLine, epochLine, finalLine, TrainingError } from './loop';
-export type { TrainOptions, TrainEvent, TrainHooks, TrainResult } from './loop';
+export type { TrainOptions, TrainHooks, TrainResult } from './loop';
+export type { TrainEvent, EpochSeconds } from './events';
 export { evaluate } from './evaluate';
 export type { EvaluationResult } from './evaluate';
 export { saveCheckpoint, readCheckpoint, modelFromCheckpoint, ARCHITECTURES, CHECKPOINT_FORMAT } from './checkpoint';

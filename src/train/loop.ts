@@ -21,6 +21,8 @@ import { TensorBoardCallback } from '../tensorboard/training-callback';
 import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
 import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
+import type { TrainEvent } from './events';
+export type { EpochSeconds, TrainEvent } from './events';
 import { LaggedLosses, type ReadLoss } from './loss-reader';
 import { Precision } from './precision';
 import { RunLog, type StepReport } from './run-log';
@@ -128,57 +130,6 @@ export interface TrainOptions {
    * initProcessGroup's options. batchSize is the global batch, split evenly over the ranks; lines,
    * events and checkpoints come from rank 0; evaluation is shared. Default off. */
   distributed?: boolean | ProcessGroupOptions;
-}
-
-export type TrainEvent =
-  | {
-      type: 'start';
-      config: Record<string, unknown>;
-      stepsPerEpoch: number;
-      synthetic: boolean;
-      /** Epochs and steps already done (a resumed run), and the best accuracy so far (null: none). */
-      startEpoch: number;
-      startStep: number;
-      bestAccuracy: number | null;
-    }
-  | {
-      type: 'step';
-      epoch: number;
-      epochs: number;
-      step: number;
-      stepsPerEpoch: number;
-      globalStep: number;
-      loss: number;
-      lr: number;
-      imagesPerSecond: number;
-      etaSeconds: number;
-      /** The loss scale after this step's update (loss scaling on), else null. */
-      lossScale: number | null;
-    }
-  | {
-      type: 'epoch';
-      epoch: number;
-      epochs: number;
-      averageLoss: number;
-      accuracy: number;
-      perClassAccuracy: number[];
-      lr: number;
-      skippedSteps: number;
-      lossScale: number | null;
-      /** Where the epoch's time went: waiting for batches, training steps, evaluation, checkpoint writes. */
-      seconds: EpochSeconds;
-      /** Intra-op threads of the training thread at the end of the epoch. */
-      intraOpThreads: number;
-    }
-  | { type: 'checkpoint'; kind: 'best' | 'last'; file: string; epoch: number; accuracy: number }
-  | { type: 'done'; bestAccuracy: number; bestCheckpoint: string; epochs: number; steps: number };
-
-export interface EpochSeconds {
-  data: number;
-  step: number;
-  eval: number;
-  checkpoint: number;
-  total: number;
 }
 
 /** Moves batch tensors to the training device: from page-locked memory without waiting for the

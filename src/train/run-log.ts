@@ -2,7 +2,7 @@
 // (from the main rank only). The loop reports facts (a step's loss, an epoch's summary); the log
 // decides what is printed and emitted.
 import type { CallbackList, CheckpointEvent, RunOutcome, StartEvent } from './callbacks';
-import type { TrainEvent } from './loop';
+import type { TrainEvent } from './events';
 
 const pad3 = (n: number) => String(n).padStart(3, ' ');
 
