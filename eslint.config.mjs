@@ -11,6 +11,7 @@ const BINDING_LAYER = [
   'src/device.ts',
   'src/cuda-graph.ts',
   'src/doctor.ts',
+  'src/foreach.ts',
   'src/nn/functional.ts',
   'src/nn/layers.ts',
   'src/distributed/process-group.ts',
@@ -30,8 +31,6 @@ const NOT_YET_BEHIND_THE_LAYER = [
   'src/io/mindspore.ts',
   'src/io/safetensors.ts',
   'src/io/torch-pth.ts',
-  'src/optim/grad-scaler.ts',
-  'src/optim/sgd.ts',
 ];
 
 export default tseslint.config(

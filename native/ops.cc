@@ -114,6 +114,37 @@ RN_BINDING(ForeachMul) {
   return WrapTensors(info.Env(), at::_foreach_mul(tensors, NumberArg(info, 1, "factor")));
 }
 
+// The rest of what torch.optim's multi-tensor Adam / AdamW calls, with one scalar for the list.
+// foreachLerp_(tensors, ends, weight): tensors[i] += weight * (ends[i] - tensors[i])
+RN_BINDING(ForeachLerpInPlace) {
+  at::_foreach_lerp_(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "ends"), NumberArg(info, 2, "weight"));
+  return info.Env().Undefined();
+}
+// foreachAddcmul_(tensors, a, b, value): tensors[i] += value * a[i] * b[i]
+RN_BINDING(ForeachAddcmulInPlace) {
+  at::_foreach_addcmul_(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "a"), TensorListArg(info, 2, "b"),
+                        NumberArg(info, 3, "value"));
+  return info.Env().Undefined();
+}
+// foreachAddcdiv_(tensors, a, b, value): tensors[i] += value * a[i] / b[i]
+RN_BINDING(ForeachAddcdivInPlace) {
+  at::_foreach_addcdiv_(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "a"), TensorListArg(info, 2, "b"),
+                        NumberArg(info, 3, "value"));
+  return info.Env().Undefined();
+}
+// foreachSqrt(tensors) -> new list
+RN_BINDING(ForeachSqrt) { return WrapTensors(info.Env(), at::_foreach_sqrt(TensorListArg(info, 0, "tensors"))); }
+// foreachDivScalar_(tensors, scalar): tensors[i] /= scalar
+RN_BINDING(ForeachDivScalarInPlace) {
+  at::_foreach_div_(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "scalar"));
+  return info.Env().Undefined();
+}
+// foreachAddScalar_(tensors, scalar): tensors[i] += scalar
+RN_BINDING(ForeachAddScalarInPlace) {
+  at::_foreach_add_(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "scalar"));
+  return info.Env().Undefined();
+}
+
 // ---- loss scaling (the kernels behind torch.amp.GradScaler; both run on the device) ----
 // ampUnscale_(grads, foundInf, invScale): grads[i] *= invScale; foundInf := 1 if any is inf/NaN.
 RN_BINDING(AmpUnscaleInPlace) {
@@ -320,6 +351,12 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("foreachAdd", ForeachAdd);
   RN_OP("foreachMul_", ForeachMulInPlace);
   RN_OP("foreachMul", ForeachMul);
+  RN_OP("foreachLerp_", ForeachLerpInPlace);
+  RN_OP("foreachAddcmul_", ForeachAddcmulInPlace);
+  RN_OP("foreachAddcdiv_", ForeachAddcdivInPlace);
+  RN_OP("foreachSqrt", ForeachSqrt);
+  RN_OP("foreachDivScalar_", ForeachDivScalarInPlace);
+  RN_OP("foreachAddScalar_", ForeachAddScalarInPlace);
   RN_OP("ampUnscale_", AmpUnscaleInPlace);
   RN_OP("ampUpdateScale_", AmpUpdateScaleInPlace);
   RN_OP("uniform_", UniformInPlace);

@@ -389,6 +389,48 @@ def sgd_trajectories():
     )
 
 
+def adamw_trajectory():
+    """100 steps of torch.optim.AdamW (foreach) on SmallNet, which has BatchNorm, from the
+    small_net.json weights and fixed batches; the learning rate changes every 10 steps; and the
+    same with Adam's L2 form (torch.optim.Adam, weight decay added to the gradient)."""
+
+    def run(cls, steps, lrs, **options):
+        net = seeded_small_net()
+        net.train()
+        opt = cls(net.parameters(), lr=lrs[0], foreach=True, **options)
+        losses = []
+        for i in range(steps):
+            x, y = small_net_batch(i % 8)
+            for group in opt.param_groups:
+                group["lr"] = lrs[i]
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        params = dict(net.named_parameters())
+        return {
+            "options": options,
+            "lrs": lrs,
+            "losses": losses,
+            "final": {k: tensor_json(v) for k, v in net.state_dict().items()},
+            "expAvg": {k: tensor_json(opt.state[p]["exp_avg"]) for k, p in params.items()},
+            "expAvgSq": {k: tensor_json(opt.state[p]["exp_avg_sq"]) for k, p in params.items()},
+            "step": float(opt.state[params["fc.bias"]]["step"]),
+        }
+
+    lrs = [0.01 * 0.8 ** (i // 10) for i in range(100)]
+    write(
+        "adamw_trajectory.json",
+        {
+            "description": f"torch.optim.AdamW / Adam (torch {torch.__version__}, foreach) on SmallNet (small_net.json weights), batches small_net_batch(i % 8)",
+            "adamw": run(torch.optim.AdamW, 100, lrs, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+            "adamwBetas": run(torch.optim.AdamW, 30, lrs[:30], betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+            "adam": run(torch.optim.Adam, 30, lrs[:30], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.001),
+        },
+    )
+
+
 def grad_scaler_trajectory():
     """torch.amp.GradScaler over torch.optim.SGD on SmallNet: clean steps, an inf gradient and a NaN
     gradient injected after backward (both sides inject the same), growth every 2 clean steps."""
@@ -582,6 +624,7 @@ GENERATORS = [
     "mindspore_fixture",
     "sgd_trajectories",
     "grad_scaler_trajectory",
+    "adamw_trajectory",
     "resnet_fixtures",
     "ddp_trajectory",
 ]

@@ -105,6 +105,12 @@ export interface NativeOps {
   foreachAdd(ts: T[], others: T[], alpha: number): T[];
   foreachMul_(ts: T[], scalar: number): void;
   foreachMul(ts: T[], factor: Operand): T[];
+  foreachLerp_(ts: T[], ends: T[], weight: number): void;
+  foreachAddcmul_(ts: T[], a: T[], b: T[], value: number): void;
+  foreachAddcdiv_(ts: T[], a: T[], b: T[], value: number): void;
+  foreachSqrt(ts: T[]): T[];
+  foreachDivScalar_(ts: T[], scalar: number): void;
+  foreachAddScalar_(ts: T[], scalar: number): void;
   ampUnscale_(grads: T[], foundInf: T, invScale: T): void;
   ampUpdateScale_(scale: T, growthTracker: T, foundInf: T, growthFactor: number, backoffFactor: number, growthInterval: number): void;
   uniform_(a: T, from: number, to: number): T;

@@ -7,9 +7,9 @@
 // the flag once.
 import { noGrad } from '../autograd';
 import { checkInteger, checkNumber } from '../errors';
-import { native } from '../native';
+import { ampUnscale_, ampUpdateScale_ } from '../foreach';
 import { dispose, full, keep, tidy, zeros, type Tensor } from '../tensor';
-import type { SGD } from './sgd';
+import type { Optimizer } from './optimizer';
 
 export interface GradScalerOptions {
   /** The first scale factor; default 2 ** 16. */
@@ -44,7 +44,7 @@ export class GradScaler {
   /** float32 [1] and int32 [1] on the device of the first scaled loss, as in PyTorch. */
   #scale: Tensor | null = null;
   #growthTracker: Tensor | null = null;
-  readonly #perOptimizer = new Map<SGD, OptimizerState>();
+  readonly #perOptimizer = new Map<Optimizer, OptimizerState>();
 
   constructor(options: GradScalerOptions = {}) {
     this.#initScale = checkPositiveFinite('initScale', options.initScale ?? 2 ** 16);
@@ -68,7 +68,7 @@ export class GradScaler {
   /** Divides the optimizer's gradients by the scale in place (before clipping or inspecting
    * them) and records whether any is inf or NaN. At most once per optimizer between updates;
    * step() calls it when it has not been called. */
-  unscale(optimizer: SGD): void {
+  unscale(optimizer: Optimizer): void {
     const scale = this.#requireScale('unscale');
     const state = this.#perOptimizer.get(optimizer);
     if (state?.stepped) throw new Error('unscale() was called after step(): call update() first');
@@ -88,7 +88,7 @@ export class GradScaler {
             group.push(grad);
             byDtype.set(grad.dtype, group);
           }
-          for (const grads of byDtype.values()) native.ops.ampUnscale_(grads.map((g) => g.handle), foundInf.handle, invScale.handle);
+          for (const grads of byDtype.values()) ampUnscale_(grads, foundInf, invScale);
         }),
       );
     } catch (err) {
@@ -100,7 +100,7 @@ export class GradScaler {
 
   /** Unscales (unless unscale() was called) and runs optimizer.step() when no gradient
    * overflowed. Returns whether the step was applied. */
-  step(optimizer: SGD): boolean {
+  step(optimizer: Optimizer): boolean {
     this.#requireScale('step');
     if (this.#perOptimizer.get(optimizer)?.stepped) throw new Error('step() has already been called on this optimizer since the last update()');
     if (!this.#perOptimizer.has(optimizer)) this.unscale(optimizer);
@@ -120,7 +120,7 @@ export class GradScaler {
     try {
       tidy(() => {
         const combined = found.slice(1).reduce((sum, f) => sum.add(f), found[0]);
-        native.ops.ampUpdateScale_(scale.handle, this.#growthTracker!.handle, combined.handle, this.growthFactor, this.backoffFactor, this.growthInterval);
+        ampUpdateScale_(scale, this.#growthTracker!, combined, this.growthFactor, this.backoffFactor, this.growthInterval);
       });
     } finally {
       dispose(found);
@@ -179,7 +179,7 @@ function checkPositiveFinite(name: string, value: unknown): number {
 /** Backward and update from `loss`, through `scaler` when there is one (float16 loss scaling);
  * the gradients are dropped after. Returns whether the update was applied (a scaled step whose
  * gradients overflowed is skipped). */
-export function backwardAndStep(loss: Tensor, optimizer: SGD, scaler: GradScaler | null): boolean {
+export function backwardAndStep(loss: Tensor, optimizer: Optimizer, scaler: GradScaler | null): boolean {
   let applied = true;
   if (scaler) {
     scaler.scale(loss).backward();

@@ -3,9 +3,10 @@
 // first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
 import { noGrad } from '../autograd';
 import { checkBoolean, checkFiniteNumber, invalidArgument } from '../errors';
-import { native } from '../native';
 import type { Device } from '../device';
+import { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from '../foreach';
 import { Tensor, full, keep, tidy } from '../tensor';
+import type { Optimizer } from './optimizer';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -27,7 +28,9 @@ export interface SGDOptions {
   capturable?: boolean;
 }
 
-export class SGD {
+export class SGD implements Optimizer {
+  readonly kind = 'sgd';
+  readonly checkpointPrefix = 'momentum_buffer.';
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
@@ -113,22 +116,20 @@ export class SGD {
       grads.push(grad);
     }
     if (params.length === 0) return;
-    const h = (ts: Tensor[]) => ts.map((t) => t.handle);
-    const wrap = (hs: ReturnType<typeof native.ops.foreachAdd>) => hs.map((x) => new Tensor(x));
-    if (this.weightDecay !== 0) grads = wrap(native.ops.foreachAdd(h(grads), h(params), this.weightDecay));
+    if (this.weightDecay !== 0) grads = foreachAdd(grads, params, this.weightDecay);
     if (this.momentum !== 0) {
       // First step of a parameter: v = g (as PyTorch); the others: v = momentum * v + (1 - dampening) * g.
       const existing = names.map((n) => this.#buffers.get(n));
       const old = existing.flatMap((v, i) => (v ? [[v, grads[i]] as const] : []));
       if (old.length > 0) {
-        native.ops.foreachMul_(old.map(([v]) => v.handle), this.momentum);
-        native.ops.foreachAdd_(old.map(([v]) => v.handle), old.map(([, g]) => g.handle), 1 - this.dampening);
+        foreachMul_(old.map(([v]) => v), this.momentum);
+        foreachAdd_(old.map(([v]) => v), old.map(([, g]) => g), 1 - this.dampening);
       }
       const buffers = names.map((n, i) => existing[i] ?? this.#buffers.set(n, keep(grads[i].clone())).get(n)!);
-      grads = this.nesterov ? wrap(native.ops.foreachAdd(h(grads), h(buffers), this.momentum)) : buffers;
+      grads = this.nesterov ? foreachAdd(grads, buffers, this.momentum) : buffers;
     }
-    if (this.#negLr) native.ops.foreachAdd_(h(params), h(wrap(native.ops.foreachMul(h(grads), this.#negLr.handle))), 1);
-    else native.ops.foreachAdd_(h(params), h(grads), -this.lr);
+    if (this.#negLr) foreachAdd_(params, foreachMul(grads, this.#negLr), 1);
+    else foreachAdd_(params, grads, -this.lr);
   }
 
   /** The gradients of the optimised parameters that have one, by parameter name. */
@@ -147,6 +148,10 @@ export class SGD {
   /** The momentum buffers by parameter name (the state a resumed run needs). */
   stateDict(): Record<string, Tensor> {
     return Object.fromEntries(this.#buffers);
+  }
+
+  statefulParameters(): string[] {
+    return [...this.#buffers.keys()];
   }
 
   /** Restores momentum buffers saved by stateDict(); names and shapes must match. */

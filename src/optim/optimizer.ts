@@ -1,0 +1,36 @@
+// What every optimizer is to the rest of the library (the loss scaler, the step runners, CUDA
+// graphs, checkpoints, the training loop): they name this interface, never SGD or AdamW.
+import type { Tensor } from '../tensor';
+
+export interface Optimizer {
+  /** 'sgd', 'adamw', 'adam': what a checkpoint records, and resumes with. */
+  readonly kind: string;
+  /** The learning rate of the next step (a schedule sets it before each step). */
+  lr: number;
+  /** Whether its step can be captured in a CUDA graph (the rate read from the device). */
+  readonly capturable: boolean;
+  /** One update of every parameter that has a gradient. */
+  step(): void;
+  /** Drops the gradients of the optimised parameters. */
+  zeroGrad(): void;
+  /** The gradients of the optimised parameters that have one, by parameter name. */
+  namedGradients(): [string, Tensor][];
+  /** Its state (what a resumed run needs), as tensors by key. */
+  stateDict(): Record<string, Tensor>;
+  /** The parameters it holds state for (after a step: every one that had a gradient). */
+  statefulParameters(): string[];
+  /** Restores stateDict()'s output; keys and shapes must fit the parameters. */
+  loadStateDict(state: Record<string, Tensor>): void;
+  /** Where its state keys go in a checkpoint, after 'optimizer.' (SGD: 'momentum_buffer.'). */
+  readonly checkpointPrefix: string;
+  /** Frees its own state now; unusable afterwards. */
+  dispose(): void;
+}
+
+/** The checkpoint key prefix of every optimizer's state. */
+export const OPTIMIZER_KEY_PREFIX = 'optimizer.';
+
+/** [name, Tensor] pairs, as module.namedParameters() gives them. */
+export function isNamedParameters(params: unknown): params is [string, Tensor][] {
+  return Array.isArray(params) && params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'object' && p[1] !== null && 'shape' in p[1]);
+}
