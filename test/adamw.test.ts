@@ -3,8 +3,11 @@
 // (test/fixtures/adamw_trajectory.json, written by scripts/gen_fixtures.py with PyTorch 2.14.1).
 // Tolerance: losses rtol 1e-5; weights and state rtol 1e-4, atol 1e-6 (float32).
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
-import { Adam, AdamW, memory, nn, type Tensor } from '../src/index';
+import { Adam, AdamW, checkTrainOptions, memory, nn, readCheckpoint, runTraining, type Tensor, type TrainOptions } from '../src/index';
 import { assertClose, loadFixture, type FixtureTensor } from './helpers';
 import { loadedSmallNet, smallNetBatch } from './small-net';
 
@@ -80,4 +83,31 @@ test('AdamW refuses bad options and state, naming them; dispose frees its state'
   opt.dispose();
   assert.ok(memory().tensors < before, 'dispose() freed the state tensors');
   assert.throws(() => opt.step(), /disposed/);
+});
+
+test('train with AdamW: the checkpoint keeps its state, and a run resumed after epoch 1 ends exactly where the whole run does', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rn-adamw-'));
+  try {
+    const options: TrainOptions = { arch: 'resnet18', optimizer: 'adamw', lr: 1e-3, betas: [0.85, 0.995], eps: 1e-7, batchSize: 8, epochs: 2, maxStepsPerEpoch: 3, device: 'cpu', syntheticSize: { train: 48, test: 16 }, curves: false };
+    const whole = await runTraining({ ...options, checkpointDir: path.join(tmp, 'whole') }, { onLine: () => {} });
+    const first = await runTraining({ ...options, epochs: 1, checkpointDir: path.join(tmp, 'resumed') }, { onLine: () => {} });
+    const resumed = await runTraining({ ...options, checkpointDir: path.join(tmp, 'resumed'), resume: first.lastCheckpoint }, { onLine: () => {} });
+    const a = readCheckpoint(whole.lastCheckpoint);
+    const b = readCheckpoint(resumed.lastCheckpoint);
+    assert.equal(a.meta.config.optimizer, 'adamw');
+    assert.equal(Object.keys(a.optimizer).length, 62 * 3, 'exp_avg, exp_avg_sq and step for each of 62 parameters');
+    assert.equal(a.optimizer['step.fc.bias'].item(), 6);
+    for (const key of Object.keys(a.model)) assert.deepEqual(b.model[key].toArray(), a.model[key].toArray(), `${key} equal`);
+    for (const key of Object.keys(a.optimizer)) assert.deepEqual(b.optimizer[key].toArray(), a.optimizer[key].toArray(), `state ${key} equal`);
+    // resuming with another optimizer, or from SGD's state, is refused by name
+    await assert.rejects(runTraining({ ...options, optimizer: 'sgd', checkpointDir: path.join(tmp, 'other'), resume: first.lastCheckpoint }, { onLine: () => {} }), /it was trained with optimizer "adamw" and this run has "sgd": pass the same --optimizer/);
+    await assert.rejects(runTraining({ ...options, optimizer: 'adamw', cudaGraph: true }), /cudaGraph/);
+    assert.throws(() => checkTrainOptions({ optimizer: 'adamw', nesterov: true, device: 'cpu' }), /nesterov \(--nesterov\) is SGD's, and the optimizer is adamw/);
+    assert.throws(() => checkTrainOptions({ optimizer: 'lamb' as never, device: 'cpu' }), /'sgd', 'adamw' or 'adam' for optimizer/);
+    assert.throws(() => checkTrainOptions({ optimizer: 'adamw', betas: [1, 0.9], device: 'cpu' }), /two numbers from 0 to below 1 for betas/);
+    assert.equal(checkTrainOptions({ optimizer: 'adamw', device: 'cpu' }).weightDecay, 0.01, "AdamW's default weight decay");
+    assert.equal(checkTrainOptions({ device: 'cpu' }).weightDecay, 0, "SGD's (the tutorial's) default weight decay");
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

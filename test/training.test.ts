@@ -205,8 +205,8 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   assert.match(unscaledGraph.stderr, /^resnet-native: cudaGraph needs a CUDA device/, '--no-loss-scaling reaches train()');
   // options checked before the training thread starts: bad usage exits 2 with the option named
   for (const [bad, message] of [
-    [['--device', 'foo'], /Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'foo'/],
-    [['--threads', '40000'], /Expected an integer between 1 and \d+ \(16 per hardware thread\) for threads but received 40000/],
+    [['--device', 'foo'], /Expected 'cpu', 'cuda' or 'cuda:N' for --device but received 'foo'/],
+    [['--threads', '40000'], /Expected an integer between 1 and \d+ \(16 per hardware thread\) for --threads but received 40000/],
     [['--batch-size', '1'], /batchSize 1 cannot train/],
   ] as const) {
     const r = spawnSync(process.execPath, [cli, 'train', ...bad], { encoding: 'utf8' });

@@ -18,6 +18,11 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) 
   }
   return n;
 };
+const numberPair = (value: string) => {
+  const parts = value.split(',').map((v) => v.trim());
+  if (parts.length !== 2) throw new InvalidArgumentError(`expected two numbers separated by a comma, got '${value}'`);
+  return parts.map((v) => number(0)(v)) as [number, number];
+};
 const number = (min: number) => (value: string) => {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got '${value}'`);
@@ -79,8 +84,11 @@ program
   .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
   .option('--min-lr <x>', 'final learning rate', number(0), 1e-5)
   .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['tutorial', 'warmup-cosine', 'step']).default('tutorial'))
+  .addOption(new Option('--optimizer <kind>', "'sgd' (momentum SGD, the tutorial's), 'adamw' or 'adam' (torch.optim's)").choices(['sgd', 'adamw', 'adam']).default('sgd'))
   .option('--momentum <x>', 'SGD momentum', number(0), 0.9)
-  .option('--weight-decay <x>', 'L2 weight decay', number(0), 0)
+  .option('--betas <b1,b2>', 'AdamW / Adam: decay rates of the gradient mean and square (default 0.9,0.999)', numberPair)
+  .option('--eps <x>', 'AdamW / Adam: added to the denominator (default 1e-8)', number(0))
+  .option('--weight-decay <x>', 'weight decay: L2 in the gradient for SGD and Adam (default 0), decoupled for AdamW (default 0.01)', number(0))
   .option('--nesterov', 'Nesterov momentum', false)
   .option('--label-smoothing <x>', 'label smoothing', number(0), 0)
   .option('--num-classes <n>', 'classes', integer(1, 100_000), 10)

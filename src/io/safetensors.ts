@@ -25,9 +25,10 @@ const CODES: Record<string, Dtype> = Object.setPrototypeOf({
 }, null);
 const CODE_OF = Object.fromEntries(Object.entries(CODES).map(([code, dtype]) => [dtype, code])) as Record<Dtype, string>;
 
-/** Metadata key of this project's training checkpoints, and the prefix of their optimizer state. */
+/** Metadata key of this project's training checkpoints, and the prefix of their optimizer state
+ * (SGD's as 'optimizer.momentum_buffer.<parameter>', AdamW's as 'optimizer.exp_avg.<parameter>'...). */
 export const CHECKPOINT_FORMAT = 'resnet-native-checkpoint';
-export const OPTIMIZER_PREFIX = 'optimizer.momentum_buffer.';
+export const OPTIMIZER_PREFIX = 'optimizer.';
 
 interface HeaderEntry {
   dtype: string;

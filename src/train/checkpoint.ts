@@ -9,7 +9,7 @@ import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, readSafetensorsFile, saveSafetenso
 import { CheckpointError } from '../io/torch-pth';
 import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, type ResNet, type StemKind } from '../models/resnet';
 import type { GradScalerState } from '../optim/grad-scaler';
-import type { SGD } from '../optim/sgd';
+import type { Optimizer } from '../optim/optimizer';
 import { dispose, type Tensor } from '../tensor';
 
 export { CHECKPOINT_FORMAT };
@@ -43,21 +43,21 @@ export interface CheckpointMeta {
   lossScale?: GradScalerState;
 }
 
-function checkpointTensors(model: ResNet, optimizer?: SGD): Record<string, Tensor> {
+function checkpointTensors(model: ResNet, optimizer?: Optimizer): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = { ...model.stateDict() };
   if (optimizer) {
-    for (const [key, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + key] = t;
+    for (const [key, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + optimizer.checkpointPrefix + key] = t;
   }
   return tensors;
 }
 
-export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): void {
+export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: Optimizer): void {
   saveSafetensors(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 
 /** saveCheckpoint that only copies the state now and writes it while training goes on; the file
  * is replaced, whole, when the promise resolves. */
-export function saveCheckpointInBackground(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: SGD): Promise<void> {
+export function saveCheckpointInBackground(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: Optimizer): Promise<void> {
   return saveSafetensorsInBackground(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 

@@ -6,7 +6,7 @@ import { CudaGraph, onSideStream } from '../cuda-graph';
 import type { Device } from '../device';
 import { checkInteger } from '../errors';
 import { backwardAndStep } from '../optim/grad-scaler';
-import type { SGD } from '../optim/sgd';
+import type { Optimizer } from '../optim/optimizer';
 import { dispose, keep, tidy, type Tensor } from '../tensor';
 
 export interface GraphedTrainStepOptions {
@@ -18,7 +18,7 @@ const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length &&
 
 export class GraphedTrainStep {
   readonly #forwardLoss: (x: Tensor, y: Tensor) => Tensor;
-  readonly #optimizer: SGD;
+  readonly #optimizer: Optimizer;
   readonly #device: Device;
   readonly #warmupSteps: number;
   readonly #graph: CudaGraph;
@@ -27,7 +27,7 @@ export class GraphedTrainStep {
 
   /** `forwardLoss(x, y)` returns the scalar loss; `optimizer` must be capturable (its learning
    * rate lives on the device, so changing it between replays takes effect). */
-  constructor(forwardLoss: (x: Tensor, y: Tensor) => Tensor, optimizer: SGD, device: Device, options: GraphedTrainStepOptions = {}) {
+  constructor(forwardLoss: (x: Tensor, y: Tensor) => Tensor, optimizer: Optimizer, device: Device, options: GraphedTrainStepOptions = {}) {
     if (!optimizer.capturable) throw new Error('a graphed training step needs an SGD created with capturable: true');
     this.#forwardLoss = forwardLoss;
     this.#optimizer = optimizer;

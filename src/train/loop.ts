@@ -14,6 +14,8 @@ import { crossEntropy } from '../nn/functional';
 import { cosineDecaySchedule, stepDecaySchedule, warmupCosineSchedule, type LrSchedule } from '../optim/lr';
 import type { GradScalerOptions } from '../optim/grad-scaler';
 import { SGD } from '../optim/sgd';
+import { Adam, AdamW } from '../optim/adamw';
+import type { Optimizer } from '../optim/optimizer';
 import { dispose, tidy, type Tensor } from '../tensor';
 import { ARCHITECTURES, CHECKPOINT_FORMAT, MAX_CLASSES, MAX_EPOCHS, MAX_IMAGE_SIZE, readCheckpoint, saveCheckpointInBackground, type Arch, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
 import { CurvesCallback } from '../plot/curves-callback';
@@ -52,9 +54,15 @@ export interface TrainOptions {
   schedule?: 'tutorial' | 'warmup-cosine' | 'step';
   /** Warm-up steps for 'warmup-cosine'; default one epoch. */
   warmupSteps?: number;
-  /** Default 0.9. */
+  /** 'sgd' (momentum SGD, the tutorial's; default), 'adamw' or 'adam' (torch.optim's algorithms). */
+  optimizer?: OptimizerKind;
+  /** SGD's momentum; default 0.9. */
   momentum?: number;
-  /** Default 0. */
+  /** AdamW / Adam: decay rates of the gradient's mean and square; default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** AdamW / Adam: added to the denominator; default 1e-8. */
+  eps?: number;
+  /** SGD and Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 0.01). */
   weightDecay?: number;
   /** Default false. */
   nesterov?: boolean;
@@ -216,11 +224,23 @@ function tf32Option(value: TrainOptions['tf32']): boolean | 'convolutions' {
   return value;
 }
 
+export const OPTIMIZER_KINDS = ['sgd', 'adamw', 'adam'] as const;
+export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
+
 /** The largest batch a run may ask for (each image of a batch is a tensor row in memory). */
 const MAX_BATCH = 1_000_000;
 
+function betasOption(value: TrainOptions['betas']): [number, number] {
+  if (value === undefined) return [0.9, 0.999];
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+    throw invalidArgument('two numbers from 0 to below 1', 'betas', value);
+  }
+  return [value[0], value[1]];
+}
+
 function normalize(options: TrainOptions) {
   const epochs = checkInteger('epochs', options.epochs ?? 5, 1, MAX_EPOCHS);
+  const optimizer = checkChoice('optimizer', options.optimizer, OPTIMIZER_KINDS, 'sgd');
   return {
     arch: checkChoice('arch', options.arch, Object.keys(ARCHITECTURES) as Arch[], 'resnet50'),
     data: options.data,
@@ -232,8 +252,11 @@ function normalize(options: TrainOptions) {
     minLr: checkFiniteNumber('minLr', options.minLr ?? 1e-5, 0),
     schedule: checkChoice('schedule', options.schedule, ['tutorial', 'warmup-cosine', 'step'] as const, 'tutorial'),
     warmupSteps: options.warmupSteps === undefined ? undefined : checkInteger('warmupSteps', options.warmupSteps, 0),
+    optimizer,
     momentum: checkFiniteNumber('momentum', options.momentum ?? 0.9, 0),
-    weightDecay: checkFiniteNumber('weightDecay', options.weightDecay ?? 0, 0),
+    betas: betasOption(options.betas),
+    eps: checkFiniteNumber('eps', options.eps ?? 1e-8, 0),
+    weightDecay: checkFiniteNumber('weightDecay', options.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0), 0),
     nesterov: checkBoolean('nesterov', options.nesterov ?? false),
     labelSmoothing: checkFiniteNumber('labelSmoothing', options.labelSmoothing ?? 0, 0, 1),
     numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1, MAX_CLASSES),
@@ -283,9 +306,11 @@ function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedChe
   };
   // (files written before 'role' existed: a -best file is the one without momentum buffers)
   const best = saved.meta.role === 'best' || (saved.meta.role === undefined && Object.keys(saved.optimizer).length === 0);
-  if (best && c.momentum > 0) {
-    refuse("it holds no optimizer state (a '-best' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the momentum buffers");
+  if (best && keepsState(c)) {
+    refuse("it holds no optimizer state (a '-best' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state");
   }
+  const trainedWith = (saved.meta.config.optimizer as string | undefined) ?? 'sgd';
+  if (trainedWith !== c.optimizer) refuse(`it was trained with optimizer ${JSON.stringify(trainedWith)} and this run has ${JSON.stringify(c.optimizer)}: pass the same --optimizer`);
   for (const key of ['arch', 'numClasses', 'stem', 'padding', 'imageSize'] as const) {
     if (saved.meta[key] !== c[key]) {
       refuse(`it was trained with ${key} ${JSON.stringify(saved.meta[key])} and this run has ${JSON.stringify(c[key])}: a resumed run keeps its model and input (pass the same ${key})`);
@@ -298,16 +323,39 @@ function readResumable(file: string, c: ReturnType<typeof normalize>): LoadedChe
   return saved;
 }
 
-/** After a step with momentum every trained parameter of a ResNet has its momentum buffer: a
- * checkpoint with some (or all) missing is damaged, and resuming from it would restart those
- * parameters' momentum in silence. */
-function checkMomentumComplete(model: ResNet, state: Record<string, Tensor>): void {
+/** The run's optimizer, as its options say. */
+function optimizerFor(c: ReturnType<typeof normalize>, params: [string, Tensor][], lr: number): Optimizer {
+  if (c.optimizer === 'sgd') return new SGD(params, { lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov, capturable: c.cudaGraph });
+  const Kind = c.optimizer === 'adamw' ? AdamW : Adam;
+  return new Kind(params, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
+}
+
+/** Whether the run's optimizer keeps state across steps (SGD without momentum keeps none). */
+function keepsState(c: { optimizer: OptimizerKind; momentum: number }): boolean {
+  return c.optimizer !== 'sgd' || c.momentum > 0;
+}
+
+/** The optimizer's own keys of a checkpoint's optimizer state; another optimizer's is refused. */
+function ownState(state: Record<string, Tensor>, optimizer: Optimizer): Record<string, Tensor> {
+  const own: Record<string, Tensor> = {};
+  for (const [key, t] of Object.entries(state)) {
+    if (!key.startsWith(optimizer.checkpointPrefix)) throw new Error(`its optimizer state ('${key}') is not ${optimizer.kind}'s`);
+    own[key.slice(optimizer.checkpointPrefix.length)] = t;
+  }
+  return own;
+}
+
+/** After a step every trained parameter of a ResNet has its optimizer state: a checkpoint with
+ * some (or, unless `noneIsFine`, all) missing is damaged, and resuming from it would restart
+ * those parameters' momentum in silence. */
+function checkStateComplete(model: ResNet, optimizer: Optimizer, noneIsFine: boolean): void {
   const trained = model.namedParameters().filter(([, p]) => p.requiresGrad);
-  const missing = trained.filter(([name]) => !Object.hasOwn(state, name)).map(([name]) => name);
-  if (missing.length === 0) return;
+  const held = new Set(optimizer.statefulParameters());
+  const missing = trained.filter(([name]) => !held.has(name)).map(([name]) => name);
+  if (missing.length === 0 || (noneIsFine && held.size === 0)) return;
   const shown = missing.slice(0, 3).map((n) => `'${n}'`).join(', ');
   throw new TrainingError(
-    `optimizer state lacks the momentum buffer of ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
+    `optimizer state lacks the ${optimizer.kind === 'sgd' ? 'momentum buffer' : 'moments'} of ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
       `(it has ${trained.length - missing.length} of ${trained.length}): the checkpoint is damaged`,
   );
 }
@@ -323,6 +371,8 @@ export function checkTrainOptions(options: TrainOptions = {}): ReturnType<typeof
   Precision.check(c);
   checkStepRunnerOptions(c);
   checkStrategyOptions(c);
+  if (c.optimizer !== 'sgd' && c.cudaGraph) throw new TrainingError(`cudaGraph (--cuda-graph) needs a capturable optimizer: SGD, not ${c.optimizer}`);
+  if (c.optimizer !== 'sgd' && c.nesterov) throw new TrainingError(`nesterov (--nesterov) is SGD's, and the optimizer is ${c.optimizer}`);
   if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
   return c;
 }
@@ -437,15 +487,7 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
   );
   precision.prepareModel(model);
   if (c.channelsLast) model.toMemoryFormat('channels_last');
-  const optimizer = owned.add(
-    new SGD(model.namedParameters(), {
-      lr: lrAt(0),
-      momentum: c.momentum,
-      weightDecay: c.weightDecay,
-      nesterov: c.nesterov,
-      capturable: c.cudaGraph,
-    }),
-  );
+  const optimizer = owned.add(optimizerFor(c, model.namedParameters(), lrAt(0)));
 
   let startEpoch = 0;
   let globalStep = 0;
@@ -453,8 +495,9 @@ async function train(options: ReturnType<typeof checkTrainOptions>, hooks: Train
   if (saved) {
     try {
       model.loadStateDict(saved.model);
-      if (c.momentum > 0 && saved.meta.step > 0) checkMomentumComplete(model, saved.optimizer);
-      optimizer.loadStateDict(saved.optimizer);
+      optimizer.loadStateDict(ownState(saved.optimizer, optimizer));
+      // (with loss scaling every step so far may have been skipped, leaving no state at all)
+      if (saved.meta.step > 0 && keepsState(c)) checkStateComplete(model, optimizer, saved.meta.lossScale !== undefined);
       precision.loadStateDict(saved.meta.lossScale);
     } catch (err) {
       throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);

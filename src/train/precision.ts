@@ -6,7 +6,7 @@ import { autocast } from '../autograd';
 import type { Device } from '../device';
 import type { ResNet } from '../models/resnet';
 import { GradScaler, backwardAndStep, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler';
-import type { SGD } from '../optim/sgd';
+import type { Optimizer } from '../optim/optimizer';
 import type { Tensor } from '../tensor';
 import { TrainingError } from './errors';
 
@@ -50,7 +50,7 @@ export class Precision {
 
   /** Backward, optimizer step (through the loss scaler when there is one), gradients dropped;
    * false when the scaler skipped the step (float16 gradients overflowed). */
-  backwardAndStep(loss: Tensor, optimizer: SGD): boolean {
+  backwardAndStep(loss: Tensor, optimizer: Optimizer): boolean {
     return backwardAndStep(loss, optimizer, this.#scaler);
   }
 

@@ -1,7 +1,7 @@
 // How a training step is run: eagerly (forward, loss, backward and update through the run's
 // precision), or replayed as one CUDA graph (graphed-step.ts). The loop only calls step().
 import type { Device } from '../device';
-import type { SGD } from '../optim/sgd';
+import type { Optimizer } from '../optim/optimizer';
 import { tidy, type Tensor } from '../tensor';
 import { GraphedTrainStep } from './graphed-step';
 import type { Precision } from './precision';
@@ -19,7 +19,7 @@ class EagerStep implements StepRunner {
   skippedSteps = 0;
   constructor(
     readonly forwardLoss: (x: Tensor, y: Tensor) => Tensor,
-    readonly optimizer: SGD,
+    readonly optimizer: Optimizer,
     readonly precision: Precision,
   ) {}
   step(x: Tensor, y: Tensor): Tensor {
@@ -39,7 +39,7 @@ export function checkStepRunnerOptions(c: { cudaGraph: boolean; device: Device }
 export function stepRunnerFor(
   options: { cudaGraph: boolean; device: Device },
   forwardLoss: (x: Tensor, y: Tensor) => Tensor,
-  optimizer: SGD,
+  optimizer: Optimizer,
   precision: Precision,
 ): StepRunner {
   return options.cudaGraph ? new GraphedTrainStep(forwardLoss, optimizer, options.device) : new EagerStep(forwardLoss, optimizer, precision);
