@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "common.h"
 
@@ -230,6 +231,57 @@ RN_BINDING(ReadFile) {
   return WrapTensor(env, t);
 }
 
+// writeTensorsFile(target, temporary, head, tensors) -> Promise: writes `head` then each tensor's
+// bytes (C order) to `temporary`, fsyncs it and renames it over `target`, on a thread of its own.
+// The tensors are copied now (training goes on changing them); the copies are libtorch's, freed
+// when the file is written, so a checkpoint's bytes never pass through JavaScript's heap, and the
+// file lands whether or not the calling thread's event loop turns. Only the promise waits for it.
+RN_BINDING(WriteTensorsFile) {
+  Napi::Env env = info.Env();
+  std::string target = StringArg(info, 0, "target");
+  std::string temporary = StringArg(info, 1, "temporary");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowExpected(env, "a Uint8Array", "head", info[2]);
+  }
+  auto head = info[2].As<Napi::Uint8Array>();
+  std::string headBytes(reinterpret_cast<const char*>(head.Data()), head.ByteLength());
+  std::vector<torch::Tensor> copies;
+  for (auto& t : TensorListArg(info, 3, "tensors")) copies.push_back(t.detach().to(torch::kCPU).contiguous().clone());
+  auto deferred = Napi::Promise::Deferred::New(env);
+  auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "writeTensorsFile", 0, 1);
+  std::thread([target, temporary, headBytes = std::move(headBytes), copies = std::move(copies), deferred, done]() mutable {
+    std::string error;
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      error = "cannot create " + temporary + ": " + std::strerror(errno);
+    } else {
+      auto writeAll = [&](const char* data, size_t n) {
+        while (n > 0 && error.empty()) {
+          ssize_t w = ::write(fd, data, n);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) error = "cannot write " + temporary + ": " + std::strerror(errno);
+          else data += w, n -= static_cast<size_t>(w);
+        }
+      };
+      writeAll(headBytes.data(), headBytes.size());
+      for (auto& t : copies) writeAll(static_cast<const char*>(t.data_ptr()), t.nbytes());
+      copies.clear();  // freed here, as soon as written
+      if (error.empty() && ::fsync(fd) != 0) error = "cannot flush " + temporary + ": " + std::strerror(errno);
+      if (::close(fd) != 0 && error.empty()) error = "cannot close " + temporary + ": " + std::strerror(errno);
+      if (error.empty() && ::rename(temporary.c_str(), target.c_str()) != 0) error = "cannot rename " + temporary + " to " + target + ": " + std::strerror(errno);
+      if (!error.empty()) ::unlink(temporary.c_str());
+    }
+    copies.clear();
+    // (a caller whose thread has ended meanwhile is not told: the call is refused, and that is all)
+    done.BlockingCall([deferred, error](Napi::Env env, Napi::Function) {
+      if (error.empty()) deferred.Resolve(env.Undefined());
+      else deferred.Reject(Napi::Error::New(env, error).Value());
+    });
+    done.Release();
+  }).detach();
+  return deferred.Promise();
+}
+
 // viewAs(t, dtype, shape): reinterprets a contiguous uint8 tensor's bytes as `dtype` [shape]
 // without copying (the byte offset must be a multiple of the element size).
 RN_BINDING(ViewAs) {
@@ -390,6 +442,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBytes", Napi::Function::New<FromBytes>(env, "fromBytes"));
   exports.Set("toBytes", Napi::Function::New<ToBytes>(env, "toBytes"));
   exports.Set("readFile", Napi::Function::New<ReadFile>(env, "readFile"));
+  exports.Set("writeTensorsFile", Napi::Function::New<WriteTensorsFile>(env, "writeTensorsFile"));
   exports.Set("viewAs", Napi::Function::New<ViewAs>(env, "viewAs"));
   exports.Set("item", Napi::Function::New<Item>(env, "item"));
   exports.Set("zeros", Napi::Function::New<Zeros>(env, "zeros"));

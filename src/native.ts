@@ -202,6 +202,8 @@ export interface NativeBinding {
   fromBytes(bytes: Uint8Array, shape: number[], dtype: string, device?: Nullable<string>): T;
   toBytes(t: T): Uint8Array;
   readFile(path: string, bytes: number): T;
+  /** Writes head + the tensors' bytes to `temporary`, fsyncs, renames it to `target`, on a thread of its own. */
+  writeTensorsFile(target: string, temporary: string, head: Uint8Array, tensors: T[]): Promise<void>;
   viewAs(t: T, dtype: string, shape: number[]): T;
   toArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
   item(t: T): number;

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { checkTrainOptions, cosineDecaySchedule, loadCifar10, modelFromCheckpoint, ones, readSafetensorsFile, resolveProcessGroupOptions, saveSafetensors, writeSyntheticCifar, type Tensor } from '../src/index';
-import { writeFileAtomicOffThread } from '../src/io/file-writer';
+import { saveSafetensorsInBackground } from '../src/io/safetensors';
+import { native } from '../src/native';
 import { tempDir } from './helpers';
 
 const tmp = tempDir('rn-reliability-');
@@ -52,22 +53,41 @@ test("an epoch's checkpoint is on disk while the next epoch trains: kill -9 as s
   assert.equal(meta.role, 'last');
 });
 
-test('a background file write lands while the calling thread never yields; a failed one rejects and leaves no temporary', async () => {
+test('a background checkpoint write lands while the calling thread never yields; a failed one rejects and leaves no temporary', async () => {
   const dir = path.join(tmp, 'off-thread');
-  const target = path.join(dir, 'big.bin');
-  const chunks = [new Uint8Array(32 * 2 ** 20).fill(7), Buffer.from('tail')];
-  const written = writeFileAtomicOffThread(target, chunks);
+  const target = path.join(dir, 'big.safetensors');
+  const big = ones([8, 1024, 1024]); // 32 MiB
+  const written = saveSafetensorsInBackground(target, { big, small: ones([3]) }, { note: 'x' });
+  // the copy was taken: changing the tensor now does not change the file
+  big.fill_(2);
   // Busy, as a training loop with ready batches is: no await, no event-loop turn.
   const start = performance.now();
   while (!fs.existsSync(target) && performance.now() - start < 20_000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   assert.ok(fs.existsSync(target), 'the file did not land while the caller was busy');
   await written;
-  assert.equal(fs.statSync(target).size, 32 * 2 ** 20 + 4);
-  assert.deepEqual(fs.readdirSync(dir), ['big.bin'], 'no temporary left');
+  const read = readSafetensorsFile(target);
+  assert.equal(read.metadata.note, 'x');
+  assert.equal(read.tensors.big.sum().item(), 8 * 2 ** 20, 'the values when the write was asked for');
+  assert.deepEqual(read.tensors.small.toList(), [1, 1, 1]);
+  assert.deepEqual(fs.readdirSync(dir), ['big.safetensors'], 'no temporary left');
   // into a path under a regular file: rejected with the path, nothing left behind
-  const blocked = path.join(target, 'under-a-file.bin');
-  await assert.rejects(writeFileAtomicOffThread(blocked, [Buffer.from('x')]), /folder .*big\.bin cannot be made: .*big\.bin is a file, not a folder/);
-  assert.deepEqual(fs.readdirSync(dir), ['big.bin']);
+  await assert.rejects(saveSafetensorsInBackground(path.join(target, 'under-a-file.safetensors'), { small: ones([3]) }), /folder .*big\.safetensors cannot be made: .*big\.safetensors is a file, not a folder/);
+  // a folder that goes away before the thread writes: the promise rejects naming the file
+  const gone = path.join(tmp, 'gone');
+  fs.mkdirSync(gone);
+  const lost = saveSafetensorsInBackground(path.join(gone, 'x.safetensors'), { big });
+  fs.rmSync(gone, { recursive: true, force: true });
+  await lost.then(
+    () => assert.ok(!fs.existsSync(gone), 'written before the folder went: nothing to check'),
+    (err: Error) => assert.match(err.message, /cannot (create|rename) .*gone/),
+  );
+  assert.deepEqual(fs.readdirSync(dir), ['big.safetensors']);
+  // the native entry point refuses bad arguments with TypeErrors, never a crash
+  const head = new Uint8Array(8);
+  assert.throws(() => native.writeTensorsFile(5 as never, 't', head, []), /Expected a string for 'target'/);
+  assert.throws(() => native.writeTensorsFile('a', 'b', 'head' as never, []), /Expected a Uint8Array for 'head'/);
+  assert.throws(() => native.writeTensorsFile('a', 'b', new Float32Array(2) as never, []), /Expected a Uint8Array for 'head'/);
+  assert.throws(() => native.writeTensorsFile('a', 'b', head, [3] as never), /Expected a Tensor for 'tensors\[0\]'/);
 });
 
 /** Runs the CLI; resolves with its exit code, output and how long it took. */

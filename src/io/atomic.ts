@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { makeFolder } from './files';
 
 /** A temporary file name in the target's folder (created if needed), for an atomic write. */
-function temporaryFor(target: string): string {
+export function temporaryFor(target: string): string {
   const dir = path.dirname(path.resolve(target));
   makeFolder(dir);
   return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);

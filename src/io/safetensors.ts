@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import { native } from '../native';
 import { DTYPE_BYTES, Tensor, checkHostCopy, type Dtype } from '../tensor';
-import { writeFileAtomic } from './atomic';
-import { writeFileAtomicOffThread } from './file-writer';
+import * as path from 'node:path';
+import { temporaryFor, writeFileAtomic } from './atomic';
 import { regularFileSize } from './files';
 import { CheckpointError } from './torch-pth';
 
@@ -168,31 +168,43 @@ export function readSafetensorsFile(file: string): SafetensorsContent {
   }
 }
 
-/** Serialises tensors (moved to the CPU, made contiguous) to safetensors bytes. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+/** The 8-byte length and the JSON header of a safetensors file holding `tensors` in order. */
+function safetensorsHead(tensors: [string, Tensor][], metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  const blobs: Uint8Array[] = [];
   let offset = 0;
-  for (const [key, t] of Object.entries(tensors)) {
-    checkHostCopy(t, 'saving safetensors', `'${key}'`);
-    const bytes = native.toBytes(t.handle);
-    Object.defineProperty(header, key, { value: { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] }, enumerable: true });
-    blobs.push(bytes);
-    offset += bytes.length;
+  for (const [key, t] of tensors) {
+    const bytes = t.shape.reduce((n, d) => n * d, 1) * DTYPE_BYTES[t.dtype];
+    // defined, not assigned: a tensor named '__proto__' is a key like any other
+    Object.defineProperty(header, key, { value: { dtype: CODE_OF[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] }, enumerable: true });
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keep the data 8-byte aligned
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return [prefix, Buffer.from(json, 'utf8'), ...blobs];
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  head.write(json, 8, 'utf8');
+  return head;
 }
 
-/** saveSafetensors in the background: the tensors' bytes are copied now, then written, flushed
- * and renamed into place on the file-writing thread, whether or not the caller's thread yields;
- * the promise resolves once the file is whole in place. */
-export function saveSafetensorsInBackground(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
-  return writeFileAtomicOffThread(file, encodeSafetensors(tensors, metadata));
+/** Serialises tensors (moved to the CPU, made contiguous) to safetensors bytes. */
+export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+  const entries = Object.entries(tensors);
+  const blobs = entries.map(([key, t]) => {
+    checkHostCopy(t, 'saving safetensors', `'${key}'`);
+    return native.toBytes(t.handle);
+  });
+  return [safetensorsHead(entries, metadata), ...blobs];
+}
+
+/** saveSafetensors in the background: the tensors are copied now (by libtorch, not into
+ * JavaScript buffers), then written, flushed and renamed into place on a native thread, whether
+ * or not the caller's thread yields; the promise resolves once the file is whole in place. */
+export async function saveSafetensorsInBackground(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
+  // (async: a folder that cannot be made rejects, as a failed write does; the copy and the
+  // thread's start still happen before the first await)
+  const entries = Object.entries(tensors);
+  return native.writeTensorsFile(path.resolve(file), temporaryFor(file), safetensorsHead(entries, metadata), entries.map(([, t]) => t.handle));
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */
