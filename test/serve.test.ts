@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { createServer, ServedModel, SERVER_YOUNG_GENERATION_MB, imageToChw, inferenceMode, modelFromCheckpoint, normalizeBatch, runTraining, startServerThread, tensor, tidy, type InferenceServer } from '../src/index';
@@ -274,6 +275,35 @@ function lengthPrefixed(items: Buffer[]): Buffer {
 }
 
 const zeros = (n: number) => new Array<number>(n).fill(0);
+
+/** A valid PNG whose header declares width x height (its data is a real 32 x 32 image's): what a
+ * small file declaring a huge image looks like. The header's CRC is recomputed, so readers accept it. */
+function pngDeclaring(width: number, height: number): Buffer {
+  const png = Buffer.from(pngs[0]);
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(zlib.crc32(png.subarray(12, 29)) >>> 0, 29); // IHDR type + data
+  return png;
+}
+
+test('issue 29 item 3: many small images declaring large sizes are refused from their headers, before any is decoded (the pixels of one request are bounded together)', async () => {
+  // each under the 100 Mpx limit of one image, three of them over it together
+  const large = pngDeclaring(6000, 6000); // 36 Mpx
+  const started = performance.now();
+  const refused = await infer({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [3], data: [pngs[1], large, large, large].slice(1).map((b) => b.toString('base64')) }] });
+  assert.equal(refused.status, 413, JSON.stringify(refused.json));
+  assert.match(refused.json.error, /inputs\[0\] element 2: the images up to this one hold 108,000,000 pixels together, more than the 100,000,000-pixel limit of one request/);
+  // the classify route's form files likewise
+  const form = new FormData();
+  for (let i = 0; i < 3; i++) form.append('file', new Blob([large], { type: 'image/png' }), `big${i}.png`);
+  const classify = await fetch(`${base}/v1/models/cifar/classify`, { method: 'POST', body: form });
+  assert.equal(classify.status, 413);
+  assert.match(((await classify.json()) as { error: string }).error, /file 3: the images up to this one hold 108,000,000 pixels together/);
+  assert.ok(performance.now() - started < 5000, `refused after ${(performance.now() - started).toFixed(0)} ms: nothing was decoded`);
+  // under the bound, small images still decode and answer
+  const ok = await infer({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [2], data: [pngs[1], pngs[2]].map((b) => b.toString('base64')) }] });
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+});
 
 test('issue 29 item 3: counts, shapes and sizes are checked from the header before anything is decoded, on every input path: 413 at once, other clients not kept waiting', async () => {
   const tiny = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();

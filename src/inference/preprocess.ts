@@ -13,6 +13,34 @@ export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height:
  * a huge image (a PNG of a few KB can say 100,000 x 100,000); it is refused before decoding. */
 export const MAX_IMAGE_PIXELS = 100_000_000;
 
+/** The most pixels one request's images may hold together: as many as one image may. A request
+ * of many small files each declaring a huge image would otherwise be decoded in full. */
+export const MAX_REQUEST_PIXELS = MAX_IMAGE_PIXELS;
+
+/**
+ * Decodes the encoded images of one request to size x size CHW: first their sizes are read from
+ * their headers and the total is held to MAX_REQUEST_PIXELS, then each is decoded. Errors start
+ * with `label(i)` and say 'pixel limit' when the images are too large.
+ */
+export async function decodeImages(files: Uint8Array[], size: number, label: (i: number) => string): Promise<Uint8Array[]> {
+  let total = 0;
+  for (let i = 0; i < files.length; i++) {
+    // (an unreadable header counts nothing here: decoding it fails below, naming it)
+    const { width = 0, height = 0 } = await sharp(files[i], { limitInputPixels: false }).metadata().catch(() => ({ width: 0, height: 0 }));
+    total += width * height;
+    if (total > MAX_REQUEST_PIXELS) {
+      throw new Error(`${label(i)}: the images up to this one hold ${total.toLocaleString('en-US')} pixels together, more than the ${MAX_REQUEST_PIXELS.toLocaleString('en-US')}-pixel limit of one request`);
+    }
+  }
+  return Promise.all(
+    files.map((f, i) =>
+      imageToChw(f, size).catch((err: Error) => {
+        throw new Error(`${label(i)}: ${err.message}`);
+      }),
+    ),
+  );
+}
+
 /** Decodes and resizes one image to size x size RGB, returned as CHW bytes. */
 export async function imageToChw(input: ImageInput, size: number): Promise<Uint8Array> {
   const image =

@@ -2,7 +2,7 @@
 // model metadata, the infer request (JSON tensors, or the binary tensor data extension: a JSON
 // header of Inference-Header-Content-Length bytes followed by raw tensor bytes) and the response,
 // with the classification extension. Everything a request gets wrong is a 400 naming the field.
-import { concatChw, imageToChw, MAX_IMAGE_PIXELS } from '../inference/preprocess';
+import { concatChw, decodeImages, imageToChw, MAX_IMAGE_PIXELS } from '../inference/preprocess';
 import { topClasses } from '../inference/ranking';
 import { HttpError } from './http-error';
 import type { BatchPart, ModelInfo } from './model-messages';
@@ -251,15 +251,18 @@ async function readInput(name: InputName, shape: number[], size: Declared, raw: 
   // images: BYTES, one encoded image per element
   const count = size.count;
   const encoded: Buffer[] = raw ? splitBytes(raw, count) : jsonBytes(data, shape, count);
-  const images = await Promise.all(
-    encoded.map((img, i) =>
-      imageToChw(img, s).catch((err: Error) => {
-        // an image declaring more pixels than the limit is too large, not malformed
-        throw new HttpError(/pixel limit/.test(err.message) ? 413 : 400, `inputs[0] element ${i}: ${err.message}`);
-      }),
-    ),
-  );
-  return [chwPart(images)];
+  return [chwPart(await decodeForRequest(encoded, s, (i) => `inputs[0] element ${i}`))];
+}
+
+/** decodeImages, with its errors as the request's: images over a pixel limit are too large (413),
+ * not malformed (400). */
+export async function decodeForRequest(files: Uint8Array[], size: number, label: (i: number) => string): Promise<Uint8Array[]> {
+  try {
+    return await decodeImages(files, size, label);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new HttpError(/pixel limit/.test(message) ? 413 : 400, message);
+  }
 }
 
 function chwPart(images: Uint8Array[]): BatchPart {

@@ -7,12 +7,12 @@ import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { concatChw, imageToChw } from '../inference/preprocess';
+import { concatChw } from '../inference/preprocess';
 import { predictionOf } from '../inference/ranking';
 import { HttpError } from './http-error';
 import { ServerMetrics } from './metrics';
 import { checkListen, checkServeOptions, DEFAULT_LISTEN, preview, SERVE_DEFAULTS } from './options';
-import { INPUTS, inferResponse, modelMetadata, parseInferRequest, splitBody } from './protocol';
+import { INPUTS, decodeForRequest, inferResponse, modelMetadata, parseInferRequest, splitBody } from './protocol';
 import { ServedModel, type BatchingOptions, type ClientState, type ServedModelOptions } from './served-model';
 
 export interface ServeOptions extends ServedModelOptions {
@@ -105,7 +105,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
     close() {
       closing ??= (async () => {
         const closed = app.close(); // stops accepting; requests received are answered first
-        connections.shutdown(o.shutdownGraceMs);
+        connections.shutdown(o.shutdownGraceMs, o.requestTimeoutMs);
         try {
           await closed;
         } finally {
@@ -123,7 +123,8 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
  * when the server closes, and closes only the connections between two requests, so a client that
  * sent nothing, half its headers or half its body would hold close() open for ever. Here a
  * connection with nothing in progress is closed at once; one still sending a request gets the
- * grace period; one whose request has arrived keeps it until answered.
+ * grace period; one whose request has arrived keeps it until answered, or until the request
+ * timeout after the grace period (a client that does not read its answer).
  */
 class Connections {
   /** Each connection's request in progress (null between requests) and how many bytes it had
@@ -160,7 +161,9 @@ class Connections {
     return state.request !== null && state.request.complete;
   }
 
-  shutdown(graceMs: number): void {
+  /** `answerMs`: how long a received request may then take to be answered and its answer read
+   * (its own timeout answers it by then: a connection still open is a client not reading). */
+  shutdown(graceMs: number, answerMs: number): void {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
     for (const [socket, state] of this.#open) {
@@ -169,6 +172,9 @@ class Connections {
     this.#deadline = setTimeout(() => {
       this.#graceOver = true;
       for (const [socket, state] of this.#open) if (!this.#received(state)) socket.destroy();
+      this.#deadline = setTimeout(() => {
+        for (const socket of this.#open.keys()) socket.destroy();
+      }, answerMs);
     }, graceMs);
   }
 
@@ -304,13 +310,7 @@ export function inferenceRoutes({ models, metrics, log = 'off', maxBodyBytes = S
       } else {
         throw new HttpError(415, `send an image (Content-Type: image/...) or multipart/form-data files, not '${type || 'no content type'}'`);
       }
-      const images = await Promise.all(
-        files.map((f, i) =>
-          imageToChw(f, m.info.imageSize).catch((err: Error) => {
-            throw new HttpError(/pixel limit/.test(err.message) ? 413 : 400, `${single ? 'the image' : `file ${i + 1}`}: ${err.message}`);
-          }),
-        ),
-      );
+      const images = await decodeForRequest(files, m.info.imageSize, (i) => (single ? 'the image' : `file ${i + 1}`));
       const result = await m.infer([{ kind: 'chw8', count: images.length, data: concatChw(images) }], clientState(reply));
       const predictions = images.map((_, i) => predictionOf(result.probabilities, i, result.classes, m.info.classNames, top));
       return single ? predictions[0] : { predictions };
