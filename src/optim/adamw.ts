@@ -7,7 +7,7 @@ import { noGrad } from '../autograd';
 import { checkFiniteNumber, invalidArgument } from '../errors';
 import { foreachAdd, foreachAddScalar_, foreachAddcdiv_, foreachAddcmul_, foreachDiv_, foreachLerp_, foreachMul_, foreachSqrt } from '../foreach';
 import { Tensor, full, keep, tidy, zeros } from '../tensor';
-import { isNamedParameters, type Optimizer } from './optimizer';
+import { clearGradients, isNamedParameters, namedGradientsOf, type Optimizer } from './optimizer';
 
 export interface AdamWOptions {
   /** Learning rate; default 0.001. */
@@ -114,14 +114,11 @@ export class AdamW implements Optimizer {
   }
 
   namedGradients(): [string, Tensor][] {
-    return this.#params.flatMap(([name, p]) => {
-      const grad = p.grad;
-      return grad ? [[name, grad] as [string, Tensor]] : [];
-    });
+    return namedGradientsOf(this.#params);
   }
 
   zeroGrad(): void {
-    for (const [, p] of this.#params) p.clearGrad();
+    clearGradients(this.#params);
   }
 
   /** 'exp_avg.<name>', 'exp_avg_sq.<name>' and 'step.<name>' (a 0-dim float32, as torch's). */

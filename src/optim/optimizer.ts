@@ -34,3 +34,16 @@ export const OPTIMIZER_KEY_PREFIX = 'optimizer.';
 export function isNamedParameters(params: unknown): params is [string, Tensor][] {
   return Array.isArray(params) && params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'object' && p[1] !== null && 'shape' in p[1]);
 }
+
+/** The gradients of `params` that have one, by parameter name (every optimizer's namedGradients). */
+export function namedGradientsOf(params: [string, Tensor][]): [string, Tensor][] {
+  return params.flatMap(([name, p]) => {
+    const grad = p.grad;
+    return grad ? [[name, grad] as [string, Tensor]] : [];
+  });
+}
+
+/** Drops the gradients of `params` (every optimizer's zeroGrad). */
+export function clearGradients(params: [string, Tensor][]): void {
+  for (const [, p] of params) p.clearGrad();
+}

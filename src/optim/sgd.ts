@@ -6,7 +6,7 @@ import { checkBoolean, checkFiniteNumber, invalidArgument } from '../errors';
 import type { Device } from '../device';
 import { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from '../foreach';
 import { Tensor, full, keep, tidy } from '../tensor';
-import type { Optimizer } from './optimizer';
+import { clearGradients, namedGradientsOf, type Optimizer } from './optimizer';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -134,15 +134,12 @@ export class SGD implements Optimizer {
 
   /** The gradients of the optimised parameters that have one, by parameter name. */
   namedGradients(): [string, Tensor][] {
-    return this.#params.flatMap(([name, p]) => {
-      const grad = p.grad;
-      return grad ? [[name, grad] as [string, Tensor]] : [];
-    });
+    return namedGradientsOf(this.#params);
   }
 
   /** Drops the gradients of the optimised parameters. */
   zeroGrad(): void {
-    for (const [, p] of this.#params) p.clearGrad();
+    clearGradients(this.#params);
   }
 
   /** The momentum buffers by parameter name (the state a resumed run needs). */
