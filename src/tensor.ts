@@ -189,6 +189,19 @@ export class Tensor {
     checkHostCopy(this, 'toArray()');
     return native.toArray(this.handle);
   }
+  /** A copy of the elements' raw little-endian bytes in C order (what files hold). */
+  toBytes(): Uint8Array {
+    checkHostCopy(this, 'toBytes()');
+    return native.toBytes(this.handle);
+  }
+  /** A contiguous uint8 tensor's bytes seen as `dtype` of `shape` (no copy). */
+  viewAs(dtype: Dtype, shape: number[]): Tensor {
+    return new Tensor(native.viewAs(this.handle, dtype, shape));
+  }
+  /** A view with the given sizes, strides and storage offset (torch.as_strided). */
+  asStrided(shape: number[], strides: number[], offset = 0): Tensor {
+    return new Tensor(native.ops.asStrided(this.handle, shape, strides, offset));
+  }
   /** The single element as a number (bool as 0 or 1; int64 beyond 2^53 loses precision). */
   item(): number {
     return native.item(this.handle);
@@ -466,6 +479,22 @@ export function arange(start: number, end?: number, step = 1, options: Omit<Tens
   const [dtype, device] = resolveOptions(options);
   const integral = [start, end, step].every(Number.isInteger);
   return new Tensor(native.arange(start, end, step, dtype ?? (integral ? 'int64' : 'float32'), device));
+}
+
+/** A tensor of `shape` and `dtype` from raw little-endian bytes in C order (a copy). */
+export function fromBytes(bytes: Uint8Array, shape: number[], dtype: Dtype, device: Device = 'cpu'): Tensor {
+  return new Tensor(native.fromBytes(bytes, shape, dtype, device));
+}
+
+/** The first `bytes` bytes of a regular file as a uint8 tensor, read (not mapped). */
+export function readFileBytes(file: string, bytes: number): Tensor {
+  return new Tensor(native.readFile(file, bytes));
+}
+
+/** Writes `head` and then each tensor's bytes (copied now) to `temporary`, fsyncs it and renames
+ * it to `target`, on a native thread; resolves once the file is in place. */
+export function writeTensorsFile(target: string, temporary: string, head: Uint8Array, tensors: Tensor[]): Promise<void> {
+  return native.writeTensorsFile(target, temporary, head, tensors.map((t) => t.handle));
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {

@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../errors';
 import { readRegularFile, whyUnreachable } from '../io/files';
-import { native } from '../native';
-import { Tensor } from '../tensor';
+import { Tensor, fromBytes, tensor } from '../tensor';
 import { DatasetError } from '../error-classes';
 export { DatasetError };
 
@@ -105,8 +104,8 @@ export function parseRecords(contents: { name: string; bytes: Buffer }[], classN
       bytes.copy(pixels, i * IMAGE_BYTES, r + 1, r + RECORD_BYTES);
     }
   }
-  const images = new Tensor(native.fromBytes(pixels, [n, 3, 32, 32], 'uint8', 'cpu'));
-  const labelTensor = new Tensor(native.fromArray(labels, [n], 'int64', 'cpu'));
+  const images = fromBytes(pixels, [n, 3, 32, 32], 'uint8', 'cpu');
+  const labelTensor = tensor(labels, [n], { dtype: 'int64', device: 'cpu' });
   return { images, labels: labelTensor, labelArray: labels, classNames, size: n, source };
 }
 

@@ -3,7 +3,6 @@
 // whole uint8 set moved once, augmented where it lives).
 import { checkDevice, type Device } from '../device';
 import { checkBoolean, checkInteger } from '../errors';
-import { native } from '../native';
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
 import { Tensor, tensor, tidy } from '../tensor';
@@ -142,7 +141,7 @@ export class DataLoader {
     if (!this.#prefetcher || this.#prefetcher.thread.ended || this.#prefetcher.threads !== threads) {
       void this.#prefetcher?.thread.close();
       this.#prefetcher = new Prefetcher({
-        images: copyToShared(native.toBytes(this.#images.handle)),
+        images: copyToShared(this.#images.toBytes()),
         labels: copyToShared(this.dataset.labelArray),
         shape: this.#images.shape,
         classNames: this.dataset.classNames,

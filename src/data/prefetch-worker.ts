@@ -3,8 +3,7 @@
 // order from the loader's sampler) up to `depth` batches ahead of the training thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setThreadNumThreads } from '../device';
-import { native } from '../native';
-import { Tensor } from '../tensor';
+import { fromBytes, tensor } from '../tensor';
 import type { ImageDataset } from './cifar10';
 import { DataLoader } from './loader';
 import { fromSpec } from './transforms';
@@ -20,8 +19,8 @@ labelArray.set(new Uint8Array(data.labels));
 const imageBytes = new Uint8Array(data.images.byteLength);
 imageBytes.set(new Uint8Array(data.images));
 const dataset: ImageDataset = {
-  images: new Tensor(native.fromBytes(imageBytes, data.shape, 'uint8', 'cpu')),
-  labels: new Tensor(native.fromArray(labelArray, [labelArray.length], 'int64', 'cpu')),
+  images: fromBytes(imageBytes, data.shape, 'uint8', 'cpu'),
+  labels: tensor(labelArray, [labelArray.length], { dtype: 'int64', device: 'cpu' }),
   labelArray,
   classNames: data.classNames,
   size: labelArray.length,

@@ -1,7 +1,7 @@
 // The tutorial's transforms, applied to whole batches with native tensor ops (no per-pixel
 // JavaScript). A transform takes a batch [B, C, H, W] and the batch's seeded generator.
-import { native } from '../native';
 import { Tensor, arange, tensor, tidy } from '../tensor';
+import { index, upsampleBilinear2d } from '../nn/functional';
 import type { SeededRandom } from './random';
 
 export type BatchTransform = (images: Tensor, rng: SeededRandom) => Tensor;
@@ -14,7 +14,7 @@ export const CIFAR10_STD: [number, number, number] = [0.2023, 0.1994, 0.201];
 function gatherWindows(x: Tensor, rows: Tensor, cols: Tensor): Tensor {
   const b = arange(x.shape[0], undefined, 1, { device: x.device }).reshape([-1, 1, 1]);
   // Advanced indices split by a slice put the indexed dims first: [B, H', W', C].
-  const nhwc = new Tensor(native.ops.index(x.handle, [b.handle, null, rows.handle, cols.handle]));
+  const nhwc = index(x, [b, null, rows, cols]);
   return nhwc.permute([0, 3, 1, 2]);
 }
 
@@ -65,7 +65,7 @@ export function resize(size = 32): BatchTransform {
   return (x) => {
     const [, , h, w] = x.shape;
     if (h === size && w === size) return x;
-    return tidy(() => new Tensor(native.ops.upsampleBilinear2d(x.to('float32').handle, [size, size], false)));
+    return tidy(() => upsampleBilinear2d(x.to('float32'), [size, size], false));
   };
 }
 

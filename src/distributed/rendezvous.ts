@@ -4,7 +4,7 @@
 // WORLD_SIZE (refused at once, naming both), a store that cannot be reached (a wrong MASTER_PORT),
 // ranks that do not join by the deadline (named), and a stop asked for while waiting.
 import * as os from 'node:os';
-import { native, type NativeStore } from '../native';
+import { openStore, type Store } from './store';
 import { JoinError } from '../error-classes';
 export { JoinError };
 
@@ -52,11 +52,11 @@ export function ranksText(ranks: number[]): string {
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 /** The store, reached by the deadline (a client retries a refused connection until then). */
-function reachStore(o: JoinOptions, deadline: number, hooks: JoinHooks): NativeStore {
+function reachStore(o: JoinOptions, deadline: number, hooks: JoinHooks): Store {
   const storeOptions = { host: o.host, port: o.port, isServer: o.isServer, worldSize: o.worldSize, prefix: o.prefix };
   if (o.isServer) {
     try {
-      return new native.Store({ ...storeOptions, timeoutMs: o.timeoutMs });
+      return openStore({ ...storeOptions, timeoutMs: o.timeoutMs });
     } catch (err) {
       throw new JoinError(`rank ${o.rank} cannot serve the rendezvous store on ${o.host}:${o.port}: ${firstLine(err)} (is the port in use? pass another --master-port / MASTER_PORT)`);
     }
@@ -64,7 +64,7 @@ function reachStore(o: JoinOptions, deadline: number, hooks: JoinHooks): NativeS
   for (;;) {
     const left = deadline - Date.now();
     try {
-      return new native.Store({ ...storeOptions, timeoutMs: Math.max(1, Math.min(CONNECT_ATTEMPT_MS, left)) });
+      return openStore({ ...storeOptions, timeoutMs: Math.max(1, Math.min(CONNECT_ATTEMPT_MS, left)) });
     } catch (err) {
       if (hooks.signal?.aborted) throw new JoinError(`rank ${o.rank} was stopped while reaching the rendezvous store at ${o.host}:${o.port}`);
       if (Date.now() >= deadline) {
@@ -87,7 +87,7 @@ function firstLine(err: unknown): string {
  * Joins the job's rendezvous: returns the store once every rank has joined with the same world
  * size; throws a JoinError saying what is wrong otherwise (blocking: ranks join before training).
  */
-export function joinRendezvous(o: JoinOptions, hooks: JoinHooks = {}): NativeStore {
+export function joinRendezvous(o: JoinOptions, hooks: JoinHooks = {}): Store {
   const start = Date.now();
   const deadline = start + o.timeoutMs;
   const store = reachStore(o, deadline, hooks);

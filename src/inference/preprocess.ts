@@ -3,8 +3,7 @@
 import sharp from 'sharp';
 import { noGrad } from '../autograd';
 import type { Device } from '../device';
-import { native } from '../native';
-import { Tensor, tensor } from '../tensor';
+import { Tensor, fromBytes, tensor } from '../tensor';
 
 /** An encoded image (JPEG, PNG, WebP, ...) or raw interleaved pixels. */
 export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height: number; channels?: 3 | 4 };
@@ -89,7 +88,7 @@ export function normalizeBatch(images: Uint8Array[], size: number, mean: number[
 /** `count` CHW images already in one buffer, as a normalised float32 batch [count, 3, size, size]. */
 export function normalizeChw(all: Uint8Array, count: number, size: number, mean: number[], std: number[], device: Device): Tensor {
   return noGrad(() => {
-    const raw = new Tensor(native.fromBytes(all, [count, 3, size, size], 'uint8', device));
+    const raw = fromBytes(all, [count, 3, size, size], 'uint8', device);
     const m = tensor(mean, [1, 3, 1, 1], { device });
     const s = tensor(std, [1, 3, 1, 1], { device });
     const out = raw.to('float32').mul(1 / 255).sub(m).div(s);

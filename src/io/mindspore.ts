@@ -1,8 +1,7 @@
 // MindSpore .ckpt files (protobuf, proto2), parsed with protobufjs from the published schema,
 // and the tutorial network's parameter names mapped to torchvision's.
 import * as protobuf from 'protobufjs';
-import { native } from '../native';
-import { DTYPE_BYTES, Tensor, zeros, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, fromBytes, zeros, type Dtype } from '../tensor';
 import { CheckpointError } from './torch-pth';
 
 const SCHEMA = `
@@ -106,7 +105,7 @@ export function readMindsporeCheckpoint(bytes: Uint8Array, source = 'checkpoint'
         );
       }
       const key = mindsporeToTorchName(value.tag);
-      out[key] = new Tensor(native.fromBytes(content, dims, dtype, 'cpu'));
+      out[key] = fromBytes(content, dims, dtype, 'cpu');
       if (key.endsWith('.running_mean')) {
         out[key.replace(/running_mean$/, 'num_batches_tracked')] = zeros([], { dtype: 'int64', device: 'cpu' });
       }

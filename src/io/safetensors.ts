@@ -3,8 +3,7 @@
 // tensor's bytes straight from the file buffer into libtorch; reading a file maps it instead and
 // copies nothing (readSafetensorsFile).
 import * as fs from 'node:fs';
-import { native } from '../native';
-import { DTYPE_BYTES, Tensor, checkHostCopy, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, checkHostCopy, fromBytes, readFileBytes, writeTensorsFile, type Dtype } from '../tensor';
 import * as path from 'node:path';
 import { temporaryFor, writeFileAtomic } from './atomic';
 import { regularFileSize } from './files';
@@ -124,7 +123,7 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors file'):
   const headerLength = headerLengthOf(bytes, bytes.length, source);
   const data = bytes.subarray(8 + headerLength);
   const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + headerLength), data.length, source);
-  const tensors = buildAll(entries, (e) => new Tensor(native.fromBytes(data.subarray(e.begin, e.end), e.shape, e.dtype, 'cpu')));
+  const tensors = buildAll(entries, (e) => fromBytes(data.subarray(e.begin, e.end), e.shape, e.dtype, 'cpu'));
   return { tensors, metadata };
 }
 
@@ -150,14 +149,14 @@ export function readSafetensorsFile(file: string): SafetensorsContent {
   }
   const dataStart = 8 + headerLength;
   const { entries, metadata } = parseHeader(headerBytes, total - dataStart, file);
-  const mapped = new Tensor(native.readFile(file, total));
+  const mapped = readFileBytes(file, total);
   try {
     const tensors = buildAll(entries, (e) => {
       const start = dataStart + e.begin;
       const bytes = mapped.narrow(0, start, e.end - e.begin);
       const aligned = start % DTYPE_BYTES[e.dtype] === 0;
       const source = aligned ? bytes : bytes.clone();
-      const t = new Tensor(native.viewAs(source.handle, e.dtype, e.shape));
+      const t = source.viewAs(e.dtype, e.shape);
       if (source !== bytes) source.dispose();
       bytes.dispose();
       return t;
@@ -192,7 +191,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   const entries = Object.entries(tensors);
   const blobs = entries.map(([key, t]) => {
     checkHostCopy(t, 'saving safetensors', `'${key}'`);
-    return native.toBytes(t.handle);
+    return t.toBytes();
   });
   return [safetensorsHead(entries, metadata), ...blobs];
 }
@@ -204,7 +203,7 @@ export async function saveSafetensorsInBackground(file: string, tensors: Record<
   // (async: a folder that cannot be made rejects, as a failed write does; the copy and the
   // thread's start still happen before the first await)
   const entries = Object.entries(tensors);
-  return native.writeTensorsFile(path.resolve(file), temporaryFor(file), safetensorsHead(entries, metadata), entries.map(([, t]) => t.handle));
+  return writeTensorsFile(path.resolve(file), temporaryFor(file), safetensorsHead(entries, metadata), entries.map(([, t]) => t));
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */

@@ -3,8 +3,7 @@
 // untrusted file never runs code.
 import { unzipSync } from 'fflate';
 import { centralDirectoryCrcs, checkEntryCrc } from './zip-directory';
-import { native } from '../native';
-import { DTYPE_BYTES, Tensor, tidy, type Dtype } from '../tensor';
+import { DTYPE_BYTES, Tensor, fromBytes, tidy, zeros, type Dtype } from '../tensor';
 import { PickleError, unpickle, type PickleGlobal } from './pickle';
 import { CheckpointError } from '../error-classes';
 export { CheckpointError };
@@ -106,7 +105,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
       if (data.length < bytesNeeded) {
         throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
       }
-      t = new Tensor(native.fromBytes(data.subarray(0, bytesNeeded), [ref.numel], ref.dtype, 'cpu'));
+      t = fromBytes(data.subarray(0, bytesNeeded), [ref.numel], ref.dtype, 'cpu');
       storages.set(ref.key, t);
     }
     return t;
@@ -126,14 +125,14 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
       );
     }
     const span = shape.reduce((acc, d, i) => (d === 0 ? acc : acc + (d - 1) * strides[i]), 1);
-    if (shape.some((d) => d === 0)) return new Tensor(native.zeros(shape, ref.dtype, 'cpu'));
+    if (shape.some((d) => d === 0)) return zeros(shape, { dtype: ref.dtype, device: 'cpu' });
     if (off + span > ref.numel) {
       throw new CheckpointError(`${source}: tensor [${shape.join(', ')}] reaches past its storage ${ref.key} (corrupt file)`);
     }
     // A copy, so tensors are independent of each other and of shared storages; except a view
     // with more elements than its storage (zero strides, as from expand()): copying it could
     // take gigabytes from a few kilobytes of file, so it stays a view, as torch.load keeps it.
-    const view = new Tensor(native.ops.asStrided(storageTensor(ref).handle, shape, strides, off));
+    const view = storageTensor(ref).asStrided(shape, strides, off);
     if (shape.reduce((a, d) => a * d, 1) > ref.numel) return view;
     const copy = view.clone();
     view.dispose();

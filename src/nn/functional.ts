@@ -103,6 +103,16 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
  * Constant padding as F.pad: `pad` lists (before, after) pairs starting from the last
  * dimension, so [left, right, top, bottom] pads width then height, and may be asymmetric.
  */
+/** input[indices...] with advanced indexing; null keeps a dimension whole (torch's x[b, :, r, c]). */
+export function index(input: Tensor, indices: (Tensor | null)[]): Tensor {
+  return new Tensor(native.ops.index(input.handle, indices.map((t) => (t === null ? null : t.handle))));
+}
+
+/** Bilinear resize of NCHW `input` to `size` (torch's interpolate(mode='bilinear', align_corners)). */
+export function upsampleBilinear2d(input: Tensor, size: [number, number], alignCorners = false): Tensor {
+  return new Tensor(native.ops.upsampleBilinear2d(input.handle, size, alignCorners));
+}
+
 export function pad(input: Tensor, padding: number[], value = 0): Tensor {
   return new Tensor(native.ops.pad(input.handle, padding, value));
 }
