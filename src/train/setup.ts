@@ -1,0 +1,168 @@
+// A run's set-up: what it owns (freed when it ends), its learning-rate schedule, its optimizer,
+// and the checkpoint it resumes from (checked against this run's options and model).
+import { dispose, type Tensor } from '../tensor';
+import { loadCifar10, type ImageDataset } from '../data/cifar10';
+import { DataLoader } from '../data/loader';
+import { syntheticDataset } from '../data/synthetic';
+import { testTransforms, trainTransforms } from '../data/transforms';
+import type { ResNet } from '../models/resnet';
+import { cosineDecaySchedule, stepDecaySchedule, warmupCosineSchedule, type LrSchedule } from '../optim/lr';
+import { SGD } from '../optim/sgd';
+import { Adam, AdamW } from '../optim/adamw';
+import type { Optimizer } from '../optim/optimizer';
+import { ARCHITECTURES, readCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import type { OptimizerKind, TrainConfig } from './config';
+import { TrainingError } from './errors';
+import type { Precision } from './precision';
+import type { Strategy } from './strategy';
+
+/** What a run made, freed when it ends (last made, first freed). */
+export class Owned {
+  #free: (() => void)[] = [];
+
+  add<T extends { dispose(): void }>(item: T): T {
+    this.#free.push(() => item.dispose());
+    return item;
+  }
+
+  addDataset<T extends ImageDataset>(dataset: T): T {
+    this.#free.push(() => dispose([dataset.images, dataset.labels]));
+    return dataset;
+  }
+
+  freeAll(): void {
+    for (const free of this.#free.reverse()) free();
+    this.#free = [];
+  }
+}
+
+export function schedule(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
+  const total = stepsPerEpoch * c.epochs;
+  if (c.schedule === 'warmup-cosine') return warmupCosineSchedule(c.minLr, c.lr, total, c.warmupSteps ?? stepsPerEpoch);
+  if (c.schedule === 'step') return stepDecaySchedule(c.lr, 0.1, Math.max(1, Math.round(c.epochs / 3)), stepsPerEpoch);
+  return cosineDecaySchedule(c.minLr, c.lr, stepsPerEpoch, c.epochs);
+}
+
+/** The checkpoint to resume from, refused (naming the field) when it cannot continue this run:
+ * no optimizer state (a -best file), another model or input than this run's, or no epochs left. */
+export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
+  const saved = readCheckpoint(file);
+  const refuse = (why: string): never => {
+    dispose(saved.model);
+    dispose(saved.optimizer);
+    throw new TrainingError(`cannot resume from ${file}: ${why}`);
+  };
+  // (files written before 'role' existed: a -best file is the one without momentum buffers)
+  const best = saved.meta.role === 'best' || (saved.meta.role === undefined && Object.keys(saved.optimizer).length === 0);
+  if (best && keepsState(c)) {
+    refuse("it holds no optimizer state (a '-best' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state");
+  }
+  const trainedWith = (saved.meta.config.optimizer as string | undefined) ?? 'sgd';
+  if (trainedWith !== c.optimizer) refuse(`it was trained with optimizer ${JSON.stringify(trainedWith)} and this run has ${JSON.stringify(c.optimizer)}: pass the same --optimizer`);
+  for (const key of ['arch', 'numClasses', 'stem', 'padding', 'imageSize'] as const) {
+    if (saved.meta[key] !== c[key]) {
+      refuse(`it was trained with ${key} ${JSON.stringify(saved.meta[key])} and this run has ${JSON.stringify(c[key])}: a resumed run keeps its model and input (pass the same ${key})`);
+    }
+  }
+  const { epoch, step } = saved.meta;
+  if (!Number.isSafeInteger(epoch) || epoch < 0) refuse(`its epoch ${JSON.stringify(epoch)} is not a number of completed epochs`);
+  if (!Number.isSafeInteger(step) || step < 0) refuse(`its step ${JSON.stringify(step)} is not a number of steps`);
+  if (epoch >= c.epochs) refuse(`it has already trained ${epoch} of ${c.epochs} epochs: pass epochs (--epochs) above ${epoch} to train more`);
+  return saved;
+}
+
+/** The run's optimizer, as its options say. */
+export function optimizerFor(c: TrainConfig, params: [string, Tensor][], lr: number): Optimizer {
+  if (c.optimizer === 'sgd') return new SGD(params, { lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov, capturable: c.cudaGraph });
+  const Kind = c.optimizer === 'adamw' ? AdamW : Adam;
+  return new Kind(params, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
+}
+
+/** Whether the run's optimizer keeps state across steps (SGD without momentum keeps none). */
+export function keepsState(c: { optimizer: OptimizerKind; momentum: number }): boolean {
+  return c.optimizer !== 'sgd' || c.momentum > 0;
+}
+
+/** The optimizer's own keys of a checkpoint's optimizer state; another optimizer's is refused. */
+export function ownState(state: Record<string, Tensor>, optimizer: Optimizer): Record<string, Tensor> {
+  const own: Record<string, Tensor> = {};
+  for (const [key, t] of Object.entries(state)) {
+    if (!key.startsWith(optimizer.checkpointPrefix)) throw new Error(`its optimizer state ('${key}') is not ${optimizer.kind}'s`);
+    own[key.slice(optimizer.checkpointPrefix.length)] = t;
+  }
+  return own;
+}
+
+/** After a step every trained parameter of a ResNet has its optimizer state: a checkpoint with
+ * some (or, unless `noneIsFine`, all) missing is damaged, and resuming from it would restart
+ * those parameters' momentum in silence. */
+export function checkStateComplete(model: ResNet, optimizer: Optimizer, noneIsFine: boolean): void {
+  const trained = model.namedParameters().filter(([, p]) => p.requiresGrad);
+  const held = new Set(optimizer.statefulParameters());
+  const missing = trained.filter(([name]) => !held.has(name)).map(([name]) => name);
+  if (missing.length === 0 || (noneIsFine && held.size === 0)) return;
+  const shown = missing.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  throw new TrainingError(
+    `optimizer state lacks the ${optimizer.kind === 'sgd' ? 'momentum buffer' : 'moments'} of ${shown}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
+      `(it has ${trained.length - missing.length} of ${trained.length}): the checkpoint is damaged`,
+  );
+}
+
+/** The run's data: both splits, the class names of the model's outputs, and their loaders (each
+ * rank reading its own shard of the training split). */
+export function setUpData(c: TrainConfig, strategy: Strategy, rankBatch: number, owned: Owned) {
+  const synthetic = c.data === undefined;
+  const load = (split: 'train' | 'test'): ImageDataset =>
+    synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
+  const trainSet = owned.addDataset(load('train'));
+  const testSet = owned.addDataset(load('test'));
+  const largestLabel = trainSet.labelArray.reduce((a, b) => Math.max(a, b), 0);
+  if (largestLabel >= c.numClasses) {
+    throw new TrainingError(`the training data has labels up to ${largestLabel} (${trainSet.classNames.length} classes) but numClasses is ${c.numClasses}: pass numClasses (--num-classes) ${largestLabel + 1} or more`);
+  }
+  // One name per output: the data's names, then 'class N' for outputs the data does not use.
+  const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
+  const pipeline = { imageSize: c.imageSize };
+  const dataDevice = c.dataOnDevice ? c.device : 'cpu';
+  // Data-parallel ranks each read their own shard in batches of their share of the global batch,
+  // with augmentation keyed by rank so that no two ranks draw the same crops.
+  const sampler = strategy.trainSampler(trainSet.size, c.seed);
+  const imagesPerEpoch = sampler?.size ?? trainSet.size;
+  // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
+  const dropLast = imagesPerEpoch % rankBatch === 1;
+  const trainLoader = owned.add(
+    new DataLoader(trainSet, { batchSize: rankBatch, seed: strategy.augmentationSeed(c.seed), sampler, transform: trainTransforms(pipeline), device: dataDevice, dropLast }),
+  );
+  const testLoader = owned.add(
+    new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, sampler: strategy.testSampler(testSet.size), transform: testTransforms(pipeline), device: dataDevice }),
+  );
+  return { synthetic, trainSet, testSet, classNames, trainLoader, testLoader, imagesPerEpoch, dropLast };
+}
+
+/** The run's model and optimizer, fresh or (resuming) with the checkpoint's weights and state,
+ * and where the run starts: epochs and steps done, the best accuracy so far (-1: none). */
+export function setUpModel(c: TrainConfig, precision: Precision, lr: number, owned: Owned) {
+  // A resumed run continues the same run: its checkpoint is checked before any model is built.
+  const saved = c.resume ? readResumable(c.resume, c) : null;
+  const model: ResNet = owned.add(ARCHITECTURES[c.arch]({ numClasses: c.numClasses, stem: c.stem, padding: c.padding, init: c.init, weights: c.weights, device: c.device }));
+  precision.prepareModel(model);
+  if (c.channelsLast) model.toMemoryFormat('channels_last');
+  const optimizer = owned.add(optimizerFor(c, model.namedParameters(), lr));
+  const start = { epoch: 0, step: 0, bestAccuracy: -1 };
+  if (saved) {
+    try {
+      model.loadStateDict(saved.model);
+      optimizer.loadStateDict(ownState(saved.optimizer, optimizer));
+      // (with loss scaling every step so far may have been skipped, leaving no state at all)
+      if (saved.meta.step > 0 && keepsState(c)) checkStateComplete(model, optimizer, saved.meta.lossScale !== undefined);
+      precision.loadStateDict(saved.meta.lossScale);
+    } catch (err) {
+      throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);
+    } finally {
+      dispose(saved.model);
+      dispose(saved.optimizer);
+    }
+    Object.assign(start, { epoch: saved.meta.epoch, step: saved.meta.step, bestAccuracy: saved.meta.bestAccuracy ?? -1 });
+  }
+  return { model, optimizer, start };
+}
