@@ -79,6 +79,12 @@ export async function startServerThread(options: ServeOptions, listen: { host?: 
         const closed = next();
         thread.post({ kind: 'close' } satisfies ServerThreadRequest);
         await closed;
+        // The thread then ends by itself once its output (request log lines) is flushed:
+        // terminating it at once could drop the last lines. Terminated only if it does not.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          thread.onEnd(() => (clearTimeout(timer), resolve()));
+        });
         await thread.close();
       })();
       return closing;

@@ -24,7 +24,13 @@ async function start(): Promise<InferenceServer> {
 start().then(
   (server) => {
     port.on('message', (m: ServerThreadRequest) => {
-      if (m.kind === 'close') void server.close().then(() => port.postMessage({ kind: 'closed' } satisfies ServerThreadReply));
+      if (m.kind !== 'close') return;
+      void server.close().then(() => {
+        port.postMessage({ kind: 'closed' } satisfies ServerThreadReply);
+        // nothing is left to do here: once the log lines written so far are handed over, the
+        // thread ends by itself (see ServerThread.close)
+        process.stdout.write('', () => port.close());
+      });
     });
   },
   (err: unknown) => port.postMessage({ kind: 'failed', error: serializeError(err) } satisfies ServerThreadReply),
