@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Adam, AdamW, checkTrainOptions, memory, nn, readCheckpoint, runTraining, type Tensor, type TrainOptions } from '../src/index';
+import { Adam, AdamW, checkTrainOptions, memory, nn, ones, readCheckpoint, runTraining, type Tensor, type TrainOptions } from '../src/index';
+import * as fe from '../src/foreach';
+import { native } from '../src/native';
 import { assertClose, loadFixture, type FixtureTensor } from './helpers';
 import { loadedSmallNet, smallNetBatch } from './small-net';
 
@@ -110,4 +112,17 @@ test('train with AdamW: the checkpoint keeps its state, and a run resumed after 
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test('the multi-tensor kernels behind AdamW refuse mismatched lists and non-tensors with an error, never a crash', () => {
+  const a = ones([3]);
+  const b = ones([4]);
+  assert.throws(() => fe.foreachLerp_([a], [], 0.5), /Error|size|length|match/i);
+  assert.throws(() => fe.foreachAddcmul_([a], [b], [b], 1), /size|match|broadcast/i);
+  assert.throws(() => fe.foreachAddcdiv_([a, a], [a], [a], 1), /Error|size|length|match/i);
+  assert.throws(() => native.ops.foreachSqrt([3] as never), /Expected a Tensor for 'tensors\[0\]'/);
+  assert.throws(() => native.ops.foreachDivScalar_([a.handle], 'x' as never), /Expected a number for 'scalar'/);
+  assert.throws(() => native.ops.foreachAddScalar_('x' as never, 1), /Expected an array/i);
+  fe.foreachDiv_([a], 2);
+  assert.deepEqual(a.toList(), [0.5, 0.5, 0.5], 'the lists are updated in place');
 });
