@@ -290,9 +290,9 @@ program
   .addOption(new Option('--log <kind>', 'request log lines').choices(['off', 'terse', 'json']).default('off'))
   .action(async (opts: { model: Map<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; shutdownGraceMs: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
     // Every option is checked here, before a model is loaded: a bad one exits 2 naming its flag.
-    const MAX_BODY_MB = 2048;
+    const { checkListen, checkServeOptions, MAX_BODY_BYTES } = await import('../serve/options.js');
+    const MAX_BODY_MB = MAX_BODY_BYTES / 2 ** 20;
     if (!(opts.maxBodyMb > 0 && opts.maxBodyMb <= MAX_BODY_MB)) throw new UsageError(`--max-body-mb must be more than 0 and at most ${MAX_BODY_MB} (MiB), got ${opts.maxBodyMb}`);
-    const { checkListen, checkServeOptions } = await import('../serve/options.js');
     const flags: Record<string, string> = { maxBatch: '--max-batch', maxQueueDelayMs: '--max-queue-delay-ms', maxQueue: '--max-queue', requestTimeoutMs: '--timeout-ms', maxBodyBytes: '--max-body-mb', shutdownGraceMs: '--shutdown-grace-ms', device: '--device', threads: '--threads', log: '--log', host: '--host', port: '--port' };
     const flag = (option: string) => (Object.hasOwn(flags, option) ? flags[option] : option);
     const options = {

@@ -22,11 +22,17 @@ export const MAX_REQUEST_PIXELS = MAX_IMAGE_PIXELS;
  * with `label(i)` and say 'pixel limit' when the images are too large.
  */
 export async function decodeImages(files: Uint8Array[], size: number, label: (i: number) => string): Promise<Uint8Array[]> {
+  // (one image is held to the same bound by imageToChw itself: no header pass for it)
+  const sizes =
+    files.length < 2
+      ? []
+      : await Promise.all(
+          // (an unreadable header counts nothing here: decoding it fails below, naming it)
+          files.map((f) => sharp(f, { limitInputPixels: false }).metadata().then(({ width = 0, height = 0 }) => width * height, () => 0)),
+        );
   let total = 0;
-  for (let i = 0; i < files.length; i++) {
-    // (an unreadable header counts nothing here: decoding it fails below, naming it)
-    const { width = 0, height = 0 } = await sharp(files[i], { limitInputPixels: false }).metadata().catch(() => ({ width: 0, height: 0 }));
-    total += width * height;
+  for (let i = 0; i < sizes.length; i++) {
+    total += sizes[i];
     if (total > MAX_REQUEST_PIXELS) {
       throw new Error(`${label(i)}: the images up to this one hold ${total.toLocaleString('en-US')} pixels together, more than the ${MAX_REQUEST_PIXELS.toLocaleString('en-US')}-pixel limit of one request`);
     }

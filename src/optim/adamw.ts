@@ -46,7 +46,7 @@ export class AdamW implements Optimizer {
 
   /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
   constructor(params: [string, Tensor][], options: AdamWOptions = {}, defaultWeightDecay = 0.01) {
-    if (!isNamedParameters(params) || !params.every(([, p]) => p instanceof Tensor)) {
+    if (!isNamedParameters(params)) {
       throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
     }
     this.#params = params;
@@ -103,7 +103,11 @@ export class AdamW implements Optimizer {
     foreachAddcmul_(expAvgSqs, grads, grads, 1 - beta2);
     // Parameters that stepped as often share their scalars (all of them, unless some missed a gradient).
     const bySteps = new Map<number, number[]>();
-    states.forEach((s, i) => bySteps.set(s.step, [...(bySteps.get(s.step) ?? []), i]));
+    states.forEach((s, i) => {
+      const group = bySteps.get(s.step);
+      if (group) group.push(i);
+      else bySteps.set(s.step, [i]);
+    });
     for (const [t, idx] of bySteps) {
       const stepSize = -(this.#lr / (1 - beta1 ** t));
       const denom = foreachSqrt(idx.map((i) => expAvgSqs[i]));

@@ -1,6 +1,6 @@
 // What every optimizer is to the rest of the library (the loss scaler, the step runners, CUDA
 // graphs, checkpoints, the training loop): they name this interface, never SGD or AdamW.
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 
 export interface Optimizer {
   /** 'sgd', 'adamw', 'adam': what a checkpoint records, and resumes with. */
@@ -32,7 +32,7 @@ export const OPTIMIZER_KEY_PREFIX = 'optimizer.';
 
 /** [name, Tensor] pairs, as module.namedParameters() gives them. */
 export function isNamedParameters(params: unknown): params is [string, Tensor][] {
-  return Array.isArray(params) && params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'object' && p[1] !== null && 'shape' in p[1]);
+  return Array.isArray(params) && params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[1] instanceof Tensor);
 }
 
 /** The gradients of `params` that have one, by parameter name (every optimizer's namedGradients). */

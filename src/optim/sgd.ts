@@ -6,7 +6,7 @@ import { checkBoolean, checkFiniteNumber, invalidArgument } from '../errors';
 import type { Device } from '../device';
 import { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from '../foreach';
 import { Tensor, full, keep, tidy } from '../tensor';
-import { clearGradients, namedGradientsOf, type Optimizer } from './optimizer';
+import { clearGradients, isNamedParameters, namedGradientsOf, type Optimizer } from './optimizer';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -46,7 +46,7 @@ export class SGD implements Optimizer {
 
   /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
   constructor(params: [string, Tensor][], options: SGDOptions = {}) {
-    if (!Array.isArray(params) || !params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[1] instanceof Tensor)) {
+    if (!isNamedParameters(params)) {
       throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
     }
     this.#params = params;

@@ -3,6 +3,7 @@
 // header of Inference-Header-Content-Length bytes followed by raw tensor bytes) and the response,
 // with the classification extension. Everything a request gets wrong is a 400 naming the field.
 import { concatChw, decodeImages, imageToChw, MAX_IMAGE_PIXELS } from '../inference/preprocess';
+import { FLOAT32_MAX } from '../errors';
 import { topClasses } from '../inference/ranking';
 import { HttpError } from './http-error';
 import type { BatchPart, ModelInfo } from './model-messages';
@@ -57,8 +58,6 @@ const INPUT_NAMES = new Map<string, InputName>((Object.keys(INPUTS) as InputName
 const OUTPUT_NAMES = new Set<string>(OUTPUTS);
 /** Most outputs one request may ask for (each is a copy of the answer). */
 export const MAX_OUTPUTS = 16;
-/** The largest finite float32. */
-const FP32_MAX = 3.4028234663852886e38;
 
 function bad(message: string): HttpError {
   return new HttpError(400, message);
@@ -224,7 +223,7 @@ async function readInput(name: InputName, shape: number[], size: Declared, raw: 
       for (let i = 0; i < n; i++) {
         const v = flat[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`'input' (FP32): inputs[0].data[${i}] is ${preview(v)}, not a finite number`);
-        if (!Number.isFinite(Math.fround(v))) throw bad(`'input' (FP32): inputs[0].data[${i}] is ${v}, which overflows FP32 (largest finite ${FP32_MAX})`);
+        if (!Number.isFinite(Math.fround(v))) throw bad(`'input' (FP32): inputs[0].data[${i}] is ${v}, which overflows FP32 (largest finite ${FLOAT32_MAX})`);
         values[i] = v;
       }
     }
