@@ -100,9 +100,12 @@ RN_BINDING(ForeachAdd) {
   return WrapTensors(info.Env(), at::_foreach_add(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "others"),
                                                   NumberArg(info, 2, "alpha")));
 }
-// foreachMul_(tensors, scalar)
+// foreachMul_(tensors, scalar | tensor); a 0-dim tensor factor is read on the device (gradient
+// clipping's coefficient, computed there without a synchronisation).
 RN_BINDING(ForeachMulInPlace) {
-  at::_foreach_mul_(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "scalar"));
+  auto tensors = TensorListArg(info, 0, "tensors");
+  if (IsTensor(info[1])) at::_foreach_mul_(tensors, TensorArg(info, 1, "factor"));
+  else at::_foreach_mul_(tensors, NumberArg(info, 1, "factor"));
   return info.Env().Undefined();
 }
 
@@ -142,6 +145,16 @@ RN_BINDING(ForeachDivScalarInPlace) {
 // foreachAddScalar_(tensors, scalar): tensors[i] += scalar
 RN_BINDING(ForeachAddScalarInPlace) {
   at::_foreach_add_(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "scalar"));
+  return info.Env().Undefined();
+}
+
+// foreachNorm(tensors, ord) -> new list of 0-dim norms (what clip_grad_norm_ sums up)
+RN_BINDING(ForeachNorm) {
+  return WrapTensors(info.Env(), at::_foreach_norm(TensorListArg(info, 0, "tensors"), NumberArg(info, 1, "ord")));
+}
+// foreachCopy_(tensors, sources): tensors[i].copy_(sources[i]), casting as copy_ does
+RN_BINDING(ForeachCopyInPlace) {
+  at::_foreach_copy_(TensorListArg(info, 0, "tensors"), TensorListArg(info, 1, "sources"));
   return info.Env().Undefined();
 }
 
@@ -357,6 +370,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   RN_OP("foreachSqrt", ForeachSqrt);
   RN_OP("foreachDivScalar_", ForeachDivScalarInPlace);
   RN_OP("foreachAddScalar_", ForeachAddScalarInPlace);
+  RN_OP("foreachNorm", ForeachNorm);
+  RN_OP("foreachCopy_", ForeachCopyInPlace);
   RN_OP("ampUnscale_", AmpUnscaleInPlace);
   RN_OP("ampUpdateScale_", AmpUpdateScaleInPlace);
   RN_OP("uniform_", UniformInPlace);

@@ -22,9 +22,9 @@ export function foreachAddScalar_(ts: Tensor[], scalar: number): void {
   native.ops.foreachAddScalar_(handles(ts), scalar);
 }
 
-/** ts[i] *= scalar */
-export function foreachMul_(ts: Tensor[], scalar: number): void {
-  native.ops.foreachMul_(handles(ts), scalar);
+/** ts[i] *= factor; a 0-dim tensor factor is read on the device (no synchronisation). */
+export function foreachMul_(ts: Tensor[], factor: number | Tensor): void {
+  native.ops.foreachMul_(handles(ts), factor instanceof Tensor ? factor.handle : factor);
 }
 
 /** ts[i] * factor, as new tensors; a 0-dim tensor factor is read on the device (CUDA graphs). */
@@ -55,6 +55,16 @@ export function foreachAddcdiv_(ts: Tensor[], a: Tensor[], b: Tensor[], value = 
 /** sqrt(ts[i]), as new tensors. */
 export function foreachSqrt(ts: Tensor[]): Tensor[] {
   return tensors(native.ops.foreachSqrt(handles(ts)));
+}
+
+/** The ord-norm of each tensor (0-dim, as torch._foreach_norm), as new tensors. */
+export function foreachNorm(ts: Tensor[], ord: number): Tensor[] {
+  return tensors(native.ops.foreachNorm(handles(ts), ord));
+}
+
+/** ts[i].copy_(sources[i]) (casting as copy_ does: float to integer truncates). */
+export function foreachCopy_(ts: Tensor[], sources: Tensor[]): void {
+  native.ops.foreachCopy_(handles(ts), handles(sources));
 }
 
 /** Loss scaling's unscale: grads[i] *= invScale; foundInf := 1 where any is inf or NaN. */

@@ -103,7 +103,7 @@ export interface NativeOps {
   normal_(a: T, mean: number, std: number): T;
   foreachAdd_(ts: T[], others: T[], alpha: number): void;
   foreachAdd(ts: T[], others: T[], alpha: number): T[];
-  foreachMul_(ts: T[], scalar: number): void;
+  foreachMul_(ts: T[], factor: Operand): void;
   foreachMul(ts: T[], factor: Operand): T[];
   foreachLerp_(ts: T[], ends: T[], weight: number): void;
   foreachAddcmul_(ts: T[], a: T[], b: T[], value: number): void;
@@ -111,6 +111,8 @@ export interface NativeOps {
   foreachSqrt(ts: T[]): T[];
   foreachDivScalar_(ts: T[], scalar: number): void;
   foreachAddScalar_(ts: T[], scalar: number): void;
+  foreachNorm(ts: T[], ord: number): T[];
+  foreachCopy_(ts: T[], sources: T[]): void;
   ampUnscale_(grads: T[], foundInf: T, invScale: T): void;
   ampUpdateScale_(scale: T, growthTracker: T, foundInf: T, growthFactor: number, backoffFactor: number, growthInterval: number): void;
   uniform_(a: T, from: number, to: number): T;
