@@ -19,6 +19,19 @@ export interface RunContext {
   readonly config: Readonly<Record<string, unknown>>;
 }
 
+/** An epoch's evaluation, as onValidationEnd hears it (before the epoch's event). */
+export interface ValidationResult {
+  /** Epochs completed (1-based). */
+  epoch: number;
+  /** Optimizer steps taken so far. */
+  step: number;
+  accuracy: number;
+  /** Whether this epoch's accuracy beats every earlier one of the run (and of the run it resumed). */
+  improved: boolean;
+  /** The best accuracy so far, this epoch's included. */
+  bestAccuracy: number;
+}
+
 /** How a run ended, as onEnd hears it. */
 export type RunOutcome = { status: 'done'; event: DoneEvent } | { status: 'cancelled' | 'failed'; error: unknown };
 
@@ -27,6 +40,9 @@ export interface TrainingCallback {
   onStart?(event: StartEvent, run: RunContext): void | Promise<void>;
   /** A step whose loss has been read (synchronous: it is on the training path). */
   onStep?(event: StepEvent, run: RunContext): void;
+  /** After an epoch's evaluation, before its event: where a run's state is kept (checkpoints are
+   * written here); awaited, and its time counted as the epoch's checkpoint seconds. */
+  onValidationEnd?(result: ValidationResult, run: RunContext): void | Promise<void>;
   /** After an epoch's evaluation (its checkpoints are being written); awaited before the next epoch. */
   onEpochEnd?(event: EpochEvent, run: RunContext): void | Promise<void>;
   /** A checkpoint file is complete on disk (written in the background while the next epoch trains). */
@@ -72,6 +88,10 @@ export class CallbackList {
 
   step(event: StepEvent): void {
     for (const c of this.#callbacks) c.onStep?.(event, this.#context());
+  }
+
+  async validationEnd(result: ValidationResult): Promise<void> {
+    for (const c of this.#callbacks) await c.onValidationEnd?.(result, this.#context());
   }
 
   async epochEnd(event: EpochEvent): Promise<void> {

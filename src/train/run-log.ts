@@ -1,7 +1,7 @@
 // What a training run tells its caller, in one place: the tutorial's lines and the typed events
 // (from the main rank only). The loop reports facts (a step's loss, an epoch's summary); the log
 // decides what is printed and emitted.
-import type { CallbackList, CheckpointEvent, RunOutcome, StartEvent } from './callbacks';
+import type { CallbackList, CheckpointEvent, RunOutcome, StartEvent, ValidationResult } from './callbacks';
 import type { TrainEvent } from './events';
 
 const pad3 = (n: number) => String(n).padStart(3, ' ');
@@ -82,6 +82,11 @@ export class RunLog {
     this.#line(epochLine(epoch, this.#epochs, averageLoss, accuracy));
     if (skippedSteps > 0) this.#line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
     this.#line('-'.repeat(50));
+  }
+
+  /** After an epoch's evaluation: the callbacks keep the run's state (checkpoints). */
+  async validationEnd(result: ValidationResult): Promise<void> {
+    await this.#callbacks?.validationEnd(result);
   }
 
   /** The epoch's event (after its checkpoints, whose time it includes). */
