@@ -226,6 +226,60 @@ test('DistributedDataParallel: 2 ranks on half batches each end with the gradien
   assert.deepEqual(r0.firstWeights, r1.firstWeights, 'both ranks hold the same weights after 3 steps');
 });
 
+test('DistributedDataParallel.noSync: gradients accumulate on each rank, then one synced backward averages the whole accumulated gradient', { skip: !available && 'built without gloo' }, async () => {
+  const results = await ranks(
+    2,
+    `
+    const { nn, manualSeed, randn, randint, SGD, DistributedDataParallel } = rn;
+    const make = () => new nn.Sequential(new nn.Linear({ inFeatures: 8, outFeatures: 16, device: 'cpu' }), new nn.ReLU(), new nn.Linear({ inFeatures: 16, outFeatures: 4, device: 'cpu' }));
+    manualSeed(3);
+    const model = make();
+    const ddp = new DistributedDataParallel(model, pg);
+    const reference = make();
+    reference.loadStateDict(model.stateDict());
+    manualSeed(11);
+    const x = randn([16, 8], { device: 'cpu' });
+    const y = randint(0, 4, [16], { device: 'cpu' });
+    // rank r: rows 8r .. 8r + 7, in two micro-batches of 4, each loss divided by 2
+    const micro = (t, k) => t.narrow(0, pg.rank * 8 + k * 4, 4);
+    const grads = (m) => m.namedParameters().map(([, p]) => Array.from(p.grad.toArray()));
+    // largest difference relative to the size of that parameter's gradient (its largest |g|)
+    const worstDiff = (a, b) => Math.max(...a.map((g, i) => { const scale = Math.max(...b[i].map(Math.abs)) + 1e-6; return Math.max(...g.map((v, j) => Math.abs(v - b[i][j]) / scale)); }));
+    let localWorst = 0;
+    let wholeWorst = 0;
+    const opt = new SGD(model.namedParameters(), { lr: 0.1 });
+    const refOpt = new SGD(reference.namedParameters(), { lr: 0.1 });
+    for (let step = 0; step < 2; step++) {
+      ddp.noSync(() => nn.functional.crossEntropy(ddp.forward(micro(x, 0)), micro(y, 0)).mul(0.5).backward());
+      // inside noSync the gradient is this rank's own: half the first micro-batch's
+      const local = make();
+      local.loadStateDict(model.stateDict());
+      nn.functional.crossEntropy(local.forward(micro(x, 0)), micro(y, 0)).mul(0.5).backward();
+      localWorst = Math.max(localWorst, worstDiff(grads(model), grads(local)));
+      const before = grads(model)[0].slice(0, 4);
+      nn.functional.crossEntropy(ddp.forward(micro(x, 1)), micro(y, 1)).mul(0.5).backward();
+      nn.functional.crossEntropy(reference.forward(x), y).backward();
+      wholeWorst = Math.max(wholeWorst, worstDiff(grads(model), grads(reference)));
+      out({ step, before });
+      opt.step(); opt.zeroGrad(); refOpt.step(); refOpt.zeroGrad();
+    }
+    out({ localWorst, wholeWorst, weights: Array.from(model.parameters()[0].toArray().slice(0, 4)) });
+    ddp.dispose();
+    pg.destroy();
+  `,
+  );
+  const [r0, r1] = results.map((r) => {
+    assert.equal(r.code, 0, r.err);
+    return r.out.trim().split('\n').map((l) => JSON.parse(l));
+  });
+  const [end0, end1] = [r0.at(-1), r1.at(-1)];
+  // 1e-5 of each gradient's scale: sums of the same terms in another order
+  assert.ok(end0.localWorst < 1e-5 && end1.localWorst < 1e-5, `inside noSync each rank keeps its own gradient: ${end0.localWorst}, ${end1.localWorst}`);
+  assert.notDeepEqual(r0[0].before, r1[0].before, 'inside noSync the ranks hold different gradients (nothing was averaged)');
+  assert.ok(end0.wholeWorst < 1e-5 && end1.wholeWorst < 1e-5, `after the synced backward: the gradient of the whole batch of 16: ${end0.wholeWorst}, ${end1.wholeWorst}`);
+  assert.deepEqual(end0.weights, end1.weights, 'both ranks hold the same weights after 2 accumulated steps');
+});
+
 test('DistributedDataParallel follows PyTorch DDP step by step: 2 Gloo ranks, SmallNet with BatchNorm, SGD with momentum', { skip: !available && 'built without gloo' }, async () => {
   // Fixture: scripts/gen_fixtures.py ddp_trajectory (torch.nn.parallel.DistributedDataParallel,
   // 2 gloo ranks). Rank 1 starts from other weights: both must start from rank 0's; BatchNorm's

@@ -26,6 +26,7 @@ export class DistributedDataParallel<M extends Module = Module> {
   readonly broadcastBuffers: boolean;
   readonly #reducer: NativeReducer;
   readonly #buffers: Tensor[];
+  #gradSync = true;
 
   constructor(module: M, group: ProcessGroup, options: DistributedDataParallelOptions = {}) {
     this.module = module;
@@ -55,11 +56,13 @@ export class DistributedDataParallel<M extends Module = Module> {
     }
   }
 
-  /** The module's forward, with the gradient reduction of the coming backward set up. */
+  /** The module's forward, with the gradient reduction of the coming backward set up (unless
+   * inside noSync). */
   forward(input: Tensor): Tensor {
-    const syncing = isGradEnabled() && this.module.training;
-    if (syncing) {
-      this.#reducer.prepareForForward();
+    const training = isGradEnabled() && this.module.training;
+    const syncing = training && this.#gradSync;
+    if (syncing) this.#reducer.prepareForForward();
+    if (training) {
       if (this.broadcastBuffers && this.#buffers.length > 0 && this.group.worldSize > 1) {
         this.group.broadcastCoalesced(this.#buffers, 0, SYNC_BUFFER_BYTES);
       }
@@ -68,6 +71,21 @@ export class DistributedDataParallel<M extends Module = Module> {
     const output = this.module.forward(input);
     if (syncing) this.#reducer.prepareForBackward();
     return output;
+  }
+
+  /**
+   * Runs `fn` (forwards and backwards) without averaging gradients over the group: they
+   * accumulate on this rank, as PyTorch's `no_sync()`. The next backward outside it averages
+   * the whole accumulated gradient (gradient accumulation synchronises once per optimizer step).
+   */
+  noSync<R>(fn: () => R): R {
+    const before = this.#gradSync;
+    this.#gradSync = false;
+    try {
+      return fn();
+    } finally {
+      this.#gradSync = before;
+    }
   }
 
   train(on = true): this {

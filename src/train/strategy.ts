@@ -33,6 +33,9 @@ export interface Strategy {
   augmentationSeed(seed: number): number;
   /** What the step calls forward on: the model, or its data-parallel wrapper. */
   wrap(model: Module): { forward(x: Tensor): Tensor };
+  /** Runs `fn` (forwards and backwards) with gradients kept on this rank, not averaged over
+   * the group: the inner steps of gradient accumulation. */
+  withoutGradSync<R>(fn: () => R): R;
   /** The loss to report, in place: the same on every rank. */
   reduceLoss(loss: Tensor): void;
   /** Whether to stop now: true on every rank as soon as one of them asks. */
@@ -63,6 +66,9 @@ class SingleProcess implements Strategy {
   }
   wrap(model: Module): Module {
     return model;
+  }
+  withoutGradSync<R>(fn: () => R): R {
+    return fn();
   }
   reduceLoss(): void {}
   agreeToStop(local: boolean): boolean {
@@ -115,6 +121,10 @@ class DataParallel implements Strategy {
   wrap(model: Module): DistributedDataParallel {
     this.#ddp = new DistributedDataParallel(model, this.#group);
     return this.#ddp;
+  }
+  withoutGradSync<R>(fn: () => R): R {
+    if (!this.#ddp) throw new Error('internal: withoutGradSync before the model was wrapped');
+    return this.#ddp.noSync(fn);
   }
   // The global batch's loss: a NaN stops every rank at the same step.
   reduceLoss(loss: Tensor): void {
