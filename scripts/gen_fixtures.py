@@ -479,6 +479,265 @@ def grad_scaler_trajectory():
     )
 
 
+def no_decay_split(model, weight_decay, off):
+    """The groups of torchvision's classification reference (utils.set_weight_decay) with
+    --norm-weight-decay 0 ('norm' in off) and / or --bias-weight-decay 0 ('bias' in off), derived
+    from its rules: modules visited depth first, each one's own trainable parameters in order; a
+    parameter whose own name is 'bias' goes to the bias group (the reference's custom keys come
+    first), else a parameter of a _BatchNorm / LayerNorm / GroupNorm / _InstanceNorm /
+    LocalResponseNorm module to the norm group, else to the others; groups in the order others,
+    norm, bias, empty ones dropped. Returns [(names, weight_decay)]."""
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)
+    split = {"other": [], "norm": [], "bias": []}
+    for prefix, module in model.named_modules():
+        for own, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            name = f"{prefix}.{own}" if prefix else own
+            if "bias" in off and own == "bias":
+                split["bias"].append(name)
+            elif "norm" in off and isinstance(module, norm_types):
+                split["norm"].append(name)
+            else:
+                split["other"].append(name)
+    decays = {"other": weight_decay, "norm": 0.0, "bias": 0.0}
+    return [(names, decays[key]) for key, names in split.items() if names]
+
+
+def decay_groups():
+    """The no-weight-decay groups of torchvision's resnet18 / resnet50 and of SmallNet, for each
+    choice of --norm-weight-decay 0 / --bias-weight-decay 0."""
+    import torchvision
+
+    choices = [[], ["norm"], ["bias"], ["norm", "bias"]]
+    models = {"resnet18": torchvision.models.resnet18(num_classes=10), "resnet50": torchvision.models.resnet50(num_classes=10), "smallNet": SmallNet()}
+    write(
+        "decay_groups.json",
+        {
+            "description": f"torchvision {torchvision.__version__} models' parameter groups as references/classification/utils.py set_weight_decay "
+            "makes them (weight decay 1e-4), for each noWeightDecayOn choice",
+            "weightDecay": 1e-4,
+            "models": {
+                name: [{"noWeightDecayOn": off, "groups": [{"params": names, "weightDecay": wd} for names, wd in no_decay_split(model, 1e-4, off)]} for off in choices]
+                for name, model in models.items()
+            },
+        },
+    )
+
+
+def param_group_fixture_groups(net, base_lr, weight_decay):
+    """SmallNet in three groups: conv.weight (the defaults), the BatchNorm parameters and conv.bias
+    without weight decay, and the head with three times the base lr and twice the weight decay."""
+    p = dict(net.named_parameters())
+    return [
+        {"params": [p["conv.weight"]]},
+        {"params": [p["conv.bias"], p["bn.weight"], p["bn.bias"]], "weight_decay": 0.0},
+        {"params": [p["fc.weight"], p["fc.bias"]], "lr": 3 * base_lr, "weight_decay": 2 * weight_decay},
+    ]
+
+
+def param_groups_trajectory():
+    """100 steps of SGD / AdamW / Adam (foreach) over three parameter groups with their own lr and
+    weight decay, the lr changing every 10 steps: each group's lr is the schedule's value times its
+    initial lr over the base lr (as a PyTorch scheduler scales each group)."""
+
+    def run(cls, lrs, **options):
+        net = seeded_small_net()
+        net.train()
+        groups = param_group_fixture_groups(net, lrs[0], options["weight_decay"])
+        opt = cls(groups, lr=lrs[0], foreach=True, **options)
+        ratios = [1.0 if g["lr"] == lrs[0] else g["lr"] / lrs[0] for g in opt.param_groups]
+        losses = []
+        for i in range(len(lrs)):
+            x, y = small_net_batch(i % 8)
+            for group, ratio in zip(opt.param_groups, ratios):
+                group["lr"] = lrs[i] * ratio
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        names = {id(p): k for k, p in net.named_parameters()}
+        state = {k: {name: tensor_json(v) for name, v in ((names[id(p)], s[k]) for p, s in opt.state.items())} for k in ("momentum_buffer", "exp_avg", "exp_avg_sq") if k in next(iter(opt.state.values()))}
+        return {
+            "options": options,
+            "lrs": lrs,
+            "groups": [{"params": [names[id(p)] for p in g["params"]], "lr": g["lr"], "weightDecay": g["weight_decay"]} for g in opt.param_groups],
+            "losses": losses,
+            "final": {k: tensor_json(v) for k, v in net.state_dict().items()},
+            "state": state,
+        }
+
+    write(
+        "param_groups_trajectory.json",
+        {
+            "description": f"torch {torch.__version__} optimizers (foreach) over SmallNet in three param groups "
+            "(conv.weight | conv.bias, bn.* without weight decay | fc.* with 3x lr, 2x weight decay), small_net_batch(i % 8); "
+            "groups[].lr is the last step's",
+            "sgd": run(torch.optim.SGD, [0.05 * 0.8 ** (i // 10) for i in range(100)], momentum=0.9, weight_decay=5e-3),
+            "adamw": run(torch.optim.AdamW, [0.01 * 0.8 ** (i // 10) for i in range(100)], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+            "adam": run(torch.optim.Adam, [0.01 * 0.8 ** (i // 10) for i in range(30)], betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-3),
+        },
+    )
+
+
+def finite_or_name(x):
+    """JSON has no inf / NaN: such a number is written as its name."""
+    return x if math.isfinite(x) else str(x)
+
+
+def clip_grad_trajectory():
+    """torch.nn.utils.clip_grad_norm_ (foreach) before each step of SGD / AdamW on SmallNet over
+    distinct batches (not learnable, so the norms stay above max_norm on most steps); an inf-norm
+    run; and clipping between GradScaler's unscale_ and step with an inf and a NaN gradient
+    injected (those steps are skipped)."""
+
+    def run(make_opt, steps, max_norm, norm_type=2.0):
+        net = seeded_small_net()
+        net.train()
+        opt = make_opt(net.parameters())
+        losses, norms = [], []
+        for i in range(steps):
+            x, y = small_net_batch(i)
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            norms.append(torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm, norm_type=norm_type, foreach=True).item())
+            opt.step()
+            losses.append(loss.item())
+        return {"maxNorm": max_norm, "normType": finite_or_name(norm_type), "losses": losses, "totalNorms": norms,
+                "clippedSteps": sum(n > max_norm for n in norms), "final": {k: tensor_json(v) for k, v in net.state_dict().items()}}
+
+    def scaled(steps, max_norm):
+        net = seeded_small_net()
+        net.train()
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_factor=2.0, backoff_factor=0.5, growth_interval=3)
+        params = dict(net.named_parameters())
+        out = []
+        for i in range(steps):
+            x, y = small_net_batch(i)
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            scaler.scale(loss).backward()
+            if i in inject:
+                name, value = inject[i]
+                params[name].grad.view(-1)[0] = value
+            before = scaler.get_scale()
+            scaler.unscale_(opt)
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm, foreach=True).item()
+            scaler.step(opt)
+            scaler.update()
+            out.append({"loss": loss.item(), "totalNorm": finite_or_name(norm), "scaleUsed": before, "scaleAfter": scaler.get_scale(), "applied": scaler.get_scale() >= before})
+        return {"maxNorm": max_norm, "options": {"initScale": 2.0**10, "growthFactor": 2.0, "backoffFactor": 0.5, "growthInterval": 3},
+                "inject": {str(k): {"param": v[0], "value": str(v[1])} for k, v in inject.items()},
+                "steps": out, "final": {k: tensor_json(v) for k, v in net.state_dict().items()}}
+
+    inject = {2: ("fc.bias", float("inf")), 5: ("conv.weight", float("nan"))}
+    write(
+        "clip_grad_trajectory.json",
+        {
+            "description": f"torch {torch.__version__} clip_grad_norm_(foreach=True) on SmallNet before each step, batches small_net_batch(i)",
+            "sgd": run(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), 100, 1.0),
+            "adamw": run(lambda p: torch.optim.AdamW(p, lr=0.01, foreach=True), 100, 1.0),
+            "sgdInfNorm": run(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), 20, 0.5, norm_type=float("inf")),
+            "scaler": scaled(10, 1.0),
+        },
+    )
+
+
+def ema_trajectory():
+    """The weights EMA of torchvision's classification reference (AveragedModel, use_buffers=True,
+    avg = decay * avg + (1 - decay) * param) over 100 SGD steps on SmallNet, updated every 2 steps
+    and reset to 0 updates after each of the first 3 (the reference's warm-up); and the reference's
+    decay adjustment for a few settings."""
+    decay, every, warmup_updates = 0.9, 2, 3
+    net = seeded_small_net()
+    net.train()
+    ema = torch.optim.swa_utils.AveragedModel(net, avg_fn=lambda avg, p, n: decay * avg + (1 - decay) * p, use_buffers=True)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    losses, counts, middle = [], [], None
+    for i in range(100):
+        x, y = small_net_batch(i % 8)
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if i % every == 0:
+            ema.update_parameters(net)
+            if i // every < warmup_updates:
+                ema.n_averaged.fill_(0)
+        counts.append(int(ema.n_averaged))
+        if i == 49:
+            middle = {k: tensor_json(v) for k, v in ema.module.state_dict().items()}
+
+    def adjusted(d, world_size, batch_size, ema_steps, epochs):
+        adjust = world_size * batch_size * ema_steps / epochs
+        return 1.0 - min(1.0, (1.0 - d) * adjust)
+
+    settings = [(0.99998, 1, 32, 32, 600), (0.99998, 8, 128, 32, 600), (0.9999, 1, 256, 1, 90), (0.5, 4, 64, 32, 10)]
+    write(
+        "ema_trajectory.json",
+        {
+            "description": f"torch {torch.__version__} AveragedModel(use_buffers=True) with the reference's EMA avg_fn over SGD(lr 0.05, "
+            "momentum 0.9) on SmallNet, batches small_net_batch(i % 8); update after step i when i % every == 0, n_averaged reset "
+            "to 0 after each of the first warmupUpdates updates",
+            "decay": decay,
+            "every": every,
+            "warmupUpdates": warmup_updates,
+            "losses": losses,
+            "nAveraged": counts,
+            "middle": middle,
+            "averaged": {k: tensor_json(v) for k, v in ema.module.state_dict().items()},
+            "final": {k: tensor_json(v) for k, v in net.state_dict().items()},
+            "referenceDecay": [{"decay": d, "worldSize": w, "batchSize": b, "emaSteps": s, "epochs": e, "adjusted": adjusted(d, w, b, s, e)} for d, w, b, s, e in settings],
+        },
+    )
+
+
+def accumulation_batch(i):
+    """The i-th batch of 32 of the accumulation fixture: small_net_batch(8 * (i % 5) + k), k = 0..7, concatenated."""
+    parts = [small_net_batch(8 * (i % 5) + k) for k in range(8)]
+    return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+
+
+def grad_accumulation_trajectory():
+    """100 optimizer steps on SmallNet with batches of 32 (accumulation_batch): accumulated over 4
+    micro-batches of 8 (each loss divided by 4, one step after the 4 backward passes), and taken
+    whole; SGD with momentum and AdamW. BatchNorm's batch statistics make the two differ."""
+
+    def run(make_opt, micro):
+        net = seeded_small_net()
+        net.train()
+        opt = make_opt(net.parameters())
+        losses = []
+        for i in range(100):
+            x, y = accumulation_batch(i)
+            opt.zero_grad()
+            total = 0.0
+            for m in range(micro):
+                size = len(x) // micro
+                loss = F.cross_entropy(net(x[m * size:(m + 1) * size]), y[m * size:(m + 1) * size]) / micro
+                loss.backward()
+                total += loss.item()
+            opt.step()
+            losses.append(total)
+        return {"microBatches": micro, "losses": losses, "final": {k: tensor_json(v) for k, v in net.state_dict().items()}}
+
+    sgd = lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)  # noqa: E731
+    adamw = lambda p: torch.optim.AdamW(p, lr=0.01, foreach=True)  # noqa: E731
+    write(
+        "grad_accumulation_trajectory.json",
+        {
+            "description": f"torch {torch.__version__}: 100 steps of batches of 32 (accumulation_batch(i)), as 4 micro-batches of 8 "
+            "(loss / 4 each; losses[i] is their sum) or whole; SGD(lr 0.05, momentum 0.9), AdamW(lr 0.01)",
+            "sgd": {"accumulated": run(sgd, 4), "whole": run(sgd, 1)},
+            "adamw": {"accumulated": run(adamw, 4), "whole": run(adamw, 1)},
+        },
+    )
+
+
 def mindspore_checkpoint_class():
     """The published MindSpore checkpoint schema, built with Python protobuf's own descriptors."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -625,6 +884,11 @@ GENERATORS = [
     "sgd_trajectories",
     "grad_scaler_trajectory",
     "adamw_trajectory",
+    "decay_groups",
+    "param_groups_trajectory",
+    "clip_grad_trajectory",
+    "ema_trajectory",
+    "grad_accumulation_trajectory",
     "resnet_fixtures",
     "ddp_trajectory",
 ]
