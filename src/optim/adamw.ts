@@ -7,7 +7,8 @@ import { noGrad } from '../autograd';
 import { checkFiniteNumber, invalidArgument } from '../errors';
 import { foreachAdd, foreachAddScalar_, foreachAddcdiv_, foreachAddcmul_, foreachDiv_, foreachLerp_, foreachMul_, foreachSqrt } from '../foreach';
 import { Tensor, full, keep, tidy, zeros } from '../tensor';
-import { clearGradients, isNamedParameters, namedGradientsOf, type Optimizer } from './optimizer';
+import { clearGradients, namedGradientsOf, type Optimizer, type OptimizerGroup } from './optimizer';
+import { ParameterGroups, type Group, type OptimizerParams } from './param-groups';
 
 export interface AdamWOptions {
   /** Learning rate; default 0.001. */
@@ -16,7 +17,8 @@ export interface AdamWOptions {
   betas?: [number, number];
   /** Added to the denominator; default 1e-8. */
   eps?: number;
-  /** AdamW: decoupled decay (p *= 1 - lr * wd), default 0.01. Adam: L2 added to the gradient, default 0. */
+  /** AdamW: decoupled decay (p *= 1 - lr * wd), default 0.01. Adam: L2 added to the gradient,
+   * default 0. A parameter group may have its own. */
   weightDecay?: number;
 }
 
@@ -34,51 +36,54 @@ export class AdamW implements Optimizer {
   readonly capturable = false;
   readonly betas: [number, number];
   readonly eps: number;
+  /** The default weight decay (of groups without their own). */
   readonly weightDecay: number;
   /** true: AdamW's decoupled weight decay; false: Adam's L2 term in the gradient. */
   protected readonly decoupled: boolean = true;
-  readonly #params: [string, Tensor][];
+  readonly #groups: ParameterGroups;
   readonly #state = new Map<string, ParameterState>();
   /** 0-dim copies of the step counts, made by stateDict() and owned here (freed with the state). */
   readonly #stepTensors = new Map<string, Tensor>();
-  #lr: number;
   #disposed = false;
 
-  /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
-  constructor(params: [string, Tensor][], options: AdamWOptions = {}, defaultWeightDecay = 0.01) {
-    if (!isNamedParameters(params)) {
-      throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
-    }
-    this.#params = params;
-    this.#lr = checkFiniteNumber('lr', options.lr ?? 1e-3, 0);
+  /** `params`: named parameters (model.namedParameters()), or parameter groups with their own
+   * lr / weightDecay (param-groups.ts); frozen parameters are skipped each step. */
+  constructor(params: OptimizerParams, options: AdamWOptions = {}, defaultWeightDecay = 0.01) {
+    this.weightDecay = checkFiniteNumber('weightDecay', options.weightDecay ?? defaultWeightDecay, 0);
+    this.#groups = new ParameterGroups(params, { lr: options.lr ?? 1e-3, weightDecay: this.weightDecay });
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
       throw invalidArgument('two numbers from 0 to below 1', 'betas', betas);
     }
     this.betas = [betas[0], betas[1]];
     this.eps = checkFiniteNumber('eps', options.eps ?? 1e-8, 0);
-    this.weightDecay = checkFiniteNumber('weightDecay', options.weightDecay ?? defaultWeightDecay, 0);
   }
 
+  /** The learning rate of the next step (with groups: the schedule's value, see param-groups.ts). */
   get lr(): number {
-    return this.#lr;
+    return this.#groups.lr;
   }
 
   set lr(value: number) {
-    this.#lr = checkFiniteNumber('lr', value, 0);
+    this.#groups.lr = value;
+  }
+
+  get groups(): readonly OptimizerGroup[] {
+    return this.#groups.info();
   }
 
   step(): void {
     if (this.#disposed) throw new Error(`This ${this.kind} optimizer has been disposed and cannot step`);
-    noGrad(() => tidy(() => this.#step()));
+    // Group by group, as torch.optim runs its foreach update once per param_group.
+    noGrad(() => tidy(() => this.#groups.groups.forEach((group) => this.#stepGroup(group))));
   }
 
-  #step(): void {
+  #stepGroup(group: Group): void {
     const [beta1, beta2] = this.betas;
     const params: Tensor[] = [];
     let grads: Tensor[] = [];
     const states: ParameterState[] = [];
-    for (const [name, p] of this.#params) {
+    for (const [name, p] of group.params) {
       const grad = p.grad;
       if (!grad) continue;
       let state = this.#state.get(name);
@@ -92,9 +97,9 @@ export class AdamW implements Optimizer {
       states.push(state);
     }
     if (params.length === 0) return;
-    if (this.weightDecay !== 0) {
-      if (this.decoupled) foreachMul_(params, 1 - this.#lr * this.weightDecay);
-      else grads = foreachAdd(grads, params, this.weightDecay);
+    if (group.weightDecay !== 0) {
+      if (this.decoupled) foreachMul_(params, 1 - group.lr * group.weightDecay);
+      else grads = foreachAdd(grads, params, group.weightDecay);
     }
     const expAvgs = states.map((s) => s.expAvg);
     const expAvgSqs = states.map((s) => s.expAvgSq);
@@ -109,7 +114,7 @@ export class AdamW implements Optimizer {
       else bySteps.set(s.step, [i]);
     });
     for (const [t, idx] of bySteps) {
-      const stepSize = -(this.#lr / (1 - beta1 ** t));
+      const stepSize = -(group.lr / (1 - beta1 ** t));
       const denom = foreachSqrt(idx.map((i) => expAvgSqs[i]));
       foreachDiv_(denom, Math.sqrt(1 - beta2 ** t));
       foreachAddScalar_(denom, this.eps);
@@ -118,11 +123,11 @@ export class AdamW implements Optimizer {
   }
 
   namedGradients(): [string, Tensor][] {
-    return namedGradientsOf(this.#params);
+    return namedGradientsOf(this.#groups.all);
   }
 
   zeroGrad(): void {
-    clearGradients(this.#params);
+    clearGradients(this.#groups.all);
   }
 
   /** 'exp_avg.<name>', 'exp_avg_sq.<name>' and 'step.<name>' (a 0-dim float32, as torch's). */
@@ -143,7 +148,7 @@ export class AdamW implements Optimizer {
   }
 
   loadStateDict(state: Record<string, Tensor>): void {
-    const params = new Map(this.#params);
+    const params = new Map(this.#groups.all);
     const parts = new Map<string, Partial<Record<(typeof STATE_KEYS)[number], Tensor>>>();
     for (const [key, t] of Object.entries(state)) {
       const kind = STATE_KEYS.find((k) => key.startsWith(`${k}.`));
@@ -194,7 +199,7 @@ export class Adam extends AdamW {
   override readonly kind: string = 'adam';
   protected override readonly decoupled: boolean = false;
 
-  constructor(params: [string, Tensor][], options: AdamWOptions = {}) {
+  constructor(params: OptimizerParams, options: AdamWOptions = {}) {
     super(params, options, 0);
   }
 }

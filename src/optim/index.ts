@@ -1,8 +1,10 @@
 export { SGD } from './sgd';
 export { AdamW, Adam } from './adamw';
 export type { AdamWOptions } from './adamw';
-export type { Optimizer } from './optimizer';
+export type { Optimizer, OptimizerGroup } from './optimizer';
 export type { SGDOptions } from './sgd';
+export type { ParamGroup, OptimizerParams } from './param-groups';
+export { parameterGroups, type ParameterGroupsOptions, type NoWeightDecayOn } from './decay-groups';
 export { cosineDecayLr, warmupCosineLr, stepDecayLr, cosineDecaySchedule, warmupCosineSchedule, stepDecaySchedule } from './lr';
 export type { LrSchedule } from './lr';
 export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler';

@@ -5,8 +5,11 @@ import { Tensor } from '../tensor';
 export interface Optimizer {
   /** 'sgd', 'adamw', 'adam': what a checkpoint records, and resumes with. */
   readonly kind: string;
-  /** The learning rate of the next step (a schedule sets it before each step). */
+  /** The learning rate of the next step (a schedule sets it before each step). With parameter
+   * groups, each group's rate is lr * groupInitialLr / baseLr (param-groups.ts). */
   lr: number;
+  /** Its parameter groups (one when it was given a plain list): names, rates, weight decay. */
+  readonly groups: readonly OptimizerGroup[];
   /** Whether its step can be captured in a CUDA graph (the rate read from the device). */
   readonly capturable: boolean;
   /** One update of every parameter that has a gradient. */
@@ -25,6 +28,17 @@ export interface Optimizer {
   readonly checkpointPrefix: string;
   /** Frees its own state now; unusable afterwards. */
   dispose(): void;
+}
+
+/** A parameter group as an optimizer holds it (a read-only snapshot). */
+export interface OptimizerGroup {
+  /** The names of its parameters, in order. */
+  readonly parameters: readonly string[];
+  /** The rate of its next step. */
+  readonly lr: number;
+  /** Its rate when the optimizer's lr is the base lr (its `lr` option). */
+  readonly initialLr: number;
+  readonly weightDecay: number;
 }
 
 /** The checkpoint key prefix of every optimizer's state. */

@@ -2,11 +2,12 @@
 // settings): g = grad + weightDecay * p; v = momentum * v + (1 - dampening) * g (v = g on the
 // first step); g = nesterov ? g + momentum * v : v; p -= lr * g.
 import { noGrad } from '../autograd';
-import { checkBoolean, checkFiniteNumber, invalidArgument } from '../errors';
+import { checkBoolean, checkFiniteNumber } from '../errors';
 import type { Device } from '../device';
 import { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from '../foreach';
 import { Tensor, full, keep, tidy } from '../tensor';
-import { clearGradients, isNamedParameters, namedGradientsOf, type Optimizer } from './optimizer';
+import { clearGradients, namedGradientsOf, type Optimizer, type OptimizerGroup } from './optimizer';
+import { ParameterGroups, type Group, type OptimizerParams } from './param-groups';
 
 export interface SGDOptions {
   /** Learning rate; default 0.001 (the tutorial's starting rate). */
@@ -17,7 +18,7 @@ export interface SGDOptions {
   dampening?: number;
   /** Default false. */
   nesterov?: boolean;
-  /** L2 penalty added to the gradient; default 0. */
+  /** L2 penalty added to the gradient; default 0 (a parameter group may have its own). */
   weightDecay?: number;
   /** Update all parameters with multi-tensor ops (a few calls a step instead of a few per
    * parameter); same arithmetic. Default true. */
@@ -34,27 +35,24 @@ export class SGD implements Optimizer {
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
+  /** The default weight decay (of groups without their own). */
   readonly weightDecay: number;
   readonly foreach: boolean;
   readonly capturable: boolean;
-  readonly #params: [string, Tensor][];
+  readonly #groups: ParameterGroups;
   readonly #buffers = new Map<string, Tensor>();
-  #lr: number;
-  /** -lr on the parameters' device when capturable. */
-  #negLr: Tensor | null = null;
+  /** When capturable: each group's -lr, on the parameters' device (a captured graph reads them). */
+  readonly #negLrs: Tensor[] = [];
   #disposed = false;
 
-  /** `params`: named parameters (model.namedParameters()); frozen ones are skipped each step. */
-  constructor(params: [string, Tensor][], options: SGDOptions = {}) {
-    if (!isNamedParameters(params)) {
-      throw invalidArgument('[name, Tensor] pairs (module.namedParameters())', 'params', params);
-    }
-    this.#params = params;
-    this.#lr = checkFiniteNumber('lr', options.lr ?? 1e-3, 0);
+  /** `params`: named parameters (model.namedParameters()), or parameter groups with their own
+   * lr / weightDecay (param-groups.ts); frozen parameters are skipped each step. */
+  constructor(params: OptimizerParams, options: SGDOptions = {}) {
+    this.weightDecay = checkFiniteNumber('weightDecay', options.weightDecay ?? 0, 0);
+    this.#groups = new ParameterGroups(params, { lr: options.lr ?? 1e-3, weightDecay: this.weightDecay });
     this.momentum = checkFiniteNumber('momentum', options.momentum ?? 0.9, 0);
     this.dampening = checkFiniteNumber('dampening', options.dampening ?? 0, 0);
     this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
-    this.weightDecay = checkFiniteNumber('weightDecay', options.weightDecay ?? 0, 0);
     this.foreach = checkBoolean('foreach', options.foreach ?? true);
     this.capturable = checkBoolean('capturable', options.capturable ?? false);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
@@ -62,34 +60,49 @@ export class SGD implements Optimizer {
     }
     if (this.capturable) {
       if (!this.foreach) throw new RangeError('capturable SGD needs foreach: true');
-      if (params.length === 0) throw new RangeError('capturable SGD needs at least one parameter (its device holds the learning rate)');
-      this.#negLr = keep(full([], -this.#lr, { device: params[0][1].device as Device, dtype: 'float32' }));
+      const all = this.#groups.all;
+      if (all.length === 0) throw new RangeError('capturable SGD needs at least one parameter (its device holds the learning rate)');
+      for (const g of this.#groups.groups) this.#negLrs.push(keep(full([], -g.lr, { device: all[0][1].device as Device, dtype: 'float32' })));
     }
   }
 
-  /** The learning rate of the next step. */
+  /** The learning rate of the next step (with groups: the schedule's value, see param-groups.ts). */
   get lr(): number {
-    return this.#lr;
+    return this.#groups.lr;
   }
 
   set lr(value: number) {
-    checkFiniteNumber('lr', value, 0);
-    // The device copy is written only when the rate changes (loops set it every step).
-    if (value !== this.#lr) this.#negLr?.fill_(-value);
-    this.#lr = value;
+    const before = this.#groups.groups.map((g) => g.lr);
+    this.#groups.lr = value;
+    // The device copies are written only when a rate changes (loops set it every step).
+    this.#negLrs.forEach((t, i) => {
+      const lr = this.#groups.groups[i].lr;
+      if (lr !== before[i]) t.fill_(-lr);
+    });
+  }
+
+  get groups(): readonly OptimizerGroup[] {
+    return this.#groups.info();
   }
 
   /** One update of every parameter that has a gradient. */
   step(): void {
     if (this.#disposed) throw new Error('This SGD optimizer has been disposed and cannot step');
-    noGrad(() => tidy(() => (this.foreach ? this.#stepForeach() : this.#stepEach())));
+    noGrad(() =>
+      tidy(() => {
+        this.#groups.groups.forEach((group, i) => {
+          if (this.foreach) this.#stepForeach(group, this.#negLrs[i] ?? null);
+          else this.#stepEach(group);
+        });
+      }),
+    );
   }
 
-  #stepEach(): void {
-    for (const [name, p] of this.#params) {
+  #stepEach(group: Group): void {
+    for (const [name, p] of group.params) {
       const grad = p.grad;
       if (!grad) continue;
-      let g = this.weightDecay !== 0 ? grad.add(p, this.weightDecay) : grad;
+      let g = group.weightDecay !== 0 ? grad.add(p, group.weightDecay) : grad;
       if (this.momentum !== 0) {
         let v = this.#buffers.get(name);
         if (!v) {
@@ -100,15 +113,16 @@ export class SGD implements Optimizer {
         }
         g = this.nesterov ? g.add(v, this.momentum) : v;
       }
-      p.add_(g, -this.lr);
+      p.add_(g, -group.lr);
     }
   }
 
-  #stepForeach(): void {
+  /** `negLr`: the group's -lr on the device when capturable. */
+  #stepForeach(group: Group, negLr: Tensor | null): void {
     const names: string[] = [];
     const params: Tensor[] = [];
     let grads: Tensor[] = [];
-    for (const [name, p] of this.#params) {
+    for (const [name, p] of group.params) {
       const grad = p.grad;
       if (!grad) continue;
       names.push(name);
@@ -116,7 +130,7 @@ export class SGD implements Optimizer {
       grads.push(grad);
     }
     if (params.length === 0) return;
-    if (this.weightDecay !== 0) grads = foreachAdd(grads, params, this.weightDecay);
+    if (group.weightDecay !== 0) grads = foreachAdd(grads, params, group.weightDecay);
     if (this.momentum !== 0) {
       // First step of a parameter: v = g (as PyTorch); the others: v = momentum * v + (1 - dampening) * g.
       const existing = names.map((n) => this.#buffers.get(n));
@@ -128,18 +142,18 @@ export class SGD implements Optimizer {
       const buffers = names.map((n, i) => existing[i] ?? this.#buffers.set(n, keep(grads[i].clone())).get(n)!);
       grads = this.nesterov ? foreachAdd(grads, buffers, this.momentum) : buffers;
     }
-    if (this.#negLr) foreachAdd_(params, foreachMul(grads, this.#negLr), 1);
-    else foreachAdd_(params, grads, -this.lr);
+    if (negLr) foreachAdd_(params, foreachMul(grads, negLr), 1);
+    else foreachAdd_(params, grads, -group.lr);
   }
 
   /** The gradients of the optimised parameters that have one, by parameter name. */
   namedGradients(): [string, Tensor][] {
-    return namedGradientsOf(this.#params);
+    return namedGradientsOf(this.#groups.all);
   }
 
   /** Drops the gradients of the optimised parameters. */
   zeroGrad(): void {
-    clearGradients(this.#params);
+    clearGradients(this.#groups.all);
   }
 
   /** The momentum buffers by parameter name (the state a resumed run needs). */
@@ -153,7 +167,7 @@ export class SGD implements Optimizer {
 
   /** Restores momentum buffers saved by stateDict(); names and shapes must match. */
   loadStateDict(state: Record<string, Tensor>): void {
-    const params = new Map(this.#params);
+    const params = new Map(this.#groups.all);
     for (const [name, t] of Object.entries(state)) {
       const p = params.get(name);
       if (!p) throw new Error(`optimizer state has a buffer for '${name}', which is not an optimised parameter`);
@@ -178,7 +192,7 @@ export class SGD implements Optimizer {
     this.#disposed = true;
     for (const v of this.#buffers.values()) v.dispose();
     this.#buffers.clear();
-    this.#negLr?.dispose();
+    for (const t of this.#negLrs) t.dispose();
   }
 
   [Symbol.dispose](): void {
