@@ -9,6 +9,7 @@ import { noGrad } from '../autograd';
 import { checkInteger, checkNumber } from '../errors';
 import { ampUnscale_, ampUpdateScale_ } from '../foreach';
 import { dispose, full, keep, tidy, zeros, type Tensor } from '../tensor';
+import { clipGradNorm } from './clip-grad';
 import type { Optimizer } from './optimizer';
 
 export interface GradScalerOptions {
@@ -176,19 +177,52 @@ function checkPositiveFinite(name: string, value: unknown): number {
   return v;
 }
 
-/** Backward and update from `loss`, through `scaler` when there is one (float16 loss scaling);
- * the gradients are dropped after. Returns whether the update was applied (a scaled step whose
- * gradients overflowed is skipped). */
-export function backwardAndStep(loss: Tensor, optimizer: Optimizer, scaler: GradScaler | null): boolean {
+/** Backward from `loss`, scaled when there is a scaler (float16 loss scaling). Called once per
+ * micro-batch, it adds to the gradients: several calls, then one step(), accumulate them. */
+export function backward(loss: Tensor, scaler: GradScaler | null): void {
+  if (scaler) tidy(() => scaler.scale(loss).backward());
+  else loss.backward();
+}
+
+export interface StepOptions {
+  /** Clip the gradients to this total 2-norm first (after unscaling them); default no clipping. */
+  clipGradNorm?: number;
+}
+
+export interface StepResult {
+  /** false when the scaler skipped the step (gradients with inf or NaN). */
+  applied: boolean;
+  /** With clipGradNorm: the gradients' total norm before clipping (a 0-dim tensor on their
+   * device, the caller's; inf or NaN on a skipped step). Otherwise null. */
+  gradNorm: Tensor | null;
+}
+
+/**
+ * The optimizer step after backward(), in PyTorch's order: unscale, clip, step (skipped by the
+ * scaler when a gradient overflowed; clipping then sees an inf or NaN norm and the step stays
+ * skipped), update the scale; then the gradients are dropped.
+ */
+export function step(optimizer: Optimizer, scaler: GradScaler | null, options: StepOptions = {}): StepResult {
+  let gradNorm: Tensor | null = null;
+  if (options.clipGradNorm !== undefined) {
+    // Clipping needs true gradients: unscale now, and scaler.step() will not unscale again.
+    scaler?.unscale(optimizer);
+    const max = options.clipGradNorm;
+    gradNorm = tidy(() => clipGradNorm({ gradients: optimizer.namedGradients().map(([, g]) => g) }, max));
+  }
   let applied = true;
   if (scaler) {
-    scaler.scale(loss).backward();
     applied = scaler.step(optimizer);
     scaler.update();
   } else {
-    loss.backward();
     optimizer.step();
   }
   optimizer.zeroGrad();
-  return applied;
+  return { applied, gradNorm };
+}
+
+/** backward() then step() without clipping: returns whether the update was applied. */
+export function backwardAndStep(loss: Tensor, optimizer: Optimizer, scaler: GradScaler | null): boolean {
+  backward(loss, scaler);
+  return step(optimizer, scaler).applied;
 }

@@ -5,6 +5,7 @@ export type { Optimizer, OptimizerGroup } from './optimizer';
 export type { SGDOptions } from './sgd';
 export type { ParamGroup, OptimizerParams } from './param-groups';
 export { parameterGroups, type ParameterGroupsOptions, type NoWeightDecayOn } from './decay-groups';
+export { clipGradNorm, type ClipGradNormOptions, type ClipGradTarget } from './clip-grad';
 export { cosineDecayLr, warmupCosineLr, stepDecayLr, cosineDecaySchedule, warmupCosineSchedule, stepDecaySchedule } from './lr';
 export type { LrSchedule } from './lr';
 export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler';

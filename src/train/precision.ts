@@ -5,7 +5,7 @@
 import { autocast } from '../autograd';
 import type { Device } from '../device';
 import type { ResNet } from '../models/resnet';
-import { GradScaler, backwardAndStep, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler';
+import { GradScaler, backward, backwardAndStep, step, type GradScalerOptions, type GradScalerState, type StepOptions, type StepResult } from '../optim/grad-scaler';
 import type { Optimizer } from '../optim/optimizer';
 import type { Tensor } from '../tensor';
 import { TrainingError } from './errors';
@@ -52,6 +52,16 @@ export class Precision {
    * false when the scaler skipped the step (float16 gradients overflowed). */
   backwardAndStep(loss: Tensor, optimizer: Optimizer): boolean {
     return backwardAndStep(loss, optimizer, this.#scaler);
+  }
+
+  /** Backward of one micro-batch (scaled under loss scaling); gradients add up until step(). */
+  backward(loss: Tensor): void {
+    backward(loss, this.#scaler);
+  }
+
+  /** Unscale, clip if asked, step (or skip), update the scale, drop the gradients. */
+  step(optimizer: Optimizer, options: StepOptions = {}): StepResult {
+    return step(optimizer, this.#scaler, options);
   }
 
   /** The loss scale now (null without loss scaling). */
