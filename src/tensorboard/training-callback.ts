@@ -82,6 +82,7 @@ export class TensorBoardCallback implements TrainingCallback {
     const w = this.#writer!;
     const step = this.#step;
     w.addScalar('eval/accuracy', event.accuracy, step);
+    if (event.emaAccuracy !== null) w.addScalar('eval/ema_accuracy', event.emaAccuracy, step);
     event.perClassAccuracy.forEach((a, i) => w.addScalar(`eval/accuracy/${run.classNames[i] ?? i}`, a, step));
     w.addScalar('train/average_loss', event.averageLoss, step);
     if (event.accuracy > this.#best) {

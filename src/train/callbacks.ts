@@ -30,6 +30,8 @@ export interface ValidationResult {
   improved: boolean;
   /** The best accuracy so far, this epoch's included. */
   bestAccuracy: number;
+  /** The accuracy of the weights EMA (emaDecay), else null. */
+  emaAccuracy: number | null;
 }
 
 /** How a run ended, as onEnd hears it. */

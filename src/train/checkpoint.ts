@@ -37,28 +37,42 @@ export interface CheckpointMeta {
   bestAccuracy: number | null;
   /** The training configuration, for resuming. */
   config: Record<string, unknown>;
-  /** 'last' (weights and optimizer state, to resume from) or 'best' (weights only). */
-  role?: 'best' | 'last';
+  /** 'last' (weights and optimizer state, to resume from), 'best' (weights only) or 'ema' (the
+   * weights' moving average, its accuracy that of the average). */
+  role?: 'best' | 'last' | 'ema';
   /** The loss scaler's state when the run used loss scaling. */
   lossScale?: GradScalerState;
 }
 
-function checkpointTensors(model: ResNet, optimizer?: Optimizer): Record<string, Tensor> {
+/** The checkpoint key prefix of a weights EMA's state (its averaged weights and update count). */
+export const EMA_PREFIX = 'ema.';
+
+/** What a checkpoint keeps besides the model: the optimizer's state (a '-last' file) and the
+ * state of the weights EMA, if the run keeps one. */
+export interface TrainingState {
+  optimizer?: Optimizer;
+  ema?: Record<string, Tensor>;
+}
+
+function checkpointTensors(model: ResNet, state: Optimizer | TrainingState = {}): Record<string, Tensor> {
+  const { optimizer, ema }: TrainingState = 'step' in state ? { optimizer: state } : state;
   const tensors: Record<string, Tensor> = { ...model.stateDict() };
   if (optimizer) {
     for (const [key, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + optimizer.checkpointPrefix + key] = t;
   }
+  for (const [key, t] of Object.entries(ema ?? {})) tensors[EMA_PREFIX + key] = t;
   return tensors;
 }
 
-export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: Optimizer): void {
-  saveSafetensors(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
+/** Writes a checkpoint atomically; `state`: the optimizer (whose state it keeps) or TrainingState. */
+export function saveCheckpoint(file: string, model: ResNet, meta: CheckpointMeta, state?: Optimizer | TrainingState): void {
+  saveSafetensors(file, checkpointTensors(model, state), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 
 /** saveCheckpoint that only copies the state now and writes it while training goes on; the file
  * is replaced, whole, when the promise resolves. */
-export function saveCheckpointInBackground(file: string, model: ResNet, meta: CheckpointMeta, optimizer?: Optimizer): Promise<void> {
-  return saveSafetensorsInBackground(file, checkpointTensors(model, optimizer), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
+export function saveCheckpointInBackground(file: string, model: ResNet, meta: CheckpointMeta, state?: Optimizer | TrainingState): Promise<void> {
+  return saveSafetensorsInBackground(file, checkpointTensors(model, state), { [CHECKPOINT_FORMAT]: JSON.stringify(meta) });
 }
 
 const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
@@ -113,7 +127,7 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   const config = get('config');
   if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) bad('config', 'an object', config);
   const role = get('role');
-  if (role !== undefined && role !== 'best' && role !== 'last') bad('role', "'best' or 'last'", role);
+  if (role !== undefined && role !== 'best' && role !== 'last' && role !== 'ema') bad('role', "'best', 'last' or 'ema'", role);
   const scale = get('lossScale') as Record<string, unknown> | undefined;
   if (scale !== undefined && !(typeof scale === 'object' && scale !== null && typeof scale.scale === 'number' && scale.scale > 0 && typeof scale.growthTracker === 'number')) {
     bad('lossScale', '{ scale > 0, growthTracker }', scale);
@@ -142,6 +156,8 @@ export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   model: Record<string, Tensor>;
   optimizer: Record<string, Tensor>;
+  /** The weights EMA's state (empty when the run kept none). */
+  ema: Record<string, Tensor>;
 }
 
 export function readCheckpoint(file: string): LoadedCheckpoint {
@@ -179,16 +195,18 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   }
   const model: Record<string, Tensor> = {};
   const optimizer: Record<string, Tensor> = {};
+  const ema: Record<string, Tensor> = {};
   for (const [key, t] of Object.entries(content.tensors)) {
     if (key.startsWith(OPTIMIZER_PREFIX)) optimizer[key.slice(OPTIMIZER_PREFIX.length)] = t;
+    else if (key.startsWith(EMA_PREFIX)) ema[key.slice(EMA_PREFIX.length)] = t;
     else model[key] = t;
   }
-  return { meta, model, optimizer };
+  return { meta, model, optimizer, ema };
 }
 
 /** The model a checkpoint describes, with its weights, in eval mode. */
 export function modelFromCheckpoint(file: string, device?: Device): { model: ResNet; meta: CheckpointMeta } {
-  const { meta, model: weights, optimizer } = readCheckpoint(file);
+  const { meta, model: weights, optimizer, ema } = readCheckpoint(file);
   try {
     const factory = ARCHITECTURES[meta.arch];
     const model = factory({ numClasses: meta.numClasses, stem: meta.stem, padding: meta.padding, device });
@@ -200,7 +218,6 @@ export function modelFromCheckpoint(file: string, device?: Device): { model: Res
     }
     return { model: model.eval(), meta };
   } finally {
-    dispose(weights);
-    dispose(optimizer);
+    dispose([weights, optimizer, ema]);
   }
 }

@@ -9,10 +9,12 @@ import type { Optimizer } from '../optim/optimizer';
 import type { CheckpointEvent, TrainingCallback, ValidationResult } from './callbacks';
 import { CHECKPOINT_FORMAT, saveCheckpointInBackground, type CheckpointMeta } from './checkpoint';
 import { TrainingError } from './errors';
+import type { WeightsEma } from './weights-ema';
 
 /** Where a run's checkpoints go. */
-export function checkpointFiles(dir: string, arch: string): { best: string; last: string } {
-  return { best: path.join(dir, `${arch}-best.safetensors`), last: path.join(dir, `${arch}-last.safetensors`) };
+export function checkpointFiles(dir: string, arch: string): { best: string; last: string; ema: string } {
+  const file = (role: string) => path.join(dir, `${arch}-${role}.safetensors`);
+  return { best: file('best'), last: file('last'), ema: file('ema') };
 }
 
 /** What describes the model (and how to resume) in every checkpoint of a run; the callback adds
@@ -24,6 +26,8 @@ export interface CheckpointingParts {
   arch: string;
   model: ResNet;
   optimizer: Optimizer;
+  /** The weights EMA, if the run keeps one: its state goes in '-last', its weights in '-ema'. */
+  ema: WeightsEma | null;
   /** Read at each write: the loss scale changes during the run. */
   describe: () => RunDescription;
   /** A file is complete on disk. */
@@ -31,7 +35,7 @@ export interface CheckpointingParts {
 }
 
 export class CheckpointCallback implements TrainingCallback {
-  readonly files: { best: string; last: string };
+  readonly files: { best: string; last: string; ema: string };
   readonly #p: CheckpointingParts;
   #pending: Promise<void> = Promise.resolve();
   #failure: Error | null = null;
@@ -75,7 +79,7 @@ export class CheckpointCallback implements TrainingCallback {
   }
 
   async #write(result: ValidationResult): Promise<void> {
-    const { model, optimizer } = this.#p;
+    const { model, optimizer, ema } = this.#p;
     const meta: CheckpointMeta = {
       format: CHECKPOINT_FORMAT,
       version: 1,
@@ -85,12 +89,14 @@ export class CheckpointCallback implements TrainingCallback {
       accuracy: result.accuracy,
       bestAccuracy: result.bestAccuracy,
     };
-    // Both files' bytes are copied here, before the first await.
-    const writes = [saveCheckpointInBackground(this.files.last, model, { ...meta, role: 'last' }, optimizer)];
+    // Every file's bytes are copied here, before the first await.
+    const writes = [saveCheckpointInBackground(this.files.last, model, { ...meta, role: 'last' }, { optimizer, ema: ema?.stateDict() })];
     if (result.improved) writes.push(saveCheckpointInBackground(this.files.best, model, { ...meta, role: 'best' }));
+    if (ema) writes.push(saveCheckpointInBackground(this.files.ema, ema.model, { ...meta, role: 'ema', accuracy: result.emaAccuracy }));
     await Promise.all(writes);
     const written = { epoch: result.epoch, accuracy: result.accuracy };
     if (result.improved) this.#p.onWritten({ kind: 'best', file: this.files.best, ...written });
     this.#p.onWritten({ kind: 'last', file: this.files.last, ...written });
+    if (ema) this.#p.onWritten({ kind: 'ema', file: this.files.ema, epoch: result.epoch, accuracy: result.emaAccuracy! });
   }
 }

@@ -43,6 +43,24 @@ export interface TrainOptions {
   eps?: number;
   /** SGD and Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 0.01). */
   weightDecay?: number;
+  /** Parameters that get no weight decay: 'norm' (BatchNorm weights and biases) and / or 'bias'
+   * (every bias), as torchvision's reference `--norm-weight-decay 0` / `--bias-weight-decay 0`.
+   * Default: none (every parameter decays). */
+  noWeightDecayOn?: NoDecayKind[];
+  /** Clip the gradients' total 2-norm to this before each update (after unscaling, with loss
+   * scaling), as torch.nn.utils.clip_grad_norm_. Default: no clipping. */
+  clipGradNorm?: number;
+  /** Batches whose gradients make one optimizer step (each batch's loss divided by their number;
+   * data-parallel ranks average gradients once per step). The schedule and every step count
+   * (lines, events, maxStepsPerEpoch, checkpoints) count optimizer steps. Default 1. */
+  accumulateSteps?: number;
+  /** Keep an exponential moving average of the weights, as torchvision's reference script's
+   * `--model-ema-decay`: the decay per update is adjusted to the images between updates
+   * (1 - min(1, (1 - emaDecay) * batchSize * accumulateSteps * emaEvery / epochs)). Each epoch
+   * evaluates it too, and saves it as <arch>-ema.safetensors. Default: no EMA. */
+  emaDecay?: number;
+  /** Optimizer steps between EMA updates; default 32 (the reference's --model-ema-steps). */
+  emaEvery?: number;
   /** Default false. */
   nesterov?: boolean;
   /** Default 0. */
@@ -140,10 +158,34 @@ function tf32Option(value: TrainOptions['tf32']): boolean | 'convolutions' {
 }
 
 export const OPTIMIZER_KINDS = ['sgd', 'adamw', 'adam'] as const;
+export const NO_DECAY_KINDS = ['norm', 'bias'] as const;
+export type NoDecayKind = (typeof NO_DECAY_KINDS)[number];
+
+function noDecayOption(value: TrainOptions['noWeightDecayOn']): NoDecayKind[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => (NO_DECAY_KINDS as readonly unknown[]).includes(v))) {
+    throw invalidArgument(`a list of ${NO_DECAY_KINDS.map((k) => `'${k}'`).join(' and / or ')}`, 'noWeightDecayOn', value);
+  }
+  return [...new Set(value)];
+}
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
 
 /** The largest batch a run may ask for (each image of a batch is a tensor row in memory). */
 const MAX_BATCH = 1_000_000;
+/** The most batches one optimizer step may accumulate. */
+const MAX_ACCUMULATE = 65_536;
+
+function checkBelowOne(name: string, value: unknown): number {
+  const v = checkFiniteNumber(name, value, 0, 1);
+  if (v === 1) throw invalidArgument('a number from 0 to below 1', name, value);
+  return v;
+}
+
+function checkPositive(name: string, value: unknown): number {
+  const v = checkFiniteNumber(name, value, 0);
+  if (v === 0) throw invalidArgument('a number above 0', name, value);
+  return v;
+}
 
 function betasOption(value: TrainOptions['betas']): [number, number] {
   if (value === undefined) return [0.9, 0.999];
@@ -172,6 +214,11 @@ function normalize(options: TrainOptions) {
     betas: betasOption(options.betas),
     eps: checkFiniteNumber('eps', options.eps ?? 1e-8, 0),
     weightDecay: checkFiniteNumber('weightDecay', options.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0), 0),
+    noWeightDecayOn: noDecayOption(options.noWeightDecayOn),
+    clipGradNorm: options.clipGradNorm === undefined ? null : checkPositive('clipGradNorm', options.clipGradNorm),
+    accumulateSteps: checkInteger('accumulateSteps', options.accumulateSteps ?? 1, 1, MAX_ACCUMULATE),
+    emaDecay: options.emaDecay === undefined ? null : checkBelowOne('emaDecay', options.emaDecay),
+    emaEvery: checkInteger('emaEvery', options.emaEvery ?? 32, 1),
     nesterov: checkBoolean('nesterov', options.nesterov ?? false),
     labelSmoothing: checkFiniteNumber('labelSmoothing', options.labelSmoothing ?? 0, 0, 1),
     numClasses: checkInteger('numClasses', options.numClasses ?? 10, 1, MAX_CLASSES),

@@ -11,12 +11,17 @@ import { TrainingError } from './errors';
 import { LaggedLosses, type ReadLoss } from './loss-reader';
 import type { Precision } from './precision';
 import type { RunLog, StepReport } from './run-log';
-import type { StepRunner } from './step-runner';
+import type { MicroBatch, StepRunner } from './step-runner';
 import type { Strategy } from './strategy';
 
 export interface EpochParts {
   trainLoader: DataLoader;
+  /** Optimizer steps per epoch. */
   stepsPerEpoch: number;
+  /** Batches per epoch: stepsPerEpoch groups of accumulateSteps (the last one may be shorter). */
+  batchesPerEpoch: number;
+  /** Batches (micro-batches) whose gradients make one optimizer step. */
+  accumulateSteps: number;
   lrAt: LrSchedule;
   optimizer: Optimizer;
   runner: StepRunner;
@@ -31,6 +36,8 @@ export interface EpochParts {
   checkHealth: () => void;
   /** Says what the run keeps if it stops now (for the messages of a stopped run). */
   whatIsKept: () => string;
+  /** After each optimizer step (`stepInEpoch` 0-based), on every rank: the weights EMA. */
+  afterStep?: (stepInEpoch: number, globalStep: number) => void;
 }
 
 export interface EpochResult {
@@ -56,6 +63,8 @@ export class EpochTrainer {
   readonly #p: EpochParts;
   readonly #toDevice: (t: Tensor) => Tensor;
   readonly #pending: LaggedLosses<StepReport>;
+  /** The losses of the current step's micro-batches so far. */
+  readonly #microLosses: Tensor[] = [];
   /** Optimizer steps of the whole run so far (a resumed run starts from its checkpoint's). */
   globalStep: number;
 
@@ -84,24 +93,34 @@ export class EpochTrainer {
         const next = await batches.next();
         seconds.data += (performance.now() - t) / 1000;
         if (next.done) break;
-        if (next.value.index >= this.#p.stepsPerEpoch) {
+        if (next.value.index >= this.#p.batchesPerEpoch) {
           dispose(next.value);
           break;
         }
-        this.#stopIfAsked(epoch, next.value, report);
+        const part = this.#partOf(next.value.index);
+        // (a run stops between optimizer steps only, never with gradients half accumulated)
+        if (part.index === 0) this.#stopIfAsked(epoch, next.value, report);
         t = performance.now();
-        tally.images += this.#step(epoch, next.value, tally.images);
+        this.#microStep(epoch, next.value, part, tally);
         for (const read of this.#pending.ready()) report(read);
         seconds.step += (performance.now() - t) / 1000;
       }
     } finally {
       await batches.return(undefined);
+      dispose(this.#microLosses.splice(0));
     }
     const t = performance.now();
     for (const read of this.#pending.flush()) report(read);
     seconds.step += (performance.now() - t) / 1000;
     const skippedSteps = this.#p.runner.skippedSteps - skippedBefore;
     return { averageLoss: tally.lossSum / Math.max(tally.steps, 1), steps: tally.steps, skippedSteps, seconds };
+  }
+
+  /** Which micro-batch of its optimizer step batch `index` is (the epoch's last step may have fewer). */
+  #partOf(index: number): MicroBatch {
+    const n = this.#p.accumulateSteps;
+    const first = index - (index % n);
+    return { index: index % n, of: Math.min(n, this.#p.batchesPerEpoch - first) };
   }
 
   /** Frees the losses not read yet (the run stopped). */
@@ -116,24 +135,31 @@ export class EpochTrainer {
     if (!this.#p.strategy.agreeToStop(this.#p.signal?.aborted === true)) return;
     dispose(batch);
     for (const read of this.#pending.flush()) report(read);
-    throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${batch.index + 1}; ${this.#p.whatIsKept()}`);
+    const step = Math.floor(batch.index / this.#p.accumulateSteps) + 1;
+    throw new TrainingError(`training cancelled at epoch ${epoch + 1}, step ${step}; ${this.#p.whatIsKept()}`);
   }
 
-  /** One step on `batch`; returns the images it trained on (all ranks). */
-  #step(epoch: number, batch: Batch, imagesBefore: number): number {
+  /** Forward and backward on one batch; after the last micro-batch of a step, the update, and
+   * the step's loss (the mean of its micro-batches') queued to be read. */
+  #microStep(epoch: number, batch: Batch, part: MicroBatch, tally: { images: number }): void {
     const { optimizer, runner, strategy, precision } = this.#p;
     const lr = this.#p.lrAt(this.globalStep);
     optimizer.lr = lr;
     const onDevice = this.#toDevice(batch.images);
     const x = this.#p.channelsLast ? onDevice.contiguous('channels_last') : onDevice;
     const y = this.#toDevice(batch.labels);
-    const loss = runner.step(x, y);
-    strategy.reduceLoss(loss);
-    const images = batch.images.shape[0] * strategy.worldSize;
-    this.globalStep += 1;
-    this.#pending.push({ epoch: epoch + 1, step: batch.index + 1, globalStep: this.globalStep, lr, images: imagesBefore + images }, loss, precision.lossScaleTensor());
+    this.#microLosses.push(runner.step(x, y, part));
+    tally.images += batch.images.shape[0] * strategy.worldSize;
     dispose([batch, onDevice, x, y]);
-    return images;
+    if (part.index < part.of - 1) return;
+    const parts = this.#microLosses.splice(0);
+    const loss = parts.length === 1 ? parts[0] : tidy(() => parts.reduce((sum, l) => sum.add(l)).div(parts.length));
+    if (parts.length > 1) dispose(parts);
+    strategy.reduceLoss(loss);
+    this.globalStep += 1;
+    const step = Math.floor(batch.index / this.#p.accumulateSteps) + 1;
+    this.#pending.push({ epoch: epoch + 1, step, globalStep: this.globalStep, lr, images: tally.images }, loss, precision.lossScaleTensor());
+    this.#p.afterStep?.(step - 1, this.globalStep);
   }
 
   /** A step's loss, read: NaN check, the epoch's sums, its line and event. */

@@ -33,6 +33,8 @@ export type TrainEvent =
       averageLoss: number;
       accuracy: number;
       perClassAccuracy: number[];
+      /** The accuracy of the weights' moving average (emaDecay), else null. */
+      emaAccuracy: number | null;
       lr: number;
       skippedSteps: number;
       lossScale: number | null;
@@ -41,7 +43,7 @@ export type TrainEvent =
       /** Intra-op threads of the training thread at the end of the epoch. */
       intraOpThreads: number;
     }
-  | { type: 'checkpoint'; kind: 'best' | 'last'; file: string; epoch: number; accuracy: number }
+  | { type: 'checkpoint'; kind: 'best' | 'last' | 'ema'; file: string; epoch: number; accuracy: number }
   | { type: 'done'; bestAccuracy: number; bestCheckpoint: string; epochs: number; steps: number };
 
 export interface EpochSeconds {

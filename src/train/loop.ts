@@ -23,6 +23,7 @@ import { RunLog } from './run-log';
 import { Owned, schedule, setUpData, setUpModel } from './setup';
 import { stepRunnerFor, type StepRunner } from './step-runner';
 import { strategyFor, type Strategy } from './strategy';
+import type { WeightsEma } from './weights-ema';
 import { prepareLogFolder, prepareRunFolder } from './run-folder';
 
 export type { EpochSeconds, TrainEvent } from './events';
@@ -72,6 +73,7 @@ interface Run {
   strategy: Strategy;
   precision: Precision;
   model: ResNet;
+  ema: WeightsEma | null;
   start: { epoch: number; step: number; bestAccuracy: number };
   classNames: string[];
   stepsPerEpoch: number;
@@ -134,14 +136,18 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
   const files = checkpointFiles(c.checkpointDir, c.arch);
   // Before any model is built or step taken (after the data, whose errors come first).
   if (strategy.isMain) {
-    prepareRunFolder(c.checkpointDir, [path.basename(files.best), path.basename(files.last)], { resume: c.resume, overwrite: c.overwrite });
+    prepareRunFolder(c.checkpointDir, Object.values(files).map((f) => path.basename(f)), { resume: c.resume, overwrite: c.overwrite });
+    // (an overwritten run's average must not stay behind to be taken for this run's)
+    if (c.overwrite && c.emaDecay === null) fs.rmSync(files.ema, { force: true });
     if (c.logDir) prepareLogFolder(c.logDir);
   }
-  const stepsPerEpoch = Math.min(data.trainLoader.length, c.maxStepsPerEpoch ?? Infinity);
+  // Steps are optimizer steps: with accumulation, each takes accumulateSteps batches.
+  const batchesPerEpoch = Math.min(data.trainLoader.length, (c.maxStepsPerEpoch ?? Infinity) * c.accumulateSteps);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.accumulateSteps);
   const lrAt = schedule(c, stepsPerEpoch);
-  const { model, optimizer, start } = setUpModel(c, precision, lrAt(0), owned);
+  const { model, optimizer, ema, start } = setUpModel(c, precision, lrAt(0), owned);
   const describe = () => ({ ...modelCard(c, data.classNames), config: { ...c, resume: undefined }, lossScale: precision.stateDict() });
-  const checkpoints = new CheckpointCallback({ dir: c.checkpointDir, arch: c.arch, model, optimizer, describe, onWritten: (e) => log.checkpoint(e) });
+  const checkpoints = new CheckpointCallback({ dir: c.checkpointDir, arch: c.arch, model, optimizer, ema, describe, onWritten: (e) => log.checkpoint(e) });
   // Checkpoints first, then the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks.
   const callbacks = new CallbackList([checkpoints, ...runCallbacks(c, hooks)]);
   // Lines, events and checkpoints come from the main rank only.
@@ -149,12 +155,12 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
   const stepModule = strategy.wrap(model);
   const forwardLoss = (x: Tensor, y: Tensor): Tensor =>
     precision.forward(() => crossEntropy(stepModule.forward(x).to('float32'), y, { labelSmoothing: c.labelSmoothing }));
-  const runner = stepRunnerFor(c, forwardLoss, optimizer, precision);
+  const runner = stepRunnerFor(c, forwardLoss, optimizer, precision, (fn) => strategy.withoutGradSync(fn));
   const epochs = new EpochTrainer(
-    { ...c, ...data, stepsPerEpoch, lrAt, optimizer, runner, precision, strategy, log, signal: hooks.signal, checkHealth: () => checkpoints.throwIfFailed(), whatIsKept: () => checkpoints.whatIsKept() },
+    { ...c, ...data, stepsPerEpoch, batchesPerEpoch, lrAt, optimizer, runner, precision, strategy, log, signal: hooks.signal, checkHealth: () => checkpoints.throwIfFailed(), whatIsKept: () => checkpoints.whatIsKept(), afterStep: ema ? (i, step) => ema.afterStep(i, step) : undefined },
     start.step,
   );
-  return { c, strategy, precision, model, start, classNames: data.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes: dataNotes(c, strategy, data) };
+  return { c, strategy, precision, model, ema, start, classNames: data.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes: dataNotes(c, strategy, data) };
 }
 
 /** The callbacks a run gets besides its checkpoints: the caller's events, the run's own curves
@@ -192,18 +198,21 @@ async function trainEpoch(run: Run, epoch: number, bestBefore: number): Promise<
   const trained = await run.epochs.run(epoch);
   let t = performance.now();
   const evaluation = await evaluate(run.model, run.testLoader, strategy.evaluateOptions());
+  const emaAccuracy = run.ema ? (await evaluate(run.ema.model, run.testLoader, strategy.evaluateOptions())).accuracy : null;
   const evalSeconds = (performance.now() - t) / 1000;
   const { accuracy } = evaluation;
   const lossScale = run.precision.lossScale;
-  log.epochSummary(epoch + 1, trained.averageLoss, accuracy, trained.skippedSteps, trained.steps, lossScale);
+  log.epochSummary(epoch + 1, trained.averageLoss, accuracy, trained.skippedSteps, trained.steps, lossScale, emaAccuracy);
   t = performance.now();
-  await log.validationEnd({ epoch: epoch + 1, step: run.epochs.globalStep, accuracy, improved: accuracy > bestBefore, bestAccuracy: Math.max(bestBefore, accuracy) });
+  const improved = accuracy > bestBefore;
+  await log.validationEnd({ epoch: epoch + 1, step: run.epochs.globalStep, accuracy, improved, bestAccuracy: Math.max(bestBefore, accuracy), emaAccuracy });
   const checkpointSeconds = (performance.now() - t) / 1000;
   await log.epochEvent({
     epoch: epoch + 1,
     averageLoss: trained.averageLoss,
     accuracy,
     perClassAccuracy: evaluation.perClass,
+    emaAccuracy,
     lr: run.epochs.optimizerLr,
     skippedSteps: trained.skippedSteps,
     lossScale,

@@ -77,9 +77,10 @@ export class RunLog {
   }
 
   /** The epoch's summary between dashes (printed before its checkpoints are written). */
-  epochSummary(epoch: number, averageLoss: number, accuracy: number, skippedSteps: number, steps: number, lossScale: number | null): void {
+  epochSummary(epoch: number, averageLoss: number, accuracy: number, skippedSteps: number, steps: number, lossScale: number | null, emaAccuracy: number | null = null): void {
     this.#line('-'.repeat(50));
     this.#line(epochLine(epoch, this.#epochs, averageLoss, accuracy));
+    if (emaAccuracy !== null) this.#line(`Epoch: [${pad3(epoch)}/${pad3(this.#epochs)}], EMA Accuracy: [${emaAccuracy.toFixed(3)}]`);
     if (skippedSteps > 0) this.#line(`${skippedSteps} of ${steps} steps skipped: float16 gradients overflowed (loss scale now ${lossScale})`);
     this.#line('-'.repeat(50));
   }

@@ -10,11 +10,13 @@ import { cosineDecaySchedule, stepDecaySchedule, warmupCosineSchedule, type LrSc
 import { SGD } from '../optim/sgd';
 import { Adam, AdamW } from '../optim/adamw';
 import type { Optimizer } from '../optim/optimizer';
+import { parameterGroups } from '../optim/decay-groups';
 import { ARCHITECTURES, readCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import type { OptimizerKind, TrainConfig } from './config';
 import { TrainingError } from './errors';
 import type { Precision } from './precision';
 import type { Strategy } from './strategy';
+import { WeightsEma } from './weights-ema';
 
 /** What a run made, freed when it ends (last made, first freed). */
 export class Owned {
@@ -48,14 +50,14 @@ export function schedule(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
 export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   const saved = readCheckpoint(file);
   const refuse = (why: string): never => {
-    dispose(saved.model);
-    dispose(saved.optimizer);
+    dispose([saved.model, saved.optimizer, saved.ema]);
     throw new TrainingError(`cannot resume from ${file}: ${why}`);
   };
   // (files written before 'role' existed: a -best file is the one without momentum buffers)
-  const best = saved.meta.role === 'best' || (saved.meta.role === undefined && Object.keys(saved.optimizer).length === 0);
-  if (best && keepsState(c)) {
-    refuse("it holds no optimizer state (a '-best' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state");
+  const { role } = saved.meta;
+  const weightsOnly = role === 'best' || role === 'ema' || (role === undefined && Object.keys(saved.optimizer).length === 0);
+  if (weightsOnly && keepsState(c)) {
+    refuse(`it holds no optimizer state (a '-${role ?? 'best'}' checkpoint has only weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state`);
   }
   const trainedWith = (saved.meta.config.optimizer as string | undefined) ?? 'sgd';
   if (trainedWith !== c.optimizer) refuse(`it was trained with optimizer ${JSON.stringify(trainedWith)} and this run has ${JSON.stringify(c.optimizer)}: pass the same --optimizer`);
@@ -71,8 +73,10 @@ export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   return saved;
 }
 
-/** The run's optimizer, as its options say. */
-export function optimizerFor(c: TrainConfig, params: [string, Tensor][], lr: number): Optimizer {
+/** The run's optimizer, as its options say: one parameter group, or (noWeightDecayOn) the
+ * reference script's groups without weight decay on normalisation layers and / or biases. */
+export function optimizerFor(c: TrainConfig, model: ResNet, lr: number): Optimizer {
+  const params = c.noWeightDecayOn.length === 0 ? model.namedParameters() : parameterGroups(model, { weightDecay: c.weightDecay, noWeightDecayOn: c.noWeightDecayOn });
   if (c.optimizer === 'sgd') return new SGD(params, { lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov, capturable: c.cudaGraph });
   const Kind = c.optimizer === 'adamw' ? AdamW : Adam;
   return new Kind(params, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
@@ -139,15 +143,23 @@ export function setUpData(c: TrainConfig, strategy: Strategy, rankBatch: number,
   return { synthetic, trainSet, testSet, classNames, trainLoader, testLoader, imagesPerEpoch, dropLast };
 }
 
-/** The run's model and optimizer, fresh or (resuming) with the checkpoint's weights and state,
- * and where the run starts: epochs and steps done, the best accuracy so far (-1: none). */
+/** A model of the run's architecture, prepared for its precision and memory format. */
+function buildModel(c: TrainConfig, precision: Precision, weights: string | undefined): ResNet {
+  const model = ARCHITECTURES[c.arch]({ numClasses: c.numClasses, stem: c.stem, padding: c.padding, init: c.init, weights, device: c.device });
+  precision.prepareModel(model);
+  if (c.channelsLast) model.toMemoryFormat('channels_last');
+  return model;
+}
+
+/** The run's model, optimizer and weights EMA (if it keeps one), fresh or (resuming) with the
+ * checkpoint's weights and state, and where the run starts: epochs and steps done, the best
+ * accuracy so far (-1: none). */
 export function setUpModel(c: TrainConfig, precision: Precision, lr: number, owned: Owned) {
   // A resumed run continues the same run: its checkpoint is checked before any model is built.
   const saved = c.resume ? readResumable(c.resume, c) : null;
-  const model: ResNet = owned.add(ARCHITECTURES[c.arch]({ numClasses: c.numClasses, stem: c.stem, padding: c.padding, init: c.init, weights: c.weights, device: c.device }));
-  precision.prepareModel(model);
-  if (c.channelsLast) model.toMemoryFormat('channels_last');
-  const optimizer = owned.add(optimizerFor(c, model.namedParameters(), lr));
+  const model = owned.add(buildModel(c, precision, c.weights));
+  const optimizer = owned.add(optimizerFor(c, model, lr));
+  const ema = c.emaDecay === null ? null : owned.add(new WeightsEma(c, model, buildModel(c, precision, undefined)));
   const start = { epoch: 0, step: 0, bestAccuracy: -1 };
   if (saved) {
     try {
@@ -156,13 +168,22 @@ export function setUpModel(c: TrainConfig, precision: Precision, lr: number, own
       // (with loss scaling every step so far may have been skipped, leaving no state at all)
       if (saved.meta.step > 0 && keepsState(c)) checkStateComplete(model, optimizer, saved.meta.lossScale !== undefined);
       precision.loadStateDict(saved.meta.lossScale);
+      if (ema) loadEmaState(ema, saved.ema);
     } catch (err) {
       throw new TrainingError(`cannot resume from ${c.resume}: ${(err as Error).message}`);
     } finally {
-      dispose(saved.model);
-      dispose(saved.optimizer);
+      dispose([saved.model, saved.optimizer, saved.ema]);
     }
     Object.assign(start, { epoch: saved.meta.epoch, step: saved.meta.step, bestAccuracy: saved.meta.bestAccuracy ?? -1 });
   }
-  return { model, optimizer, start };
+  return { model, optimizer, ema, start };
+}
+
+/** A resumed run with an EMA continues the checkpoint's (a run that kept none cannot be given one
+ * half-way: its average would not be the one a whole run computes). */
+function loadEmaState(ema: WeightsEma, state: Record<string, Tensor>): void {
+  if (Object.keys(state).length === 0) {
+    throw new Error('it holds no weights EMA (the run it continues kept none): resume without emaDecay (--ema-decay), or start a new run with it');
+  }
+  ema.loadStateDict(state);
 }
