@@ -6,6 +6,7 @@ export type { SGDOptions } from './sgd';
 export type { ParamGroup, OptimizerParams } from './param-groups';
 export { parameterGroups, type ParameterGroupsOptions, type NoWeightDecayOn } from './decay-groups';
 export { clipGradNorm, type ClipGradNormOptions, type ClipGradTarget } from './clip-grad';
+export { ExponentialMovingAverage, referenceEmaDecay, N_AVERAGED_KEY, type ReferenceEmaDecayOptions } from './ema';
 export { cosineDecayLr, warmupCosineLr, stepDecayLr, cosineDecaySchedule, warmupCosineSchedule, stepDecaySchedule } from './lr';
 export type { LrSchedule } from './lr';
 export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler';
