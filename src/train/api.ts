@@ -5,7 +5,7 @@ import { workerFile } from '../worker-file';
 import { deserializeError, type SerializedError } from '../worker-errors';
 import { WorkerThread } from '../worker-thread';
 import type { TrainEvent } from './events';
-import { checkTrainOptions, type TrainOptions, type TrainResult } from './loop';
+import { checkTrainOptions, type TrainConfig, type TrainOptions, type TrainResult } from './loop';
 
 export interface TrainApiOptions extends TrainOptions {
   /** Stops the run at the next step boundary (the last checkpoint is kept); result rejects. */
@@ -30,14 +30,22 @@ type WorkerMessage =
   | { kind: 'error'; error: SerializedError };
 
 export function train(options: TrainApiOptions = {}): TrainHandle {
-  const { signal, onLine, onEvent, ...config } = options;
+  const { signal, onLine, onEvent, ...given } = options;
+  let config: TrainConfig;
   try {
-    checkTrainOptions(config); // bad options reject the result without starting a thread
+    config = checkTrainOptions(given); // bad options reject the result without starting a thread
   } catch (err) {
     const result = Promise.reject(err);
     result.catch(() => {});
     return { result, cancel: () => {}, async *[Symbol.asyncIterator]() {} };
   }
+  return startTraining(config, { signal, onLine, onEvent });
+}
+
+/** train() for options already checked (checkTrainOptions' output, as the CLI has them): each
+ * option is checked once per run, not again on the training thread. */
+export function startTraining(config: TrainConfig, hooks: Pick<TrainApiOptions, 'signal' | 'onLine' | 'onEvent'> = {}): TrainHandle {
+  const { signal, onLine, onEvent } = hooks;
   const stopFlag = new SharedArrayBuffer(4);
   const queue: TrainEvent[] = [];
   let wake: (() => void) | null = null;

@@ -56,7 +56,11 @@ export { stepLine, epochLine, finalLine } from './run-log';
 
 /** Runs the training. Resolves with the best accuracy and where the checkpoints are. */
 export async function runTraining(options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const c = checkTrainOptions(options);
+  return runCheckedTraining(checkTrainOptions(options), hooks);
+}
+
+/** runTraining for options already checked (checkTrainOptions' output). */
+export async function runCheckedTraining(c: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const owned = new Owned();
   try {
     return await train(c, hooks, owned);

@@ -3,11 +3,12 @@
 // when no message could be delivered.
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../worker-errors';
-import { runTraining, type TrainOptions } from './loop';
+import { runCheckedTraining, type TrainConfig } from './loop';
 
-const { config, stopFlag } = workerData as { config: TrainOptions; stopFlag: SharedArrayBuffer };
+// (checked by train() on the calling thread: not again here)
+const { config, stopFlag } = workerData as { config: TrainConfig; stopFlag: SharedArrayBuffer };
 const flag = new Int32Array(stopFlag);
-runTraining(config, {
+runCheckedTraining(config, {
   signal: {
     get aborted() {
       return Atomics.load(flag, 0) === 1;
