@@ -1,24 +1,14 @@
 // Devices: 'cpu', 'cuda', 'cuda:N'; CUDA queries and the default device for new tensors.
-import { availableParallelism } from 'node:os';
-import { checkBoolean, invalidArgument, isInteger } from './errors';
+import { checkDeviceName, checkThreads, type Device } from './device-checks';
+import { checkBoolean, invalidArgument } from './errors';
 import { native } from './native';
 
-export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
-
-const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
+export { checkDeviceName, checkThreads, MAX_THREADS, type Device } from './device-checks';
 
 export function checkDevice(name: string, value: unknown): Device {
   checkDeviceName(name, value);
   if (value !== 'cpu' && !native.cudaIsAvailable()) {
     throw new Error(`Device '${value}' requested but CUDA is not available: ${native.cudaUnavailableReason()}`);
-  }
-  return value as Device;
-}
-
-/** `value` as a device name, checked for its form only (not that the GPU is there). */
-export function checkDeviceName(name: string, value: unknown): Device {
-  if (typeof value !== 'string' || !DEVICE_PATTERN.test(value)) {
-    throw invalidArgument("'cpu', 'cuda' or 'cuda:N'", name, value);
   }
   return value as Device;
 }
@@ -53,17 +43,6 @@ export function setDefaultDevice(device: Device): void {
 export function manualSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument('non-negative integer', 'seed', seed);
   native.manualSeed(seed);
-}
-
-/** The most intra-op threads accepted: 16 per hardware thread (OpenMP crashes on absurd counts). */
-export const MAX_THREADS = 16 * Math.max(1, availableParallelism());
-
-/** A thread count between 1 and MAX_THREADS. */
-export function checkThreads(name: string, value: unknown): number {
-  if (!isInteger(value, 1) || value > MAX_THREADS) {
-    throw invalidArgument(`an integer between 1 and ${MAX_THREADS} (16 per hardware thread)`, name, value);
-  }
-  return value;
 }
 
 /** Intra-op threads libtorch uses for ops issued on the calling thread. */
