@@ -8,22 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { freePort } from '../distributed/ports';
 import { childError, pytorchAvailable } from './run';
+import { DDP_BENCH_OPTIONS, type DdpBenchOptions } from './options';
 import { median } from './stats';
 
-export interface DdpBenchOptions {
-  archs?: ('resnet18' | 'resnet50')[];
-  /** Global batch; default 32. */
-  batch?: number;
-  /** Default 2. */
-  world?: number;
-  /** Intra-op threads per rank (and for the single process); default 1. */
-  threads?: number;
-  steps?: number;
-  warmup?: number;
-  repeats?: number;
-  python?: string | null;
-  log?: (line: string) => void;
-}
+export type { DdpBenchOptions } from './options';
 
 interface Side {
   /** Global-batch images/s of the data-parallel run. */
@@ -76,19 +64,14 @@ function pytorch(python: string, arch: string, batch: number, world: number, thr
 }
 
 export async function runDdpBenchmark(options: DdpBenchOptions = {}): Promise<{ rows: DdpBenchRow[] }> {
-  const log = options.log ?? (() => {});
-  const batch = options.batch ?? 32;
-  const world = options.world ?? 2;
-  const threads = options.threads ?? 1;
-  const steps = options.steps ?? 10;
-  const warmup = options.warmup ?? 3;
-  const repeats = options.repeats ?? 3;
-  if (batch % world !== 0) throw new RangeError(`the global batch ${batch} must split evenly over ${world} ranks`);
-  const python = options.python === null ? null : (options.python ?? process.env.RESNET_NATIVE_BENCH_PYTHON ?? 'python3');
+  const c = DDP_BENCH_OPTIONS.resolve(options);
+  const log = c.log ?? (() => {});
+  const { batch, world, steps, warmup, repeats, python } = c;
+  const threads = c.threads ?? 1;
   const torchVersion = python ? pytorchAvailable(python) : null;
   if (python && !torchVersion) log(`PyTorch (with torchvision) not found for ${python}: our figures only`);
   const rows: DdpBenchRow[] = [];
-  for (const arch of options.archs ?? ['resnet18', 'resnet50']) {
+  for (const arch of c.archs) {
     const runs = { ours: { ddp: [] as number[], single: [] as number[], share: [] as number[] }, torch: { ddp: [] as number[], single: [] as number[], share: [] as number[] } };
     for (let r = 0; r < repeats; r++) {
       log(`ddp ${arch} batch ${batch}, ${world} ranks x ${threads} thread(s): repeat ${r + 1}/${repeats}`);

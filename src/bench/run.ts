@@ -8,29 +8,10 @@ import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
 import { trainTransforms } from '../data/transforms';
 import { checkDevice, getNumThreads } from '../device';
+import { STEP_BENCH_OPTIONS, type BenchOptions } from './options';
 import { median } from './stats';
 
-export interface BenchOptions {
-  batches?: number[];
-  steps?: number;
-  warmup?: number;
-  /** Runs of each case (fresh processes); medians are reported. Default 3. */
-  repeats?: number;
-  threads?: number;
-  /** Python with torch + torchvision; default RESNET_NATIVE_BENCH_PYTHON or python3. null: skip. */
-  python?: string | null;
-  /** Default 'cpu'. */
-  device?: string;
-  /** Mixed precision for both implementations. */
-  amp?: 'bfloat16' | 'float16';
-  /** A half-precision model with float32 BatchNorm, for both implementations. */
-  half?: 'bfloat16' | 'float16';
-  /** Channels-last weights and inputs for both implementations. */
-  channelsLast?: boolean;
-  /** CUDA graphs of the training step / inference pass for both implementations (CUDA only). */
-  cudaGraph?: boolean;
-  log?: (line: string) => void;
-}
+export type { BenchOptions } from './options';
 
 export interface CaseResult {
   impl: string;
@@ -91,27 +72,27 @@ export function pytorchAvailable(python: string): string | null {
 }
 
 export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; dataImagesPerSecond: number; machine: string } {
-  const log = options.log ?? (() => {});
-  if (options.cudaGraph && (options.device ?? 'cpu') === 'cpu') throw new Error('CUDA graphs need a CUDA device: pass --device cuda');
-  if (options.amp && options.half) throw new Error('--amp and --half are alternatives: pick one');
-  checkDevice('device', options.device ?? 'cpu');
-  const threads = options.threads ?? getNumThreads();
-  const steps = String(options.steps ?? 5);
-  const warmup = String(options.warmup ?? 2);
-  const repeats = options.repeats ?? 3;
-  const python = options.python === null ? null : (options.python ?? process.env.RESNET_NATIVE_BENCH_PYTHON ?? 'python3');
+  const c = STEP_BENCH_OPTIONS.resolve(options);
+  const log = c.log ?? (() => {});
+  if (c.cudaGraph && c.device === 'cpu') throw new Error('CUDA graphs need a CUDA device: pass --device cuda');
+  if (c.amp && c.half) throw new Error('--amp and --half are alternatives: pick one');
+  checkDevice('device', c.device);
+  const threads = c.threads ?? getNumThreads();
+  const steps = String(c.steps);
+  const warmup = String(c.warmup);
+  const { repeats, python } = c;
   const torchVersion = python ? pytorchAvailable(python) : null;
   if (python && !torchVersion) log(`PyTorch comparison skipped: ${python} cannot import torch and torchvision`);
   const caseScript = path.join(__dirname, 'case.js');
   const torchScript = path.resolve(__dirname, '..', '..', 'bench', 'torch_bench.py');
   const rows: BenchRow[] = [];
   for (const mode of ['train', 'infer'] as const) {
-    for (const batch of options.batches ?? [32, 256]) {
-      const common = ['--mode', mode, '--batch', String(batch), '--steps', steps, '--warmup', warmup, '--threads', String(threads), '--device', options.device ?? 'cpu'];
-      if (options.amp) common.push('--amp', options.amp);
-      if (options.half) common.push('--half', options.half);
-      if (options.channelsLast) common.push('--channels-last');
-      if (options.cudaGraph) common.push('--cuda-graph');
+    for (const batch of c.batches) {
+      const common = ['--mode', mode, '--batch', String(batch), '--steps', steps, '--warmup', warmup, '--threads', String(threads), '--device', c.device];
+      if (c.amp) common.push('--amp', c.amp);
+      if (c.half) common.push('--half', c.half);
+      if (c.channelsLast) common.push('--channels-last');
+      if (c.cudaGraph) common.push('--cuda-graph');
       const ours: CaseResult[] = [];
       const theirs: CaseResult[] = [];
       // Alternate the two so that machine noise falls on both alike.
@@ -143,8 +124,8 @@ export function runBenchmark(options: BenchOptions = {}): { rows: BenchRow[]; da
     rates.push(loader.dataset.size / ((performance.now() - t0) / 1000));
   }
   const machine =
-    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads, device ${options.device ?? 'cpu'}` +
-    `${options.amp ? `, autocast ${options.amp}` : ''}${options.half ? `, ${options.half} model (float32 BatchNorm)` : ''}${options.channelsLast ? ', channels-last' : ''}${options.cudaGraph ? ', CUDA graphs' : ''}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
+    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads, device ${c.device}` +
+    `${c.amp ? `, autocast ${c.amp}` : ''}${c.half ? `, ${c.half} model (float32 BatchNorm)` : ''}${c.channelsLast ? ', channels-last' : ''}${c.cudaGraph ? ', CUDA graphs' : ''}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`;
   return { rows, dataImagesPerSecond: median(rates), machine };
 }
 

@@ -11,6 +11,7 @@ import { writeSyntheticCifar } from '../data/synthetic';
 import { checkDevice, getNumThreads } from '../device';
 import type { EpochSeconds } from '../train/events';
 import { childError, pytorchAvailable } from './run';
+import { TRAIN_BENCH_OPTIONS, type TrainBenchOptions } from './options';
 import { median } from './stats';
 
 export interface TrainBenchCase {
@@ -18,25 +19,7 @@ export interface TrainBenchCase {
   batch: number;
 }
 
-export interface TrainBenchOptions {
-  /** Default: resnet50 and resnet18, each at batch 64 and 256. */
-  cases?: TrainBenchCase[];
-  /** Default 2. */
-  epochs?: number;
-  /** Images in each of the 5 training files and in the test file; default 512 (2,560 / 512). */
-  perFile?: number;
-  /** Runs of each case and implementation, alternating; medians are reported. Default 3. */
-  repeats?: number;
-  /** Intra-op threads for both; default: this process's count. */
-  threads?: number;
-  /** DataLoader worker processes on the PyTorch side; default 2. */
-  workers?: number;
-  /** Python with torch + torchvision; default RESNET_NATIVE_BENCH_PYTHON or python3. null: skip. */
-  python?: string | null;
-  /** Default 'cpu'. */
-  device?: string;
-  log?: (line: string) => void;
-}
+export type { TrainBenchOptions } from './options';
 
 /** One run: the process's wall time and each epoch's breakdown. */
 export interface TrainRun {
@@ -74,13 +57,6 @@ export interface TrainBenchResult {
   epochs: number;
 }
 
-export const DEFAULT_TRAIN_CASES: TrainBenchCase[] = [
-  { arch: 'resnet50', batch: 64 },
-  { arch: 'resnet50', batch: 256 },
-  { arch: 'resnet18', batch: 64 },
-  { arch: 'resnet18', batch: 256 },
-];
-
 const PHASES = ['data', 'step', 'eval', 'checkpoint', 'total'] as const;
 
 /** Runs `command args` to completion, timing it; its stdout holds JSON lines with epoch events. */
@@ -114,13 +90,11 @@ function summarize(runs: TrainRun[], trainImages: number): TrainRunSummary {
 }
 
 export function runTrainBenchmark(options: TrainBenchOptions = {}): TrainBenchResult {
-  const log = options.log ?? (() => {});
-  const epochs = options.epochs ?? 2;
-  const perFile = options.perFile ?? 512;
-  const repeats = options.repeats ?? 3;
-  const threads = options.threads ?? getNumThreads();
-  const device = checkDevice('device', options.device ?? 'cpu');
-  const python = options.python === null ? null : (options.python ?? process.env.RESNET_NATIVE_BENCH_PYTHON ?? 'python3');
+  const c = TRAIN_BENCH_OPTIONS.resolve(options);
+  const log = c.log ?? (() => {});
+  const { epochs, perFile, repeats, workers, python } = c;
+  const threads = c.threads ?? getNumThreads();
+  const device = checkDevice('device', c.device);
   const torchVersion = python ? pytorchAvailable(python) : null;
   if (python && !torchVersion) log(`PyTorch comparison skipped: ${python} cannot import torch and torchvision`);
   const cli = path.resolve(__dirname, '..', 'cli', 'index.js');
@@ -130,7 +104,7 @@ export function runTrainBenchmark(options: TrainBenchOptions = {}): TrainBenchRe
   try {
     const data = writeSyntheticCifar(work, { perFile });
     const trainImages = 5 * perFile;
-    for (const { arch, batch } of options.cases ?? DEFAULT_TRAIN_CASES) {
+    for (const [arch, batch] of c.archs.flatMap((a) => c.batches.map((b) => [a, b] as const))) {
       const common = ['--data', data, '--arch', arch, '--batch-size', String(batch), '--epochs', String(epochs), '--device', device, '--threads', String(threads)];
       const ours: TrainRun[] = [];
       const theirs: TrainRun[] = [];
@@ -140,7 +114,7 @@ export function runTrainBenchmark(options: TrainBenchOptions = {}): TrainBenchRe
         ours.push(timedRun(process.execPath, [cli, 'train', ...common, '--checkpoint-dir', dir('ours'), '--json']));
         fs.rmSync(dir('ours'), { recursive: true, force: true });
         if (torchVersion) {
-          theirs.push(timedRun(python!, [torchScript, ...common, '--workers', String(options.workers ?? 2), '--checkpoint-dir', dir('torch')]));
+          theirs.push(timedRun(python!, [torchScript, ...common, '--workers', String(workers), '--checkpoint-dir', dir('torch')]));
           fs.rmSync(dir('torch'), { recursive: true, force: true });
         }
         const last = (runs: TrainRun[]) => `${runs.at(-1)!.wallSeconds.toFixed(1)} s`;
@@ -152,7 +126,7 @@ export function runTrainBenchmark(options: TrainBenchOptions = {}): TrainBenchRe
     }
     const machine =
       `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${threads} intra-op threads, device ${device}` +
-      `${torchVersion ? `, PyTorch ${torchVersion} with ${options.workers ?? 2} DataLoader workers` : ''}`;
+      `${torchVersion ? `, PyTorch ${torchVersion} with ${workers} DataLoader workers` : ''}`;
     return { rows, machine, trainImages, testImages: perFile, epochs };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

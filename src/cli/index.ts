@@ -2,6 +2,11 @@
 // The `resnet-native` command. Errors print as one line (stack with --verbose); exit codes:
 // 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DDP_BENCH_OPTIONS, STEP_BENCH_OPTIONS, TRAIN_BENCH_OPTIONS } from '../bench/options';
+import { CLASSIFIER_OPTIONS, EVAL_OPTIONS, VISUALIZE_OPTIONS } from '../inference/options';
+import { boolean, choice, declareOptions, path } from '../options/declare';
+import { addFlags, fromFlags } from '../options/flags';
+import { LISTEN_OPTIONS, SERVE_OPTIONS } from '../serve/options';
 
 const program = new Command();
 program
@@ -206,40 +211,44 @@ program
     }
   });
 
-program
-  .command('eval')
-  .description('accuracy (and per-class accuracy) of a checkpoint on the test split')
-  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
-  .option('--data <dir>', 'CIFAR-10 folder; default: the built-in synthetic set')
-  .option('--batch-size <n>', 'batch size (with data-parallel ranks: the global batch, split evenly)', integer(1), 256)
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
-  .option('--json', 'print the result as JSON')
-  .action(async (opts: { checkpoint: string; data?: string; batchSize: number; device?: string; json?: boolean }) => {
-    const { evaluateCheckpoint } = await import('../train/evaluate-checkpoint.js');
-    const result = await evaluateCheckpoint(opts.checkpoint, { data: opts.data, batchSize: opts.batchSize, device: opts.device as never });
-    if (opts.json) {
-      console.log(JSON.stringify(result));
-      return;
-    }
-    if (result.synthetic) console.log('Evaluating on the built-in SYNTHETIC test set (no --data given).');
-    console.log(`Accuracy: [${result.accuracy.toFixed(3)}] on ${result.count} images, loss ${result.loss.toFixed(3)}`);
-    const width = Math.max(...result.classNames.map((n) => n.length));
-    result.classNames.forEach((name, i) => console.log(`  ${name.padEnd(width)}  ${result.perClass[i].toFixed(3)}`));
-  });
+// The commands below take their options from declarations (options/declare.ts): the library's
+// own (EVAL_OPTIONS, ...) and the command line's (a checkpoint to read, --json). Each flag's value
+// is checked as it is read, with the library's check and message: bad usage exits 2 naming it.
+/** What commander gives an action: each flag's value by its camel-cased name. */
+type FlagValues = Readonly<Record<string, unknown>>;
+const CHECKPOINT = path({ cliOnly: true, required: true, help: 'a checkpoint written by train', flag: { value: '<file>' } });
+const jsonOutput = (help: string) => boolean({ cliOnly: true, help });
 
-program
-  .command('predict')
-  .description('classify image files (any format sharp reads) with a checkpoint: top-k classes with probabilities')
-  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
-  .option('--top-k <n>', 'classes to list per image', integer(1), 3)
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
-  .option('--json', 'one JSON object per image')
+const EVAL_COMMAND = declareOptions({ checkpoint: CHECKPOINT }).with(EVAL_OPTIONS).with({ json: jsonOutput('print the result as JSON') });
+addFlags(
+  program.command('eval').description('accuracy (and per-class accuracy) of a checkpoint on the test split'),
+  EVAL_COMMAND,
+).action(async (values: FlagValues) => {
+  const { config, cli } = usage(() => fromFlags(EVAL_COMMAND, values));
+  const { evaluateCheckpoint } = await import('../train/evaluate-checkpoint.js');
+  const result = await evaluateCheckpoint(cli.checkpoint, config);
+  if (cli.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  if (result.synthetic) console.log('Evaluating on the built-in SYNTHETIC test set (no --data given).');
+  console.log(`Accuracy: [${result.accuracy.toFixed(3)}] on ${result.count} images, loss ${result.loss.toFixed(3)}`);
+  const width = Math.max(...result.classNames.map((n) => n.length));
+  result.classNames.forEach((name, i) => console.log(`  ${name.padEnd(width)}  ${result.perClass[i].toFixed(3)}`));
+});
+
+const PREDICT_COMMAND = declareOptions({ checkpoint: CHECKPOINT }).with(CLASSIFIER_OPTIONS).with({ json: jsonOutput('one JSON object per image') });
+addFlags(
+  program.command('predict').description('classify image files (any format sharp reads) with a checkpoint: top-k classes with probabilities'),
+  PREDICT_COMMAND,
+)
   .argument('<images...>', 'image files')
-  .action(async (files: string[], opts: { checkpoint: string; topK: number; device?: string; json?: boolean }) => {
+  .action(async (files: string[], values: FlagValues) => {
+    const { config, cli } = usage(() => fromFlags(PREDICT_COMMAND, values));
     const { readRegularFile } = await import('../io/files.js');
     const { Classifier } = await import('../inference/classifier.js');
     const inputs = files.map((file) => readRegularFile(file, 'image'));
-    const classifier = await Classifier.load(opts.checkpoint, { topK: opts.topK, device: opts.device as never });
+    const classifier = await Classifier.load(cli.checkpoint, config);
     try {
       const predictions = await Promise.all(
         inputs.map((input, i) =>
@@ -249,7 +258,7 @@ program
         ),
       );
       predictions.forEach((p, i) => {
-        if (opts.json) console.log(JSON.stringify({ file: files[i], label: p.label, probability: p.probability, top: p.top }));
+        if (cli.json) console.log(JSON.stringify({ file: files[i], label: p.label, probability: p.probability, top: p.top }));
         else console.log(`${files[i]}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
       });
     } finally {
@@ -257,80 +266,31 @@ program
     }
   });
 
-// (a Map: a model may be named like a member of Object.prototype, 'constructor' or 'toString')
-const modelSpec = (value: string, previous?: Map<string, string>) => {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected NAME=CHECKPOINT, got '${value}'`);
-  const name = value.slice(0, eq);
-  const models = previous ?? new Map<string, string>();
-  if (models.has(name)) throw new InvalidArgumentError(`model '${name}' is given twice`);
-  return models.set(name, value.slice(eq + 1));
-};
-/** Where to listen: an empty or blank host (an unset variable in a script) would listen on every
- * interface, so only an explicit address leaves loopback. */
-const listenHost = (value: string) => {
-  if (value.trim() === '' || /\s/.test(value)) throw new InvalidArgumentError(`expected an address or host name (e.g. 127.0.0.1, or 0.0.0.0 for every interface), got '${value}': an empty one would listen on every interface`);
-  return value;
-};
-
-program
-  .command('serve')
-  .description('an inference server speaking the Open Inference Protocol (KServe v2) over HTTP, with dynamic batching and Prometheus metrics')
-  .requiredOption('--model <name=checkpoint>', 'a model to serve, by name (repeat for more)', modelSpec)
-  .option('--host <host>', 'address to listen on (loopback unless you say otherwise; an empty one is refused)', listenHost, '127.0.0.1')
-  .option('--port <n>', 'port to listen on (0: any free port)', integer(0), 8080)
-  .option('--max-batch <n>', 'most images in one forward pass', integer(1), 64)
-  .option('--max-queue-delay-ms <ms>', 'how long a request may wait for others to batch with (only while requests come closer together than that)', number(0), 2)
-  .option('--max-queue <n>', 'most requests waiting per model; more get 503 with Retry-After', integer(1), 256)
-  .option('--timeout-ms <ms>', 'a request not answered within this gets 503', integer(1), 30000)
-  .option('--max-body-mb <n>', 'largest request body in MiB, more than 0 and at most 2048 (413 beyond)', number(0), 64)
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
-  .option('--threads <n>', 'libtorch intra-op threads of each model thread', integer(1))
-  .option('--shutdown-grace-ms <ms>', 'on SIGTERM / SIGINT, how long a request still arriving may take to arrive before its connection is closed (idle connections close at once; requests received are answered)', integer(0), 10000)
-  .addOption(new Option('--log <kind>', 'request log lines').choices(['off', 'terse', 'json']).default('off'))
-  .action(async (opts: { model: Map<string, string>; host: string; port: number; maxBatch: number; maxQueueDelayMs: number; maxQueue: number; timeoutMs: number; maxBodyMb: number; shutdownGraceMs: number; device?: string; threads?: number; log: 'off' | 'terse' | 'json' }) => {
-    // Every option is checked here, before a model is loaded: a bad one exits 2 naming its flag.
-    const { checkListen, checkServeOptions, MAX_BODY_BYTES } = await import('../serve/options.js');
-    const MAX_BODY_MB = MAX_BODY_BYTES / 2 ** 20;
-    if (!(opts.maxBodyMb > 0 && opts.maxBodyMb <= MAX_BODY_MB)) throw new UsageError(`--max-body-mb must be more than 0 and at most ${MAX_BODY_MB} (MiB), got ${opts.maxBodyMb}`);
-    const flags: Record<string, string> = { maxBatch: '--max-batch', maxQueueDelayMs: '--max-queue-delay-ms', maxQueue: '--max-queue', requestTimeoutMs: '--timeout-ms', maxBodyBytes: '--max-body-mb', shutdownGraceMs: '--shutdown-grace-ms', device: '--device', threads: '--threads', log: '--log', host: '--host', port: '--port' };
-    const flag = (option: string) => (Object.hasOwn(flags, option) ? flags[option] : option);
-    const options = {
-      models: opts.model,
-      maxBatch: opts.maxBatch,
-      maxQueueDelayMs: opts.maxQueueDelayMs,
-      maxQueue: opts.maxQueue,
-      requestTimeoutMs: opts.timeoutMs,
-      maxBodyBytes: Math.max(1, Math.round(opts.maxBodyMb * 2 ** 20)),
-      shutdownGraceMs: opts.shutdownGraceMs,
-      device: opts.device as never,
-      threads: opts.threads,
-      log: opts.log,
+const SERVE_COMMAND = SERVE_OPTIONS.with(LISTEN_OPTIONS);
+addFlags(
+  program.command('serve').description('an inference server speaking the Open Inference Protocol (KServe v2) over HTTP, with dynamic batching and Prometheus metrics'),
+  SERVE_COMMAND,
+).action(async (values: FlagValues) => {
+  // Every option was checked as its flag was read, before a model is loaded: a bad one exits 2 naming its flag.
+  const { config } = usage(() => fromFlags(SERVE_COMMAND, values));
+  // On a thread of its own: its young generation is sized for a server (see server-thread.ts).
+  const { startServerThread } = await import('../serve/server-thread.js');
+  // (the config holds both: each part takes its own, as resolved)
+  const server = await startServerThread(config, config);
+  const names = server.models.map(({ name, info }) => `${name} (${info.arch}, ${info.classNames.length} classes, ${info.device})`);
+  console.log(`resnet-native serve: listening on ${server.address}; ready: ${names.join(', ')}`);
+  // SIGTERM / SIGINT: stop accepting, answer what was accepted, exit 0.
+  await new Promise<void>((resolve, reject) => {
+    const stop = (signal: string) => {
+      console.log(`resnet-native serve: ${signal}: answering requests in flight, then stopping`);
+      void server.close().then(resolve, reject);
     };
-    const listen = { host: opts.host, port: opts.port };
-    try {
-      checkServeOptions(options, flag);
-      checkListen(listen, flag);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    // On a thread of its own: its young generation is sized for a server (see server-thread.ts).
-    const { startServerThread } = await import('../serve/server-thread.js');
-    const server = await startServerThread(options, listen);
-    const names = server.models.map(({ name, info }) => `${name} (${info.arch}, ${info.classNames.length} classes, ${info.device})`);
-    console.log(`resnet-native serve: listening on ${server.address}; ready: ${names.join(', ')}`);
-    // SIGTERM / SIGINT: stop accepting, answer what was accepted, exit 0.
-    await new Promise<void>((resolve, reject) => {
-      const stop = (signal: string) => {
-        console.log(`resnet-native serve: ${signal}: answering requests in flight, then stopping`);
-        void server.close().then(resolve, reject);
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-      server.onEnd((err) => reject(new Error(`the server stopped: ${err.message}`)));
-    });
-    console.log('resnet-native serve: stopped');
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    server.onEnd((err) => reject(new Error(`the server stopped: ${err.message}`)));
   });
+  console.log('resnet-native serve: stopped');
+});
 
 program
   .command('plot')
@@ -343,149 +303,82 @@ program
     console.log(`Saved ${result.out}: ${result.steps} steps, ${result.epochs} epochs`);
   });
 
-program
-  .command('visualize')
-  .description("save the tutorial's prediction figure: 6 test images titled predict:<class>, blue when right, red when wrong")
-  .requiredOption('--checkpoint <file>', 'a checkpoint written by train')
-  .option('--data <dir>', 'CIFAR-10 folder; default: the built-in synthetic set')
-  .option('--out <file>', 'output PNG', 'predictions.png')
-  .option('--seed <n>', 'shuffle seed of the test split', integer(0), 0)
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
-  .action(async (opts: { checkpoint: string; data?: string; out: string; seed: number; device?: string }) => {
-    const { visualizePredictions } = await import('../inference/visualize.js');
-    const result = await visualizePredictions(opts.checkpoint, { data: opts.data, out: opts.out, seed: opts.seed, device: opts.device as never });
-    if (result.synthetic) console.log('Using the built-in SYNTHETIC test set (no --data given).');
-    for (const it of result.items) console.log(`predict:${it.predicted} (actual ${it.actual}) ${it.correct ? 'right' : 'wrong'}`);
-    console.log(`Saved ${result.out}`);
-  });
+const VISUALIZE_COMMAND = declareOptions({ checkpoint: CHECKPOINT }).with(VISUALIZE_OPTIONS);
+addFlags(
+  program.command('visualize').description("save the tutorial's prediction figure: 6 test images titled predict:<class>, blue when right, red when wrong"),
+  VISUALIZE_COMMAND,
+).action(async (values: FlagValues) => {
+  const { config, cli } = usage(() => fromFlags(VISUALIZE_COMMAND, values));
+  const { visualizePredictions } = await import('../inference/visualize.js');
+  const result = await visualizePredictions(cli.checkpoint, config);
+  if (result.synthetic) console.log('Using the built-in SYNTHETIC test set (no --data given).');
+  for (const it of result.items) console.log(`predict:${it.predicted} (actual ${it.actual}) ${it.correct ? 'right' : 'wrong'}`);
+  console.log(`Saved ${result.out}`);
+});
 
-const integerList = (min: number) => (value: string) => {
-  const parse = integer(min);
-  return value.split(',').map((v) => parse(v.trim()));
-};
-const archList = (value: string) => {
-  const names = value.split(',').map((v) => v.trim());
-  const bad = names.find((n) => n !== 'resnet18' && n !== 'resnet50');
-  if (bad !== undefined) throw new InvalidArgumentError(`expected resnet18 or resnet50, got '${bad}'`);
-  return names as ('resnet18' | 'resnet50')[];
-};
-
-program
+// The suites' options, one flag each (an option two suites share is one flag), and the command's own.
+const BENCH_SUITE = declareOptions({
+  suite: choice(['step', 'train', 'all', 'ddp'], {
+    cliOnly: true,
+    default: 'all',
+    help: "'step' (one step, one pass), 'train' (the train command end to end), 'all' (both), or 'ddp' (data-parallel steps against PyTorch DDP)",
+    flag: { value: '<name>' },
+  }),
+});
+const BENCH_OUTPUT = declareOptions({
+  torch: boolean({ cliOnly: true, default: true, help: 'skip the PyTorch comparison' }),
+  json: jsonOutput('print the result as JSON'),
+});
+const bench = program
   .command('bench')
   .description(
     'speed against PyTorch in the same run: ResNet50 training-step and inference images/s (and peak RSS), the data pipeline, ' +
       'and the whole train command end to end (data files, augmentation, steps, evaluation, checkpoints)',
-  )
-  .addOption(
-    new Option('--suite <name>', "'step' (one step, one pass), 'train' (the train command end to end), 'all' (both), or 'ddp' (data-parallel steps against PyTorch DDP)")
-      .choices(['step', 'train', 'all', 'ddp'])
-      .default('all'),
-  )
-  .option('--ddp-batch <n>', 'ddp suite: the global batch', integer(2), 32)
-  .option('--ddp-ranks <n>', 'ddp suite: ranks (one thread each unless --threads)', integer(2), 2)
-  .option('--batch <sizes>', 'step suite: comma-separated batch sizes', integerList(1), [32, 256])
-  .option('--steps <n>', 'step suite: timed steps per run', integer(1), 5)
-  .option('--warmup <n>', 'step suite: untimed steps first', integer(0), 2)
-  .option('--train-batch <sizes>', 'train suite: comma-separated batch sizes', integerList(1), [64, 256])
-  .option('--train-arch <names>', 'train suite: resnet50 and/or resnet18', archList, ['resnet50', 'resnet18'])
-  .option('--epochs <n>', 'train suite: epochs per run', integer(1), 2)
-  .option('--per-file <n>', 'train suite: images in each of the 5 training files and in the test file', integer(1), 512)
-  .option('--workers <n>', 'train suite: DataLoader worker processes on the PyTorch side', integer(0), 2)
-  .option('--repeats <n>', 'runs of each case (fresh processes)', integer(1), 3)
-  .option('--threads <n>', 'intra-op threads for both', integer(1))
-  .option('--python <exe>', 'python with torch and torchvision (default: RESNET_NATIVE_BENCH_PYTHON or python3)')
-  .option('--no-torch', 'skip the PyTorch comparison')
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
-  .addOption(new Option('--amp <dtype>', 'step suite: mixed precision for both').choices(['bfloat16', 'float16']))
-  .addOption(new Option('--half <dtype>', 'step suite: half-precision model with float32 BatchNorm, for both').choices(['bfloat16', 'float16']))
-  .option('--channels-last', 'step suite: channels-last weights and inputs, for both', false)
-  .option('--cuda-graph', 'step suite: training steps and inference passes replayed as CUDA graphs, for both (CUDA only)', false)
-  .option('--json', 'print the result as JSON')
-  .action(async (opts: BenchCliOptions) => {
-    const log = opts.json ? undefined : (l: string) => process.stderr.write(`${l}\n`);
-    const python = opts.torch ? opts.python : null;
-    const out: Record<string, unknown> = {};
-    if (opts.suite === 'ddp') {
-      const { runDdpBenchmark, formatDdpBenchmark } = await import('../bench/ddp.js');
-      const result = await runDdpBenchmark({
-        archs: opts.trainArch,
-        batch: opts.ddpBatch,
-        world: opts.ddpRanks,
-        threads: opts.threads ?? 1,
-        steps: opts.steps * 2,
-        warmup: opts.warmup + 1,
-        repeats: opts.repeats,
-        python,
-        log,
-      });
-      console.log(opts.json ? JSON.stringify(result) : formatDdpBenchmark(result));
-      return;
-    }
-    if (opts.suite !== 'train') {
-      const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
-      const result = runBenchmark({
-        batches: opts.batch,
-        steps: opts.steps,
-        warmup: opts.warmup,
-        repeats: opts.repeats,
-        threads: opts.threads,
-        python,
-        device: opts.device,
-        amp: opts.amp,
-        half: opts.half,
-        channelsLast: opts.channelsLast,
-        cudaGraph: opts.cudaGraph,
-        log,
-      });
-      if (opts.json) out.step = result;
-      else console.log(formatBenchmark(result));
-    }
-    if (opts.suite !== 'step') {
-      const { runTrainBenchmark, formatTrainBenchmark } = await import('../bench/train-run.js');
-      const result = runTrainBenchmark({
-        cases: opts.trainArch.flatMap((arch) => opts.trainBatch.map((batch) => ({ arch, batch }))),
-        epochs: opts.epochs,
-        perFile: opts.perFile,
-        repeats: opts.repeats,
-        threads: opts.threads,
-        workers: opts.workers,
-        python,
-        device: opts.device,
-        log,
-      });
-      if (opts.json) out.train = result;
-      else console.log(`${opts.suite === 'all' ? '\n' : ''}${formatTrainBenchmark(result)}`);
-    }
-    // JSON: the suite's own result, or both under 'step' and 'train'.
-    if (opts.json) console.log(JSON.stringify(opts.suite === 'all' ? out : out[opts.suite]));
-  });
-
-interface BenchCliOptions {
-  suite: 'step' | 'train' | 'all' | 'ddp';
-  ddpBatch: number;
-  ddpRanks: number;
-  batch: number[];
-  steps: number;
-  warmup: number;
-  trainBatch: number[];
-  trainArch: ('resnet18' | 'resnet50')[];
-  epochs: number;
-  perFile: number;
-  workers: number;
-  repeats: number;
-  threads?: number;
-  python?: string;
-  torch: boolean;
-  json?: boolean;
-  device: string;
-  amp?: 'bfloat16' | 'float16';
-  half?: 'bfloat16' | 'float16';
-  channelsLast: boolean;
-  cudaGraph: boolean;
-}
+  );
+for (const set of [BENCH_SUITE, STEP_BENCH_OPTIONS, TRAIN_BENCH_OPTIONS, DDP_BENCH_OPTIONS, BENCH_OUTPUT]) addFlags(bench, set);
+bench.action(async (values: FlagValues) => {
+  const { suite } = fromFlags(BENCH_SUITE, values).cli;
+  const { torch, json } = fromFlags(BENCH_OUTPUT, values).cli;
+  // (what the command works out itself: no PyTorch with --no-torch, progress on stderr without --json)
+  const computed = { ...(torch ? {} : { python: null }), log: json ? undefined : (l: string) => process.stderr.write(`${l}\n`) };
+  const step = usage(() => fromFlags(STEP_BENCH_OPTIONS, values, computed).config);
+  const out: Record<string, unknown> = {};
+  if (suite === 'ddp') {
+    // (--steps and --warmup are the step suite's; the ddp suite times twice as many steps, one more warm-up)
+    const ddp = usage(() => fromFlags(DDP_BENCH_OPTIONS, values, { ...computed, steps: step.steps * 2, warmup: step.warmup + 1 }).config);
+    const { runDdpBenchmark, formatDdpBenchmark } = await import('../bench/ddp.js');
+    const result = await runDdpBenchmark(ddp);
+    console.log(json ? JSON.stringify(result) : formatDdpBenchmark(result));
+    return;
+  }
+  const train = usage(() => fromFlags(TRAIN_BENCH_OPTIONS, values, computed).config);
+  if (suite !== 'train') {
+    const { runBenchmark, formatBenchmark } = await import('../bench/run.js');
+    const result = runBenchmark(step);
+    if (json) out.step = result;
+    else console.log(formatBenchmark(result));
+  }
+  if (suite !== 'step') {
+    const { runTrainBenchmark, formatTrainBenchmark } = await import('../bench/train-run.js');
+    const result = runTrainBenchmark(train);
+    if (json) out.train = result;
+    else console.log(`${suite === 'all' ? '\n' : ''}${formatTrainBenchmark(result)}`);
+  }
+  // JSON: the suite's own result, or both under 'step' and 'train'.
+  if (json) console.log(JSON.stringify(suite === 'all' ? out : out[suite]));
+});
 
 /** Options that commander accepted one by one but that do not work (alone or together): exit 2. */
 class UsageError extends Error {}
+
+/** `make()`, its errors bad usage (exit 2). */
+function usage<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 /** The library names an option as its API does ('for labelSmoothing'); on the command line the
  * user typed a flag: name that (`for --label-smoothing`) where the command has it. */

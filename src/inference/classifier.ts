@@ -1,11 +1,12 @@
 // Classifier: inference for services. The model lives on a worker thread; concurrent classify()
 // calls are batched together there; the caller's event loop is never blocked by the network.
-import { checkThreads, type Device } from '../device';
-import { checkInteger } from '../errors';
 import { workerFile } from '../worker-file';
 import { deserializeError, type SerializedError } from '../worker-errors';
 import { WorkerThread } from '../worker-thread';
+import { CLASSIFIER_OPTIONS, type ClassifierOptions } from './options';
 import type { ImageInput } from './preprocess';
+
+export type { ClassifierOptions } from './options';
 
 export interface Prediction {
   /** The most probable class. */
@@ -14,18 +15,6 @@ export interface Prediction {
   probability: number;
   /** The topK classes, most probable first. */
   top: { label: string; index: number; probability: number }[];
-}
-
-export interface ClassifierOptions {
-  /** Default: defaultDevice() in the worker. */
-  device?: Device;
-  /** Classes listed per image; default 3. */
-  topK?: number;
-  /** Most images in one forward pass; default 64. */
-  maxBatch?: number;
-  /** libtorch intra-op threads of the classifier's thread (no other thread is affected);
-   * default: the process's. */
-  threads?: number;
 }
 
 /** What the classifier's thread posts (classifier-worker.ts). */
@@ -79,15 +68,13 @@ export class Classifier {
 
   /** Loads a checkpoint written by train() (or `resnet-native train`) on a worker thread. */
   static async load(checkpoint: string, options: ClassifierOptions = {}): Promise<Classifier> {
-    const threads = options.threads === undefined ? undefined : checkThreads('threads', options.threads);
-    const topK = checkInteger('topK', options.topK ?? 3, 1);
-    const maxBatch = checkInteger('maxBatch', options.maxBatch ?? 64, 1);
+    const { device, topK, maxBatch, threads } = CLASSIFIER_OPTIONS.resolve(options);
     let ready: (m: WorkerMessage) => void = () => {};
     let classifier: Classifier | null = null;
     const thread = new WorkerThread<WorkerMessage>(
       'classifier thread',
       workerFile('inference/classifier-worker.js'),
-      { workerData: { checkpoint, device: options.device, topK, maxBatch, threads } },
+      { workerData: { checkpoint, device, topK, maxBatch, threads } },
       (m) => (classifier ? classifier.#answer(m) : ready(m)),
     );
     try {

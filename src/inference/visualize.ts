@@ -2,7 +2,6 @@
 // inference mode; 6 images in a 2x3 grid titled predict:<class>, blue when right, red when wrong,
 // de-normalised (std * x + mean, clipped) for display.
 import { inferenceMode } from '../autograd';
-import type { Device } from '../device';
 import { loadCifar10 } from '../data/cifar10';
 import { DataLoader } from '../data/loader';
 import { syntheticDataset } from '../data/synthetic';
@@ -12,15 +11,9 @@ import { renderImageGrid } from '../io/images';
 import { dispose, tensor, tidy } from '../tensor';
 import type { Module } from '../nn/module';
 import { modelFromCheckpoint } from '../train/checkpoint';
+import { VISUALIZE_OPTIONS, type VisualizeOptions } from './options';
 
-export interface VisualizeOptions {
-  data?: string;
-  /** Default 'predictions.png'. */
-  out?: string;
-  /** Shuffle seed of the test split; default 0. */
-  seed?: number;
-  device?: Device;
-}
+export type { VisualizeOptions } from './options';
 
 export interface VisualizeResult {
   out: string;
@@ -77,13 +70,13 @@ export async function predictionFigure(
 }
 
 export async function visualizePredictions(checkpoint: string, options: VisualizeOptions = {}): Promise<VisualizeResult> {
-  const { model, meta } = modelFromCheckpoint(checkpoint, options.device);
+  const o = VISUALIZE_OPTIONS.resolve(options);
+  const { model, meta } = modelFromCheckpoint(checkpoint, o.device);
   try {
-    const synthetic = options.data === undefined;
-    const { png, items } = await predictionFigure(model, meta, { data: options.data, seed: (meta.config.seed as number) ?? 0, shuffleSeed: options.seed });
-    const out = options.out ?? 'predictions.png';
-    writeFileAtomic(out, [png]);
-    return { out, synthetic, items };
+    const synthetic = o.data === undefined;
+    const { png, items } = await predictionFigure(model, meta, { data: o.data, seed: (meta.config.seed as number) ?? 0, shuffleSeed: o.seed });
+    writeFileAtomic(o.out, [png]);
+    return { out: o.out, synthetic, items };
   } finally {
     model.dispose();
   }

@@ -2,32 +2,15 @@
 // in front of it. Concurrent requests wait in a bounded queue; a batch goes to the thread when it
 // holds maxBatch images or its oldest request has waited maxQueueDelayMs, and only when the thread
 // is free (so batches grow under load). Requests whose client left are dropped before they run.
-import { checkThreads, type Device } from '../device';
+import type { Device } from '../device';
 import { deserializeError } from '../worker-errors';
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
 import { HttpError } from './http-error';
-import { integerIn, MAX_BATCH_LIMIT, MAX_TIMER_MS, numberIn, SERVE_DEFAULTS } from './options';
+import { SERVED_MODEL_OPTIONS, type ServedModelConfig, type ServedModelOptions } from './options';
 import type { BatchPart, ModelInfo, WorkerReply, WorkerRequest } from './model-messages';
 
-export interface BatchingOptions {
-  /** Most images in one forward pass; default 64. */
-  maxBatch?: number;
-  /** How long the first request of a batch may wait for others; default 2 ms. It waits only while
-   * requests arrive closer together than this (a request to an idle model, when requests come
-   * further apart, would wait for nothing and goes at once). */
-  maxQueueDelayMs?: number;
-  /** Most requests waiting; more are refused with 503 (Retry-After); default 256. */
-  maxQueue?: number;
-  /** A request not answered within this is refused with 503; default 30,000 ms. */
-  requestTimeoutMs?: number;
-}
-
-export interface ServedModelOptions extends BatchingOptions {
-  device?: Device;
-  /** libtorch intra-op threads of the model's thread (no other thread is affected). */
-  threads?: number;
-}
+export type { BatchingOptions, ServedModelOptions } from './options';
 
 /** What the batcher reports, for metrics. */
 export interface BatchObserver {
@@ -64,8 +47,6 @@ const AHEAD_MIN_MS = 2;
 const AHEAD_FRACTION = 0.2;
 const RESTART_DELAY_MS = 1000;
 
-type ResolvedOptions = Required<BatchingOptions> & { device?: Device; threads?: number };
-
 interface Started {
   thread: WorkerThread<WorkerReply>;
   info: ModelInfo;
@@ -83,7 +64,7 @@ interface InFlight {
 export class ServedModel {
   readonly name: string;
   readonly checkpoint: string;
-  readonly #options: ResolvedOptions;
+  readonly #options: ServedModelConfig;
   readonly #observer: BatchObserver | null;
   #info: ModelInfo;
   #thread: WorkerThread<WorkerReply>;
@@ -108,7 +89,7 @@ export class ServedModel {
    * `queuedAhead`: batches sent while the thread was still computing the one before. */
   readonly stats = { batches: 0, images: 0, restarts: 0, queuedAhead: 0 };
 
-  private constructor(name: string, checkpoint: string, options: ResolvedOptions, observer: BatchObserver | null, started: Started) {
+  private constructor(name: string, checkpoint: string, options: ServedModelConfig, observer: BatchObserver | null, started: Started) {
     this.name = name;
     this.checkpoint = checkpoint;
     this.#options = options;
@@ -120,14 +101,8 @@ export class ServedModel {
 
   /** Loads the checkpoint on a new thread; rejects with the checkpoint's error. */
   static async load(name: string, checkpoint: string, options: ServedModelOptions = {}, observer: BatchObserver | null = null): Promise<ServedModel> {
-    const resolved = {
-      maxBatch: integerIn('maxBatch', options.maxBatch ?? SERVE_DEFAULTS.maxBatch, 1, MAX_BATCH_LIMIT),
-      maxQueueDelayMs: numberIn('maxQueueDelayMs', options.maxQueueDelayMs ?? SERVE_DEFAULTS.maxQueueDelayMs, 0, MAX_TIMER_MS, ' ms'),
-      maxQueue: integerIn('maxQueue', options.maxQueue ?? SERVE_DEFAULTS.maxQueue, 1, 2 ** 30),
-      requestTimeoutMs: integerIn('requestTimeoutMs', options.requestTimeoutMs ?? SERVE_DEFAULTS.requestTimeoutMs, 1, MAX_TIMER_MS, ' ms'),
-      device: options.device,
-      threads: options.threads === undefined ? undefined : checkThreads('threads', options.threads),
-    };
+    // (a server's config, resolved already, is taken as it is)
+    const resolved = SERVED_MODEL_OPTIONS.resolve(options);
     return new ServedModel(name, checkpoint, resolved, observer, await ServedModel.#start(checkpoint, resolved));
   }
 

@@ -10,15 +10,15 @@ import { deserializeError, type SerializedError } from '../worker-errors';
 import { workerFile } from '../worker-file';
 import { WorkerThread } from '../worker-thread';
 import type { ModelInfo } from './model-messages';
-import { checkListen, checkServeOptions } from './options';
-import type { ServeOptions } from './server';
+import { LISTEN_OPTIONS, SERVE_OPTIONS, type ListenConfig, type ListenOptions, type ServeConfig, type ServeOptions } from './options';
 
 /** Young generation of the server's thread (3 semi-spaces' worth in V8's accounting: 4 MiB each). */
 export const SERVER_YOUNG_GENERATION_MB = 12;
 
+/** What the thread is given: the options and where to listen, resolved here (not again there). */
 export interface ServerThreadStart {
-  options: ServeOptions;
-  listen: { host?: string; port?: number };
+  options: ServeConfig;
+  listen: ListenConfig;
 }
 export type ServerThreadRequest = { kind: 'close' };
 export type ServerThreadReply =
@@ -45,14 +45,13 @@ export interface ServerThread {
  * where to listen are checked first, before the thread starts (an empty or blank host is refused:
  * it would listen on every interface).
  */
-export async function startServerThread(options: ServeOptions, listen: { host?: string; port?: number } = {}): Promise<ServerThread> {
-  checkServeOptions(options as unknown as Record<string, unknown>);
-  checkListen(listen);
+export async function startServerThread(options: ServeOptions, listen: ListenOptions = {}): Promise<ServerThread> {
+  const start: ServerThreadStart = { options: SERVE_OPTIONS.resolve(options), listen: LISTEN_OPTIONS.resolve(listen) };
   let deliver: (m: ServerThreadReply) => void = () => {};
   const thread = new WorkerThread<ServerThreadReply>(
     'server thread',
     workerFile('serve/server-worker.js'),
-    { workerData: { options, listen } satisfies ServerThreadStart, resourceLimits: { maxYoungGenerationSizeMb: SERVER_YOUNG_GENERATION_MB } },
+    { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: SERVER_YOUNG_GENERATION_MB } },
     (m) => deliver(m),
   );
   const next = () => thread.race(new Promise<ServerThreadReply>((resolve) => (deliver = resolve)));

@@ -2,11 +2,15 @@
 // close when asked (answering what is in flight first).
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../worker-errors';
-import { createServer, DEFAULT_LISTEN, type InferenceServer } from './server';
+import { LISTEN_OPTIONS, SERVE_OPTIONS } from './options';
+import { createServer, type InferenceServer } from './server';
 import type { ServerThreadReply, ServerThreadRequest, ServerThreadStart } from './server-thread';
 
 const port = parentPort!;
-const { options, listen } = workerData as ServerThreadStart;
+const given = workerData as ServerThreadStart;
+// (resolved by startServerThread: not checked again)
+const options = SERVE_OPTIONS.fromThread(given.options);
+const listen = LISTEN_OPTIONS.fromThread(given.listen);
 
 async function start(): Promise<InferenceServer> {
   const server = await createServer(options);
@@ -17,7 +21,7 @@ async function start(): Promise<InferenceServer> {
     return server;
   } catch (err) {
     await server.close();
-    throw new Error(`cannot listen on ${listen.host ?? DEFAULT_LISTEN.host}:${listen.port ?? DEFAULT_LISTEN.port}: ${(err as Error).message}`);
+    throw new Error(`cannot listen on ${listen.host}:${listen.port}: ${(err as Error).message}`);
   }
 }
 

@@ -11,30 +11,11 @@ import { concatChw } from '../inference/preprocess';
 import { predictionOf } from '../inference/ranking';
 import { HttpError } from './http-error';
 import { ServerMetrics } from './metrics';
-import { checkListen, checkServeOptions, DEFAULT_LISTEN, preview, SERVE_DEFAULTS } from './options';
+import { DEFAULT_LISTEN, LISTEN_OPTIONS, preview, SERVE_OPTIONS, type ListenOptions, type ServeOptions } from './options';
 import { INPUTS, decodeForRequest, inferResponse, modelMetadata, parseInferRequest, splitBody } from './protocol';
-import { ServedModel, type BatchingOptions, type ClientState, type ServedModelOptions } from './served-model';
+import { ServedModel, type BatchingOptions, type ClientState } from './served-model';
 
-export interface ServeOptions extends ServedModelOptions {
-  /** Model name -> checkpoint file written by train (a Map, or an object's own properties). */
-  models: ReadonlyMap<string, string> | Record<string, string>;
-  /** Largest request body (for a form: all its files together); larger ones get 413. Default 64 MiB. */
-  maxBodyBytes?: number;
-  /** Request log lines on stdout: 'off' (default), 'terse' (one line each) or 'json'. */
-  log?: 'off' | 'terse' | 'json';
-  /** A request's headers must arrive within this (from the connection, or the answer before it on
-   * a kept-alive one), else 408 and the connection is closed. Default 20,000 ms. */
-  headersTimeoutMs?: number;
-  /** The whole request (headers and body) must arrive within this, else 408. Default 120,000 ms. */
-  bodyTimeoutMs?: number;
-  /** An idle kept-alive connection is closed after this. Default 72,000 ms (longer than the
-   * usual proxies' 60 s, so that a proxy never reuses a connection the server is closing). */
-  keepAliveTimeoutMs?: number;
-  /** On close(): connections with nothing in progress are closed at once; a request still
-   * arriving (partial headers or body) has this long to arrive (then it is answered), after which
-   * its connection is closed. Requests already received are answered. Default 10,000 ms. */
-  shutdownGraceMs?: number;
-}
+export type { ServeOptions };
 
 export interface InferenceServer {
   /** The Fastify app (routes, metrics): listen with it, or use `app.routing` as a plain handler. */
@@ -43,7 +24,7 @@ export interface InferenceServer {
   readonly metrics: ServerMetrics;
   /** Starts listening (default 127.0.0.1:8080); the address it listens on. An empty or blank
    * host is refused (it would listen on every interface): only an explicit address leaves loopback. */
-  listen(options?: { host?: string; port?: number }): Promise<string>;
+  listen(options?: ListenOptions): Promise<string>;
   /** Stops accepting, closes idle connections (and, after shutdownGraceMs, those still sending a
    * request), answers the requests received, then frees the models. */
   close(): Promise<void>;
@@ -52,9 +33,9 @@ export interface InferenceServer {
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Loads every model (rejecting with the first checkpoint's error, naming it) and builds the app.
- * Every option is checked before any model is loaded. */
+ * Every option is checked before any model is loaded (a config SERVE_OPTIONS resolved is taken as it is). */
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
-  const o = checkServeOptions(options as unknown as Record<string, unknown>);
+  const o = SERVE_OPTIONS.resolve(options);
   for (const [name, file] of o.models) {
     if (!fs.existsSync(file)) throw new TypeError(`model '${name}': checkpoint ${file} does not exist`);
   }
@@ -99,7 +80,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
     models,
     metrics,
     async listen(where) {
-      const { host, port } = checkListen(where);
+      const { host, port } = LISTEN_OPTIONS.resolve(where);
       return app.listen({ host, port });
     },
     close() {
@@ -197,7 +178,7 @@ export interface InferenceRoutesOptions {
  * The routes as a Fastify plugin, for a host app that loads its own models:
  * `app.register(inferenceRoutes({ models, metrics }), { prefix: '/ml' })`.
  */
-export function inferenceRoutes({ models, metrics, log = 'off', maxBodyBytes = SERVE_DEFAULTS.maxBodyBytes }: InferenceRoutesOptions): FastifyPluginAsync {
+export function inferenceRoutes({ models, metrics, log = 'off', maxBodyBytes = SERVE_OPTIONS.declarations.maxBodyBytes.default }: InferenceRoutesOptions): FastifyPluginAsync {
   return async (app) => {
     // Bodies are read as bytes: the binary extension puts raw tensors after the JSON header.
     app.removeContentTypeParser(['application/json', 'text/plain']);
