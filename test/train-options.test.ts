@@ -76,6 +76,7 @@ test('the weights EMA: decay 0 updated every step equals the weights; its file, 
   const result = await runTraining({ ...tiny, epochs: 2, maxStepsPerEpoch: 3, emaDecay: 0, emaEvery: 1, checkpointDir: dir }, { onLine: (l) => lines.push(l), onEvent: (e) => events.push(e) });
   const emaFile = path.join(dir, 'resnet18-ema.safetensors');
   assert.deepEqual(parameters(emaFile), parameters(result.lastCheckpoint), 'an average with decay 0 is the last weights');
+  assert.ok(lines.some((l) => /^Weights EMA: decay 0\.00000 per update, every 1 steps/.test(l)), 'the decay per update is said');
   const emaLines = lines.filter((l) => /^Epoch: \[ {2}\d\/ {2}2\], EMA Accuracy: \[\d\.\d{3}\]$/.test(l));
   assert.equal(emaLines.length, 2, lines.join('\n'));
   const epochs = events.filter((e): e is Extract<TrainEvent, { type: 'epoch' }> => e.type === 'epoch');

@@ -164,7 +164,7 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
     { ...c, ...data, stepsPerEpoch, batchesPerEpoch, lrAt, optimizer, runner, precision, strategy, log, signal: hooks.signal, checkHealth: () => checkpoints.throwIfFailed(), whatIsKept: () => checkpoints.whatIsKept(), afterStep: ema ? (i, step) => ema.afterStep(i, step) : undefined },
     start.step,
   );
-  return { c, strategy, precision, model, ema, start, classNames: data.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes: dataNotes(c, strategy, data) };
+  return { c, strategy, precision, model, ema, start, classNames: data.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes: [...dataNotes(c, strategy, data), ...(ema ? [emaNote(c, ema)] : [])] };
 }
 
 /** The callbacks a run gets besides its checkpoints: the caller's events, the run's own curves
@@ -193,6 +193,11 @@ function dataNotes(c: TrainConfig, strategy: Strategy, data: ReturnType<typeof s
   if (data.dropLast) notes.push(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${data.imagesPerEpoch - 1} images an epoch${strategy.worldSize > 1 ? ' on each rank' : ''}).`);
   if (data.synthetic) notes.push(`Training on the built-in SYNTHETIC dataset (${data.trainSet.size} train / ${data.testSet.size} test images): pass --data DIR for CIFAR-10.`);
   return notes;
+}
+
+/** What the EMA's decay per update is (the option's value is the reference's, adjusted). */
+function emaNote(c: TrainConfig, ema: WeightsEma): string {
+  return `Weights EMA: decay ${ema.decay.toPrecision(6)} per update, every ${c.emaEvery} steps (emaDecay ${c.emaDecay} adjusted to the images between updates, as torchvision's reference script does); saved as ${c.arch}-ema.safetensors`;
 }
 
 /** One epoch: its steps, the evaluation, its summary lines, the checkpoints, its event. */

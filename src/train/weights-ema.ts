@@ -23,6 +23,11 @@ export class WeightsEma {
     this.#warmupSteps = c.schedule === 'warmup-cosine' ? (c.warmupSteps ?? 0) : 0;
   }
 
+  /** The decay of each update (emaDecay as the reference adjusts it). */
+  get decay(): number {
+    return this.#ema.decay;
+  }
+
   /** The averaged model (evaluate it, save it; never train it). */
   get model(): ResNet {
     return this.#ema.module as ResNet;
