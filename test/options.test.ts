@@ -277,6 +277,9 @@ test('flags: derived names, placeholders, defaults and choices in --help, negate
   const twice = parse(SERVE_OPTIONS, ['--model', 'a=1', '--model', 'b=2']);
   assert.deepEqual([...fromFlags(SERVE_OPTIONS, twice.values!).config.models.keys()], ['a', 'b'], 'a repeated flag');
   assert.throws(() => addFlags(addFlags(new Command(), STEP_BENCH_OPTIONS), declareOptions({ steps: integer({ min: 0, help: 'other' }) })), /--steps is declared twice, differently/);
+  // bench's messages name the library's keys, as its tests and scripts know them
+  assert.match(parse(STEP_BENCH_OPTIONS, ['--batch', '2,0']).error!, /argument '2,0' is invalid\. Expected positive integer for batches\[1\] but received 0 of type number$/);
+  assert.match(parse(STEP_BENCH_OPTIONS, ['--device', 'tpu']).error!, /for device but received 'tpu'/);
 });
 
 test('the hparams and checkpoint filters keep what the declarations say', () => {

@@ -1,6 +1,7 @@
 // The benchmark suites' options, each declared once (options/declare.ts): the library's types,
 // defaults and checks (runBenchmark, runTrainBenchmark, runDdpBenchmark) and the `bench` command's
-// flags. An option two suites have is one declaration, and one flag.
+// flags. An option two suites have is one declaration, and one flag. Messages on the command line
+// name the library's keys, as they did before the flags were derived (scripts and tests know them).
 import { invalidArgument } from '../errors';
 import { device, threads } from '../options/common';
 import { boolean, choice, custom, declareOptions, integer, list, type ConfigOf, type OptionsOf } from '../options/declare';
@@ -32,6 +33,8 @@ const onDevice = device({ default: 'cpu' });
 const log = custom(checkLog, { flag: false, hparam: false, checkpoint: false });
 const archs = list(choice(ARCHS, {}), { default: ['resnet50', 'resnet18'], help: 'train and ddp suites: resnet50 and/or resnet18', flag: { name: '--train-arch', value: '<names>' } });
 
+const SETTINGS = { commandLineNames: 'key' } as const;
+
 /** runBenchmark (`bench --suite step`): one training step and one inference pass, ours and PyTorch's. */
 export const STEP_BENCH_OPTIONS = declareOptions({
   /** Batch sizes, a case each; default 32 and 256. */
@@ -58,7 +61,7 @@ export const STEP_BENCH_OPTIONS = declareOptions({
   cudaGraph: boolean({ default: false, help: 'step suite: training steps and inference passes replayed as CUDA graphs, for both (CUDA only)' }),
   /** Progress lines; default: none. */
   log,
-});
+}, SETTINGS);
 
 /** runTrainBenchmark (`bench --suite train`): the whole train command, ours against bench/torch_train.py. */
 export const TRAIN_BENCH_OPTIONS = declareOptions({
@@ -82,7 +85,7 @@ export const TRAIN_BENCH_OPTIONS = declareOptions({
   device: onDevice,
   /** Progress lines; default: none. */
   log,
-});
+}, SETTINGS);
 
 /** runDdpBenchmark (`bench --suite ddp`): data-parallel steps, ours against PyTorch DDP. */
 export const DDP_BENCH_OPTIONS = declareOptions(
@@ -107,6 +110,7 @@ export const DDP_BENCH_OPTIONS = declareOptions(
     log,
   },
   {
+    ...SETTINGS,
     together(c) {
       if (c.batch % c.world !== 0) throw new RangeError(`the global batch ${c.batch} must split evenly over ${c.world} ranks`);
     },

@@ -279,6 +279,9 @@ export function custom(check?: (value: unknown, name: string) => unknown, spec?:
 export interface SetSettings<D> {
   /** The options object in messages, e.g. "the server's options". */
   name?: string;
+  /** How messages on the command line name an option: by its flag (default), or by its key where
+   * scripts and tests know the messages so (bench). */
+  commandLineNames?: 'flag' | 'key';
   together?: (config: ConfigFor<D>, label: Label) => void;
 }
 
@@ -298,15 +301,17 @@ export class OptionSet<D extends Declarations> {
   readonly flags: ReadonlyMap<string, Flag>;
   readonly #byKey: ReadonlyMap<string, Option>;
   readonly #together: readonly Together[];
+  readonly #commandLineNames: 'flag' | 'key';
 
   constructor(declarations: D, settings: SetSettings<D> = {}, together: readonly Together[] = []) {
     this.declarations = declarations;
     this.name = settings.name ?? 'the options';
     this.#together = settings.together ? [...together, settings.together as Together] : together;
     this.#byKey = new Map(Object.entries(declarations));
+    this.#commandLineNames = settings.commandLineNames ?? 'flag';
     const flags = new Map<string, Flag>();
     for (const [key, option] of this.#byKey) {
-      if (option.flag !== null) flags.set(key, flagOf(key, option));
+      if (option.flag !== null) flags.set(key, flagOf(key, option, this.#commandLineNames));
     }
     this.flags = flags;
   }
@@ -322,11 +327,13 @@ export class OptionSet<D extends Declarations> {
       if (this.#byKey.has(key) && this.#byKey.get(key) !== option) throw new Error(`${key} is declared twice, differently`);
     }
     const declarations = { ...this.declarations, ...other.declarations } as D & E;
-    return new OptionSet(declarations, { name: settings.name ?? this.name, together: settings.together }, [...this.#together, ...other.#together]);
+    const names = settings.commandLineNames ?? this.#commandLineNames;
+    return new OptionSet(declarations, { name: settings.name ?? this.name, commandLineNames: names, together: settings.together }, [...this.#together, ...other.#together]);
   }
 
-  /** Names options by their flags (by key where there is none): resolve()'s label on the command line. */
-  readonly flagLabel: Label = (key) => this.flags.get(key)?.long ?? key;
+  /** Names options by their flags (by key where there is none, or commandLineNames says so):
+   * resolve()'s label on the command line. */
+  readonly flagLabel: Label = (key) => (this.#commandLineNames === 'key' ? key : (this.flags.get(key)?.long ?? key));
 
   /**
    * Every option checked (given values) or defaulted, then the checks of options together; throws
@@ -400,7 +407,7 @@ export class OptionSet<D extends Declarations> {
   }
 }
 
-function flagOf(key: string, option: Option): Flag {
+function flagOf(key: string, option: Option, names: 'flag' | 'key'): Flag {
   const spec = option.flag ?? {};
   const isSwitch = spec.switch ?? (option.kind === 'boolean' || spec.negated !== undefined);
   const negatedOnly = isSwitch && option.default === true && spec.negated === undefined;
@@ -413,7 +420,7 @@ function flagOf(key: string, option: Option): Flag {
     value: isSwitch ? null : (spec.value ?? PLACEHOLDERS[option.kind]),
     help: spec.help ?? option.help,
     negated: spec.negated ?? null,
-    parse: (text: string, previous: unknown) => option.check(read(text, long, previous), long),
+    parse: (text: string, previous: unknown) => option.check(read(text, long, previous), names === 'key' ? key : long),
   });
 }
 
