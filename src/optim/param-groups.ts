@@ -36,7 +36,8 @@ export interface Group {
 }
 
 const GROUP_KEYS = new Set(['params', 'lr', 'weightDecay']);
-const EXPECTED = '[name, Tensor] pairs (module.namedParameters()) or parameter groups ({ params, lr?, weightDecay? }[])';
+const EXPECTED = '[name, Tensor] pairs (module.namedParameters())';
+const OR_GROUPS = '; or parameter groups: { params, lr?, weightDecay? }[]';
 
 export class ParameterGroups {
   readonly groups: readonly Group[];
@@ -75,7 +76,11 @@ function isGroupList(params: unknown): params is ParamGroup[] {
 }
 
 function checkPlainList(params: unknown): [string, Tensor][] {
-  if (!isNamedParameters(params)) throw invalidArgument(EXPECTED, 'params', params);
+  if (!isNamedParameters(params)) {
+    const err = invalidArgument(EXPECTED, 'params', params);
+    err.message += OR_GROUPS;
+    throw err;
+  }
   return params;
 }
 

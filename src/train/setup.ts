@@ -57,7 +57,7 @@ export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   const { role } = saved.meta;
   const weightsOnly = role === 'best' || role === 'ema' || (role === undefined && Object.keys(saved.optimizer).length === 0);
   if (weightsOnly && keepsState(c)) {
-    refuse(`it holds no optimizer state (a '-${role ?? 'best'}' checkpoint has only weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state`);
+    refuse(`it holds no optimizer state (a '-${role ?? 'best'}' checkpoint has only the weights): resume from the run's '-last' checkpoint, which keeps the optimizer's state`);
   }
   const trainedWith = (saved.meta.config.optimizer as string | undefined) ?? 'sgd';
   if (trainedWith !== c.optimizer) refuse(`it was trained with optimizer ${JSON.stringify(trainedWith)} and this run has ${JSON.stringify(c.optimizer)}: pass the same --optimizer`);
