@@ -876,6 +876,82 @@ def ddp_trajectory():
     )
 
 
+# The tree of image_folder.json: torchvision's ImageFolder rules on tricky names. Class folders that
+# sort differently by code point than by UTF-16 unit ('\uff01' < '\U0001f600') or by locale
+# (upper case first, '10' < '9'), NFC and NFD spellings of one name, a hidden class, nested and
+# hidden subfolders whose walk order is a sort of whole paths ('sub' < 'sub a' < 'sub-b' < 'sub/..'),
+# upper-case and other extensions, and symbolic links to folders (followed) and to files.
+IMAGE_FOLDER_FILES = [
+    "cat/IMG_001.JPG", "cat/b.Jpeg", "cat/c.PnG", "cat/d.tif", "cat/e.TIFF", "cat/f.webp", "cat/g.bmp",
+    "cat/h.ppm", "cat/i.pgm", "cat/.hidden.jpg", "cat/notes.txt", "cat/x.gif", "cat/archive.jpg.zip",
+    "cat/noext", "cat/jpg", "cat/x.jpgx", "cat/space name.jpg", "cat/sub/k.png", "cat/sub/deeper/l.jpg",
+    "cat/sub a/m.jpg", "cat/sub-b/n.jpg", "cat/.hidden_dir/o.jpg", "cat/Sub/p.jpg",
+    "Dog/a.jpg",
+    "dog/a.png", "dog/\u00f1and\u00fa.JPG", "dog/\u65e5\u672c\u8a9e.png", "dog/\uff01.jpg", "dog/\U0001f600.jpg", "dog/Z.jpg",
+    "Zebra/z.webp", "\u00e1pple/a.jpg", "e\u0301te/a.jpg", "\u00e9te/a.jpg", "\uff01/a.jpg", "\U0001f600/a.jpg",
+    "10/a.jpg", "9/a.jpg", "a b/a.jpg", "a-b/a.jpg", "a_b/a.jpg", "a.b/a.jpg", "B/a.jpg", ".hidden_class/a.jpg",
+    "deep/x/y/z/w.png", "README.txt", "stray.jpg",
+]
+# (link, target as written in the link)
+IMAGE_FOLDER_LINKS = [("linked", "Dog"), ("cat/alias", "../Dog"), ("cat/link.jpg", "IMG_001.JPG")]
+
+
+def build_image_folder_tree(root, files, links):
+    for rel in files:
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "wb") as f:
+            f.write(b"x")  # ImageFolder reads no file when it lists them
+    for link, target in links:
+        os.symlink(target, os.path.join(root, link))
+
+
+def image_folder_error(files):
+    """torchvision's message for a tree it refuses."""
+    import tempfile
+
+    from torchvision.datasets import ImageFolder
+
+    with tempfile.TemporaryDirectory() as root:
+        build_image_folder_tree(root, files, [])
+        try:
+            ImageFolder(root)
+        except FileNotFoundError as e:
+            return str(e).replace(root, "<root>")
+    raise AssertionError("ImageFolder accepted the tree")
+
+
+def image_folder():
+    """torchvision's ImageFolder on IMAGE_FOLDER_FILES / _LINKS: classes, class_to_idx, samples."""
+    import tempfile
+
+    import torchvision
+    from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    with tempfile.TemporaryDirectory() as root:
+        build_image_folder_tree(root, IMAGE_FOLDER_FILES, IMAGE_FOLDER_LINKS)
+        ds = ImageFolder(root)
+        samples = [[os.path.relpath(p, root), i] for p, i in ds.samples]
+    write(
+        "image_folder.json",
+        {
+            "description": "torchvision.datasets.ImageFolder(root) on the tree of files and symbolic links below "
+            "(each file holds b'x': listing reads none); samples are relative to root",
+            "torchvision": torchvision.__version__,
+            "extensions": list(IMG_EXTENSIONS),
+            "files": IMAGE_FOLDER_FILES,
+            "links": [list(link) for link in IMAGE_FOLDER_LINKS],
+            "classes": ds.classes,
+            "class_to_idx": ds.class_to_idx,
+            "samples": samples,
+            "errors": {
+                "empty_classes": image_folder_error(["b/x.txt", "a/1.jpg", "c/sub/y.gif"]),
+                "no_classes": image_folder_error(["x.jpg"]),
+            },
+        },
+    )
+
+
 GENERATORS = [
     "small_net",
     "ops",
@@ -891,6 +967,7 @@ GENERATORS = [
     "grad_accumulation_trajectory",
     "resnet_fixtures",
     "ddp_trajectory",
+    "image_folder",
 ]
 
 
