@@ -19,6 +19,29 @@ export class DatasetError extends Error {
   }
 }
 
+/** One image file of a data set that cannot be used: missing, unreadable, not an image, too large,
+ * or failing to decode. `file` is its path as the data set names it; `reason` says what is wrong. */
+export class ImageFileError extends DatasetError {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+    this.name = 'ImageFileError';
+  }
+}
+
+/** The bad files of a data set, all found before training: `bad` lists each (file, reason). */
+export class BadImagesError extends DatasetError {
+  constructor(
+    message: string,
+    readonly bad: { file: string; reason: string }[],
+  ) {
+    super(message);
+    this.name = 'BadImagesError';
+  }
+}
+
 /** A weights or checkpoint file that cannot be read, or does not describe what it must. */
 export class CheckpointError extends Error {
   constructor(message: string) {

@@ -4,13 +4,13 @@ import sharp from 'sharp';
 import { noGrad } from '../autograd';
 import type { Device } from '../device';
 import { Tensor, fromBytes, tensor } from '../tensor';
+import { MAX_IMAGE_PIXELS } from '../io/image-limits';
 
 /** An encoded image (JPEG, PNG, WebP, ...) or raw interleaved pixels. */
 export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height: number; channels?: 3 | 4 };
 
-/** The largest image decoded (width x height): 8,192 x 8,192 is 67 MP. A small file can declare
- * a huge image (a PNG of a few KB can say 100,000 x 100,000); it is refused before decoding. */
-export const MAX_IMAGE_PIXELS = 100_000_000;
+/** The largest image decoded (width x height); see io/image-limits.ts. */
+export { MAX_IMAGE_PIXELS };
 
 /** The most pixels one request's images may hold together: as many as one image may. A request
  * of many small files each declaring a huge image would otherwise be decoded in full. */

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-function kindOf(stat: fs.Stats): string {
+/** What a file that is not a regular file is: 'a folder', 'a FIFO (named pipe)', 'a device'... */
+export function kindOf(stat: fs.Stats): string {
   if (stat.isDirectory()) return 'a folder';
   if (stat.isFIFO()) return 'a FIFO (named pipe)';
   if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
