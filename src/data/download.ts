@@ -1,31 +1,26 @@
-// Downloads the official CIFAR-10 binary archive: resumable (HTTP Range on a .part file), md5
-// verified, extracted with `tar` into a temporary folder that is renamed into place only when
-// complete, so a half-extracted folder is never presented as the dataset.
-import { createHash } from 'node:crypto';
+// Downloads the official CIFAR-10 binary archive: resumable (HTTP Range on a .part file, the
+// downloader of io/http-download.ts), md5 verified, extracted with `tar` into a temporary folder
+// that is renamed into place only when complete, so a half-extracted folder is never presented as
+// the dataset.
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { DatasetError, RECORD_BYTES, TEST_FILES, TRAIN_FILES } from './cifar10';
 import { makeFolder } from '../io/files';
+import { fetchToPart, fileDigest, type PartDownloadOptions } from '../io/http-download';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
 export const CIFAR10_ARCHIVE_BYTES = 170_052_171;
 
-export interface DownloadOptions {
+export interface DownloadOptions extends PartDownloadOptions {
   /** Where the archive and cifar-10-batches-bin/ go; default './data'. */
   dir?: string;
   url?: string;
   /** Expected md5 of the archive; default the official one. */
   md5?: string;
-  /** Called as bytes arrive (total null when the server does not say). */
-  onProgress?: (received: number, total: number | null) => void;
   /** Progress messages (resuming, verifying, extracting). */
   log?: (message: string) => void;
-  /** Per-request inactivity timeout in ms; default 60,000. */
-  timeoutMs?: number;
 }
 
 export interface DownloadResult {
@@ -46,80 +41,6 @@ export function isCompleteCifarFolder(folder: string): boolean {
   });
 }
 
-function md5Of(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('md5');
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
-
-/** GET with redirects; resolves with the response once headers arrive. */
-function request(url: string, headers: Record<string, string>, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const client = url.startsWith('https:') ? https : http;
-    const req = client.get(url, { headers }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        resolve(request(new URL(res.headers.location, url).toString(), headers, timeoutMs, redirects - 1));
-        return;
-      }
-      resolve(res);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data from ${url} for ${timeoutMs / 1000} s`)));
-    req.on('error', reject);
-  });
-}
-
-/** Fetches `url` into `part`, resuming from its current size when the server allows. */
-async function fetchToPart(url: string, part: string, options: DownloadOptions): Promise<'downloaded' | 'resumed'> {
-  const log = options.log ?? (() => {});
-  const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const res = await request(url, have > 0 ? { Range: `bytes=${have}-` } : {}, options.timeoutMs ?? 60_000);
-  const status = res.statusCode ?? 0;
-  let offset = 0;
-  if (status === 206 && have > 0) {
-    offset = have;
-    log(`resuming the download at ${have} bytes`);
-  } else if (status === 416 && have > 0) {
-    // The part already holds everything the server has: let the md5 check decide.
-    res.resume();
-    return 'resumed';
-  } else if (status === 200) {
-    if (have > 0) log('the server cannot resume this download: starting again');
-  } else {
-    res.resume();
-    throw new DatasetError(`downloading ${url} failed: HTTP ${status}`);
-  }
-  const length = Number(res.headers['content-length']);
-  const total = Number.isFinite(length) ? offset + length : null;
-  const out = fs.createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
-  let received = offset;
-  await new Promise<void>((resolve, reject) => {
-    res.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      options.onProgress?.(received, total);
-    });
-    res.on('error', reject);
-    res.on('aborted', () => reject(new Error('connection closed by the server')));
-    out.on('error', reject);
-    res.pipe(out);
-    out.on('finish', () => resolve());
-  }).catch(async (err: Error) => {
-    // Flush what arrived before giving up, so that the .part file is whole up to its size.
-    res.unpipe(out);
-    await new Promise((resolve) => out.end(resolve));
-    throw new DatasetError(`downloading ${url} stopped at ${received} bytes (${err.message}); run the command again to resume`);
-  });
-  if (total !== null && received < total) {
-    throw new DatasetError(`downloading ${url} stopped at ${received} of ${total} bytes; run the command again to resume`);
-  }
-  return offset > 0 ? 'resumed' : 'downloaded';
-}
-
 /** Downloads, verifies and extracts CIFAR-10 (binary version) into `dir`. */
 export async function downloadCifar10(options: DownloadOptions = {}): Promise<DownloadResult> {
   const dir = path.resolve(options.dir ?? 'data');
@@ -133,10 +54,10 @@ export async function downloadCifar10(options: DownloadOptions = {}): Promise<Do
   const archive = path.join(dir, path.basename(new URL(url).pathname) || 'cifar-10-binary.tar.gz');
   const part = `${archive}.part`;
   let status: DownloadResult['status'] = 'downloaded';
-  if (!(fs.existsSync(archive) && (await md5Of(archive)) === md5)) {
-    status = await fetchToPart(url, part, options);
+  if (!(fs.existsSync(archive) && (await fileDigest(archive, 'md5')) === md5)) {
+    status = await fetchToPart(url, part, options, (m) => new DatasetError(m));
     log('verifying md5');
-    const actual = await md5Of(part);
+    const actual = await fileDigest(part, 'md5');
     if (actual !== md5) {
       fs.rmSync(part, { force: true });
       throw new DatasetError(`${url}: md5 is ${actual}, expected ${md5}; the download was deleted, run the command again`);
