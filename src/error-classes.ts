@@ -50,6 +50,16 @@ export class CheckpointError extends Error {
   }
 }
 
+/** Pretrained weights that could not be downloaded: the server failed, the connection was cut
+ * (what arrived is kept and the next try resumes), or the file's SHA-256 is not the one its name
+ * promises (the file is deleted). */
+export class WeightsDownloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WeightsDownloadError';
+  }
+}
+
 /** A pickle (inside a .pth) that is corrupt or asks for something a state dict never holds. */
 export class PickleError extends Error {
   constructor(message: string) {

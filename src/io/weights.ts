@@ -7,6 +7,7 @@ import { dispose, type Tensor } from '../tensor';
 import { looksLikeMindspore, readMindsporeCheckpoint } from './mindspore';
 import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, looksLikeSafetensors, readSafetensorsFile, saveSafetensors } from './safetensors';
 import { CheckpointError, looksLikeTorchCheckpoint, torchStateDict } from './torch-pth';
+import { resolveWeightsFile } from './pretrained';
 
 export type WeightsFormat = 'pytorch' | 'safetensors' | 'mindspore';
 
@@ -49,8 +50,18 @@ export function loadTorchvisionStateDict(file: string): Record<string, Tensor> {
   return torchStateDict(readFile(file), file);
 }
 
-/** The state dict in `file` (torchvision key names), whatever its format. */
-export function readWeights(file: string): { format: WeightsFormat; tensors: Record<string, Tensor> } {
+export interface ReadWeightsOptions {
+  /** Show a progress bar on stderr while pretrained weights download (default true). */
+  progress?: boolean;
+}
+
+/**
+ * The state dict in `source` (torchvision key names), whatever its format. `source` is a file, or
+ * the name of pretrained weights ('resnet50.imagenet1k_v2', see PRETRAINED_WEIGHTS): taken from
+ * the cache, or downloaded into it first (the call waits).
+ */
+export function readWeights(source: string, options: ReadWeightsOptions = {}): { format: WeightsFormat; tensors: Record<string, Tensor> } {
+  const file = resolveWeightsFile(source, options);
   const { head, total } = readHead(file);
   if (detectWeightsFormat(head, total) === 'safetensors') {
     const { tensors, metadata } = readSafetensorsFile(file);
@@ -78,16 +89,18 @@ export function readWeights(file: string): { format: WeightsFormat; tensors: Rec
   }
 }
 
-export type LoadWeightsOptions = LoadStateDictOptions;
+export type LoadWeightsOptions = LoadStateDictOptions & ReadWeightsOptions;
 
 /**
- * Loads `file` into `model`. With `strict` (default) every key must match and nothing is loaded
- * otherwise; `skip: ['fc.']` leaves a new head alone.
+ * Loads `file` (or pretrained weights by name, as readWeights) into `model`. With `strict`
+ * (default) every key must match and nothing is loaded otherwise; `skip: ['fc.']` leaves a new
+ * head alone.
  */
 export function loadWeights(model: Module, file: string, options: LoadWeightsOptions = {}): LoadStateDictResult & { format: WeightsFormat } {
-  const { format, tensors } = readWeights(file);
+  const { progress, ...loadOptions } = options;
+  const { format, tensors } = readWeights(file, { progress });
   try {
-    return { ...model.loadStateDict(tensors, options), format };
+    return { ...model.loadStateDict(tensors, loadOptions), format };
   } catch (err) {
     if (err instanceof Error) err.message = `${file}: ${err.message}`;
     throw err;

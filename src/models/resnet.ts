@@ -10,6 +10,7 @@ import { Module } from '../nn/module';
 import { maxPool2d } from '../nn/functional';
 import { dispose, isFloatDtype, type FloatDtype, type Tensor } from '../tensor';
 import { readWeights } from '../io/weights';
+import { checkPretrainedArch } from '../io/pretrained';
 
 /** 'torch': symmetric padding (torchvision). 'same': MindSpore's pad_mode='same' (asymmetric). */
 export type PaddingMode = 'torch' | 'same';
@@ -35,11 +36,15 @@ export interface ResNetOptions {
 
 export interface ResNetFactoryOptions extends ResNetOptions {
   /**
-   * Start from these weights (.pth / .pt, safetensors or MindSpore .ckpt). The model is built
+   * Start from these weights: a file (.pth / .pt, safetensors or MindSpore .ckpt) or the name of
+   * torchvision's ImageNet weights ('resnet50.imagenet1k_v2', 'ResNet50_Weights.IMAGENET1K_V2':
+   * PRETRAINED_WEIGHTS), taken from the cache or downloaded into it first. The model is built
    * with the checkpoint's head, loaded strictly, then given a fresh head when `numClasses`
    * differs: resnet50({ weights, numClasses: 10 }) is the tutorial's fine-tuning start.
    */
   weights?: string;
+  /** A progress bar on stderr while named weights download (default true, as torchvision's). */
+  progress?: boolean;
 }
 
 /**
@@ -385,10 +390,11 @@ function normalizeOptions(options: ResNetOptions): Required<Omit<ResNetOptions, 
   };
 }
 
-function build(block: BlockType, layers: [number, number, number, number], options: ResNetFactoryOptions): ResNet {
-  const { weights, ...rest } = options;
+function build(arch: string, block: BlockType, layers: [number, number, number, number], options: ResNetFactoryOptions): ResNet {
+  const { weights, progress, ...rest } = options;
   if (weights === undefined) return new ResNet(block, layers, rest);
-  const { tensors } = readWeights(weights);
+  checkPretrainedArch(weights, arch);
+  const { tensors } = readWeights(weights, { progress });
   try {
     const headClasses = tensors['fc.weight']?.shape[0] ?? rest.numClasses ?? 1000;
     const model = new ResNet(block, layers, { ...rest, numClasses: headClasses });
@@ -405,8 +411,8 @@ function build(block: BlockType, layers: [number, number, number, number], optio
   }
 }
 
-export const resnet18 = (options: ResNetFactoryOptions = {}): ResNet => build(BasicBlock, [2, 2, 2, 2], options);
-export const resnet34 = (options: ResNetFactoryOptions = {}): ResNet => build(BasicBlock, [3, 4, 6, 3], options);
-export const resnet50 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 4, 6, 3], options);
-export const resnet101 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 4, 23, 3], options);
-export const resnet152 = (options: ResNetFactoryOptions = {}): ResNet => build(Bottleneck, [3, 8, 36, 3], options);
+export const resnet18 = (options: ResNetFactoryOptions = {}): ResNet => build('resnet18', BasicBlock, [2, 2, 2, 2], options);
+export const resnet34 = (options: ResNetFactoryOptions = {}): ResNet => build('resnet34', BasicBlock, [3, 4, 6, 3], options);
+export const resnet50 = (options: ResNetFactoryOptions = {}): ResNet => build('resnet50', Bottleneck, [3, 4, 6, 3], options);
+export const resnet101 = (options: ResNetFactoryOptions = {}): ResNet => build('resnet101', Bottleneck, [3, 4, 23, 3], options);
+export const resnet152 = (options: ResNetFactoryOptions = {}): ResNet => build('resnet152', Bottleneck, [3, 8, 36, 3], options);
