@@ -63,6 +63,44 @@ program
     }
   });
 
+// Pretrained weights by name (io/pretrained.ts); `train --weights <name>` downloads by itself too.
+const weightsCommand = program
+  .command('weights')
+  .description("torchvision's ImageNet ResNet weights by name (for --weights): list them, or download them into the cache");
+weightsCommand
+  .command('list')
+  .description('the names, their ImageNet accuracy and evaluation sizes, and where each is cached')
+  .option('--json', 'print the list as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const { PRETRAINED_WEIGHTS, cachedPretrained, weightsCacheDir } = await import('../io/pretrained.js');
+    const rows = PRETRAINED_WEIGHTS.map((w) => ({ ...w, cached: cachedPretrained(w) }));
+    if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+    console.log(`cache: ${weightsCacheDir()} (RESNET_NATIVE_CACHE/weights)`);
+    for (const w of rows) {
+      const sizes = `resize ${w.evalTransform.resizeSize} crop ${w.evalTransform.cropSize}`;
+      console.log(`${w.name.padEnd(22)} ${w.torchvisionName.padEnd(32)} acc@1 ${w.metrics.acc1.toFixed(3)}  ${sizes}  ${w.cached ?? 'not downloaded'}`);
+    }
+  });
+weightsCommand
+  .command('download')
+  .description('download pretrained weights into the cache (sha256-checked as torchvision does, resumable) and print where they are')
+  .argument('<names...>', "names from 'weights list' (e.g. resnet50.imagenet1k_v2 or ResNet50_Weights.IMAGENET1K_V2)")
+  .action(async (names: string[]) => {
+    const { downloadPretrained, resolvePretrained } = await import('../io/pretrained.js');
+    usage(() => names.map((name) => resolvePretrained(name))); // every name known before any download
+    const { progressReporter } = await import('./progress.js');
+    for (const name of names) {
+      const progress = progressReporter(name);
+      try {
+        const result = await downloadPretrained(name, { onProgress: progress.update, log: progress.log });
+        progress.stop();
+        console.log(result.status === 'present' ? `${result.weights.name} is already in ${result.file}` : `${result.weights.name} ready in ${result.file}`);
+      } finally {
+        progress.stop();
+      }
+    }
+  });
+
 program
   .command('show-data')
   .description('save the first 6 training images of a batch with their class names as a PNG grid')
