@@ -67,6 +67,9 @@ test('every format torchvision reads passes with its declared size (sharp, or th
     ['ascii.ppm', Buffer.from('P3\n2 1\n255\n255 0 0  0 255 0\n'), 'ppm', 2, 1],
     ['bits.pbm', Buffer.concat([Buffer.from('P4 10 2\n'), Buffer.alloc(4)]), 'pbm', 10, 2],
     ['png-named.jpg', await encode.png(3, 4), 'png', 3, 4],
+    // headers past the first 4 KB (read from the file): a long EXIF block, a TIFF directory at the end
+    ['long-exif.jpg', await sharp(await encode.jpeg(21, 22)).withExif({ IFD0: { ImageDescription: 'x'.repeat(9000) } }).jpeg().toBuffer(), 'jpeg', 21, 22],
+    ['large.tiff', await encode.tiff(200, 150), 'tiff', 200, 150],
   ];
   for (const [name, bytes, format, width, height] of cases) {
     const header = await checkImageFile(put(name, bytes), { decode: true });
@@ -177,6 +180,14 @@ test('checkImageFiles: bad files in the order given, named by their path; progre
   const stopped = checkImageFiles(files, { concurrency: 2, signal: controller.signal, onProgress: (done) => done === 5 && controller.abort(new Error('stop')) });
   await assert.rejects(stopped, /stop/);
   assert.deepEqual(await checkImageFiles([]), []);
+  await assert.rejects(checkImageFiles(files, { concurrency: 0 }), /Expected positive integer for concurrency but received 0/);
+  await assert.rejects(checkImageFiles(files, { maxPixels: Number.NaN }), /Expected positive integer for maxPixels but received NaN/);
+});
+
+test("a macOS '._' metadata file beside the images gets a hint", async () => {
+  const appleDouble = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.from('Mac OS X        '), Buffer.alloc(60)]);
+  const bad = await checkImageFiles([{ file: put('._photo.jpg', appleDouble), path: 'cat/._photo.jpg' }]);
+  assert.deepEqual(bad, [{ file: 'cat/._photo.jpg', reason: "is not an image (no format sharp reads, nor BMP, PPM or PGM) (a macOS '._' metadata file: delete them, e.g. with dot_clean)" }]);
 });
 
 test('an unreadable file is named (run as an unprivileged user when root)', async (t) => {
