@@ -18,3 +18,17 @@ import { CIFAR10_CLASSES as CLASSES, loadCifar10 as load } from './cifar10';
 import { downloadCifar10 as download } from './download';
 /** CIFAR-10 in one place: Cifar10.load(dir, split), Cifar10.download({ dir }), Cifar10.classes. */
 export const Cifar10 = { load, download, classes: CLASSES } as const;
+export { indexImages, badImagesError } from './image-index';
+export type { ImageIndex, ImageIndexOptions } from './image-index';
+export { detectDataFormat, DATA_FORMATS } from './data-format';
+export type { DataFormat, DetectedData } from './data-format';
+export { listImageFolder, findClasses, hasImageExtension, IMG_EXTENSIONS } from './image-folder';
+export type { ImageSample, FolderListing } from './image-folder';
+export { readManifest } from './manifest';
+export type { ManifestListing, SplitName } from './manifest';
+export { checkImageFile, checkImageFiles, imageDecodeError } from './image-check';
+export type { BadFile, ImageCheckOptions, ImageHeader } from './image-check';
+export { stratifiedSplit, validationCount, fileListHash, checkSameFiles } from './split';
+export type { SplitDescription } from './split';
+export { compareCodePoints } from './code-points';
+export { ImageFileError, BadImagesError } from '../error-classes';
