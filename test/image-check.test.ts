@@ -3,7 +3,7 @@
 // cannot see (a JPEG or PNG cut at the end) passes it and is found by decoding, with the message
 // the training pipeline's imageDecodeError gives.
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
@@ -11,7 +11,7 @@ import { buf as crc32 } from 'crc-32';
 import sharp from 'sharp';
 import { ImageFileError } from '../src/error-classes';
 import { checkImageFile, checkImageFiles, imageDecodeError } from '../src/data/image-check';
-import { encode, tempFolder } from './image-files';
+import { encode, runUnprivileged, tempFolder } from './image-files';
 
 const temp = tempFolder('rn-image-check-');
 after(temp.remove);
@@ -195,7 +195,7 @@ test('an unreadable file is named (run as an unprivileged user when root)', asyn
   fs.chmodSync(file, 0o000);
   fs.chmodSync(temp.dir, 0o755);
   const script = `require('./src/data/image-check').checkImageFile(${JSON.stringify(file)}).then(() => console.log('passed'), (e) => console.log(e.message))`;
-  const res = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8', ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}) });
-  if (res.status !== 0 && /EACCES/.test(res.stderr) && !res.stdout) return t.skip(`the unprivileged user cannot run the test: ${res.stderr.split('\n')[0]}`);
+  const res = runUnprivileged(script);
+  if (res.skip) return t.skip(res.skip);
   assert.equal(res.stdout.trim(), `${file}: cannot be read (permission denied)`);
 });

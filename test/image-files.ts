@@ -1,5 +1,6 @@
 // Real encoded images for the data set index tests: sharp writes JPEG, PNG, WebP and TIFF; BMP,
 // PPM and PGM (which sharp does not write) are written here byte by byte.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -75,4 +76,21 @@ export async function writeTree(root: string, files: Record<string, Buffer | str
     fs.mkdirSync(path.dirname(at), { recursive: true });
     fs.writeFileSync(at, content ?? (await imageFor(rel)));
   }
+}
+
+/**
+ * Runs `script` (CommonJS, from the repository root, with tsx) as an unprivileged user when this
+ * process is root (root reads any file, so permissions can only be tested as someone else).
+ * `skip` says why it could not run there (the user cannot read this checkout, say).
+ */
+export function runUnprivileged(script: string): { stdout: string; skip?: string } {
+  const root = path.resolve(__dirname, '..');
+  const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, ...as });
+  const why = res.error?.message ?? res.stderr;
+  if ((res.error || res.status !== 0) && /EACCES|permission denied|Cannot find module|ERR_MODULE_NOT_FOUND/i.test(why)) {
+    return { stdout: '', skip: `the unprivileged user cannot run the test here: ${why.split('\n')[0]}` };
+  }
+  if (res.error || res.status !== 0) throw new Error(`the unprivileged run failed: ${why}`);
+  return { stdout: res.stdout };
 }

@@ -3,14 +3,13 @@
 // what the walk cannot follow (broken links, link loops, unreadable folders, non-UTF-8 names),
 // and a property test over random trees against a plain reference.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { compareCodePoints } from '../src/data/code-points';
 import { hasImageExtension, IMG_EXTENSIONS, listImageFolder } from '../src/data/image-folder';
 import { SeededRandom } from '../src/data/random';
-import { tempFolder, writeTree } from './image-files';
+import { runUnprivileged, tempFolder, writeTree } from './image-files';
 
 interface Fixture {
   torchvision: string;
@@ -135,10 +134,9 @@ test('an unreadable folder inside a class is named (run as an unprivileged user 
   fs.chmodSync(path.join(root, 'cat/locked'), 0o000);
   fs.chmodSync(temp.dir, 0o755);
   const script = `require('./src/data/image-folder').listImageFolder(${JSON.stringify(root)}).then((l) => console.log(JSON.stringify(l)))`;
-  const res = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8', ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}) });
+  const res = runUnprivileged(script);
   fs.chmodSync(path.join(root, 'cat/locked'), 0o755);
-  if (res.status !== 0 && /EACCES/.test(res.stderr) && !res.stdout) return t.skip(`the unprivileged user cannot run the test: ${res.stderr.split('\n')[0]}`);
-  assert.equal(res.status, 0, res.stderr);
+  if (res.skip) return t.skip(res.skip);
   const listing = JSON.parse(res.stdout);
   assert.deepEqual(listing.samples.map((s: { path: string }) => s.path), ['cat/a.jpg']);
   assert.deepEqual(listing.bad, [{ file: 'cat/locked', reason: 'folder cannot be read (permission denied)' }]);
