@@ -26,3 +26,17 @@ export function checkThreads(name: string, value: unknown): number {
   }
   return value;
 }
+
+/** The default device (CUDA when libtorch sees a GPU): device.ts registers how to find it when it
+ * loads libtorch, so that declarations can default to it without loading the addon themselves. */
+let defaultDeviceOf: (() => Device) | null = null;
+
+export function registerDefaultDevice(find: () => Device): void {
+  defaultDeviceOf = find;
+}
+
+/** The default device; only once device.ts is loaded (every run and check that resolves a device). */
+export function defaultDeviceName(): Device {
+  if (!defaultDeviceOf) throw new Error('internal: the default device was asked for before libtorch was loaded (import device.ts first)');
+  return defaultDeviceOf();
+}

@@ -1,5 +1,5 @@
 // Devices: 'cpu', 'cuda', 'cuda:N'; CUDA queries and the default device for new tensors.
-import { checkDeviceName, checkThreads, type Device } from './device-checks';
+import { checkDeviceName, checkThreads, registerDefaultDevice, type Device } from './device-checks';
 import { checkBoolean, invalidArgument } from './errors';
 import { native } from './native';
 
@@ -34,6 +34,7 @@ export function defaultDevice(): Device {
   defaultDeviceValue ??= cuda.isAvailable() ? 'cuda' : 'cpu';
   return defaultDeviceValue;
 }
+registerDefaultDevice(defaultDevice);
 
 export function setDefaultDevice(device: Device): void {
   defaultDeviceValue = checkDevice('device', device);

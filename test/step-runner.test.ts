@@ -41,7 +41,7 @@ test('the step runner accumulates micro-batches as PyTorch does: 100 steps of 4 
     synced += 1;
     return nn.functional.crossEntropy(net.forward(x), y);
   };
-  const runner = stepRunnerFor({ cudaGraph: false, device: 'cpu', clipGradNorm: null }, forwardLoss, optimizer, precision, withoutGradSync);
+  const runner = stepRunnerFor({ cudaGraph: false, device: 'cpu' }, forwardLoss, optimizer, precision, withoutGradSync);
   for (let i = 0; i < run.losses.length; i++) {
     tidy(() => {
       const [x, y] = accumulationBatch(i);

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `resnet-native` command. Errors print as one line (stack with --verbose); exit codes:
 // 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C).
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DDP_BENCH_OPTIONS, STEP_BENCH_OPTIONS, TRAIN_BENCH_OPTIONS } from '../bench/options';
 import { CLASSIFIER_OPTIONS, EVAL_OPTIONS, VISUALIZE_OPTIONS } from '../inference/options';
 import { boolean, choice, declareOptions, path } from '../options/declare';
-import { addFlags, fromFlags } from '../options/flags';
+import { addFlags, cliValues, fromFlags } from '../options/flags';
 import { LISTEN_OPTIONS, SERVE_OPTIONS } from '../serve/options';
+import { TRAIN_COMMAND_OPTIONS, TRAIN_OPTIONS } from '../train/options';
 
 const program = new Command();
 program
@@ -21,16 +22,6 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) 
   if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'`);
   }
-  return n;
-};
-const numberPair = (value: string) => {
-  const parts = value.split(',').map((v) => v.trim());
-  if (parts.length !== 2) throw new InvalidArgumentError(`expected two numbers separated by a comma, got '${value}'`);
-  return parts.map((v) => number(0)(v)) as [number, number];
-};
-const number = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got '${value}'`);
   return n;
 };
 
@@ -116,57 +107,12 @@ program
     console.log(`Saved ${result.out}`);
   });
 
-program
-  .command('train')
-  .description("train a ResNet as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set")
-  .option('--data <dir>', 'CIFAR-10 folder (binary version); default: the built-in synthetic set')
-  .addOption(new Option('--arch <name>', 'architecture').choices(['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']).default('resnet50'))
-  .option('--epochs <n>', 'epochs', integer(1, 1_000_000), 5)
-  .option('--batch-size <n>', 'batch size (with data-parallel ranks: the global batch, split evenly)', integer(1), 256)
-  .option('--eval-batch-size <n>', 'batch size of the evaluation after each epoch (default: the larger of --batch-size and 256)', integer(1))
-  .option('--lr <x>', 'peak learning rate', number(0), 1e-3)
-  .option('--min-lr <x>', 'final learning rate', number(0), 1e-5)
-  .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['tutorial', 'warmup-cosine', 'step']).default('tutorial'))
-  .addOption(new Option('--optimizer <kind>', "'sgd' (momentum SGD, the tutorial's), 'adamw' or 'adam' (torch.optim's)").choices(['sgd', 'adamw', 'adam']).default('sgd'))
-  .option('--momentum <x>', 'SGD momentum', number(0), 0.9)
-  .option('--betas <b1,b2>', 'AdamW / Adam: decay rates of the gradient mean and square (default 0.9,0.999)', numberPair)
-  .option('--eps <x>', 'AdamW / Adam: added to the denominator (default 1e-8)', number(0))
-  .option('--weight-decay <x>', 'weight decay: L2 in the gradient for SGD and Adam (default 0), decoupled for AdamW (default 0.01)', number(0))
-  .option('--nesterov', 'Nesterov momentum', false)
-  .option('--label-smoothing <x>', 'label smoothing', number(0), 0)
-  .option('--num-classes <n>', 'classes', integer(1, 100_000), 10)
-  .option('--image-size <n>', 'input size (Resize)', integer(8), 32)
-  .addOption(new Option('--stem <kind>', "stem: 'imagenet' 7x7/2 + max-pool, 'cifar' 3x3/1").choices(['imagenet', 'cifar']).default('imagenet'))
-  .addOption(new Option('--padding <mode>', "'torch' symmetric or MindSpore 'same'").choices(['torch', 'same']).default('torch'))
-  .addOption(new Option('--init <kind>', 'weight initialisation').choices(['torchvision', 'tutorial']).default('torchvision'))
-  .option('--weights <file>', 'start from pretrained weights (.pth, .safetensors, MindSpore .ckpt); the head is replaced')
-  .option('--seed <n>', 'seed for weights, order and augmentation', integer(0), 0)
-  .option('--device <device>', "'cpu', 'cuda' or 'cuda:N' (default: CUDA when available)")
-  .option('--threads <n>', 'libtorch intra-op threads of the training thread (default: one per core)', integer(1))
-  .option('--checkpoint-dir <dir>', 'where the best and last checkpoints go', './BestCheckpoint')
-  .option('--resume <checkpoint>', 'continue a run from its last checkpoint')
-  .option('--no-curves', 'do not keep metrics.ndjson nor draw curves.png in --checkpoint-dir')
-  .option('--logdir <dir>', 'also write TensorBoard event files here, e.g. runs/<name> (then: tensorboard --logdir runs); curves.png and metrics.ndjson go to --checkpoint-dir either way (unless --no-curves)')
-  .option('--overwrite', 'replace the checkpoints of a previous run in --checkpoint-dir (without it, or --resume, such a folder is refused)', false)
-  .option('--max-steps-per-epoch <n>', 'cut epochs short (quick runs)', integer(1))
-  .option('--log-every <n>', 'print a step line every n steps', integer(1), 100)
-  .addOption(new Option('--amp <dtype>', 'mixed precision (autocast) for forward and loss').choices(['bfloat16', 'float16']))
-  .addOption(new Option('--half <dtype>', 'half-precision model with float32 BatchNorm (instead of --amp)').choices(['bfloat16', 'float16']))
-  .option('--loss-scaling', 'dynamic loss scaling (default: on with --amp float16)')
-  .option('--no-loss-scaling', 'no loss scaling with --amp float16')
-  .option('--tf32', 'TensorFloat-32 in CUDA matrix products too (by default only cuDNN convolutions use it, as in PyTorch)')
-  .option('--no-tf32', 'no TensorFloat-32 at all on CUDA: full float32 convolutions (slower)')
-  .option('--channels-last', 'channels-last (NHWC) weights and inputs', false)
-  .option('--cuda-graph', 'capture the training step as a CUDA graph and replay it (CUDA only)', false)
-  .option('--data-on-device', 'keep the uint8 dataset on the training device and augment there', false)
-  .option('--no-cudnn-benchmark', 'turn off cuDNN autotuning')
-  .option('--json', 'print one JSON object a line (step, epoch, loss, lr, accuracy, images/s) instead of the log')
-  .option('--nproc-per-node <n>', 'data-parallel: start n ranks on this machine (Gloo on the CPU; NCCL with --device cuda, rank r on cuda:r); --batch-size is then the global batch, split evenly', integer(1))
-  .option('--nnodes <n>', 'data-parallel: machines taking part (with --nproc-per-node)', integer(1), 1)
-  .option('--node-rank <r>', "data-parallel: this machine's index, 0 .. nnodes - 1", integer(0), 0)
-  .option('--master-addr <addr>', 'data-parallel: where rank 0 serves the rendezvous', '127.0.0.1')
-  .option('--master-port <port>', 'data-parallel: its port (default: a free one on one machine, 29500 on several)', integer(1, 65535))
-  .option('--timeout <seconds>', 'data-parallel: how long joining may wait for every rank (naming those missing), and each collective for the others', integer(1, 7 * 86_400), 300)
+addFlags(
+  program
+    .command('train')
+    .description("train a ResNet as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set"),
+  TRAIN_OPTIONS.with(TRAIN_COMMAND_OPTIONS),
+)
   .addHelpText(
     'after',
     '\nData-parallel training: --nproc-per-node N starts N ranks here (one process each: Gloo on the CPU, or with\n' +
@@ -174,29 +120,19 @@ program
       'started by torchrun or a PyTorchJob (RANK and WORLD_SIZE set) joins its group by itself. Log lines and\n' +
       'checkpoints come from rank 0; the checkpoint is the one a single process writes.',
   )
-  .action(async (opts: Record<string, unknown>) => {
-    const { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, timeout, ...trainOpts } = opts as Record<string, unknown> & {
-      nprocPerNode?: number;
-      nnodes: number;
-      nodeRank: number;
-      masterAddr: string;
-      masterPort?: number;
-      timeout: number;
-    };
-    opts = trainOpts;
-    // Started as one rank of a group (by the launcher below, torchrun, a PyTorchJob): join it.
-    if (nprocPerNode === undefined && Number(process.env.WORLD_SIZE ?? '1') > 1) opts.distributed = { timeoutMs: timeout * 1000 };
-    // The option names are TrainOptions' own (commander camel-cases them); all checked here,
+  .action(async (opts: FlagValues) => {
+    // Every option is checked here, once (each flag as it was read, then the options together),
     // before any rank or training thread starts, so that bad usage exits 2 at once.
-    const { json: _json, logdir, ...config } = opts;
-    if (logdir !== undefined) config.logDir = logdir; // TensorBoard's spelling of the flag
-    const { checkTrainOptions } = await import('../train/loop.js');
-    type TrainOptions = import('../train/loop.js').TrainOptions;
+    const { TRAIN_COMMAND_SET } = await import('../train/config.js');
+    const { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, timeout } = cliValues(TRAIN_COMMAND_SET, opts);
     if (nprocPerNode !== undefined && nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
-    // The launcher checks as its first rank will, with the group it is about to start.
+    // Started as one rank of a group (by the launcher below, torchrun, a PyTorchJob): join it. The
+    // launcher checks as its first rank will, with the group it is about to start.
+    const joined = nprocPerNode === undefined && Number(process.env.WORLD_SIZE ?? '1') > 1 ? { timeoutMs: timeout * 1000 } : undefined;
     const launched = nprocPerNode === undefined ? undefined : { rank: nodeRank * nprocPerNode, worldSize: nprocPerNode * nnodes, masterAddr, masterPort: masterPort ?? 29500, timeoutMs: timeout * 1000 };
+    let config;
     try {
-      checkTrainOptions({ ...(config as TrainOptions), ...(launched ? { distributed: launched } : {}) });
+      config = fromFlags(TRAIN_COMMAND_SET, opts, { distributed: launched ?? joined ?? null }).config;
     } catch (err) {
       throw new UsageError(withFlags((err as Error).message, 'train'));
     }
@@ -206,7 +142,7 @@ program
       process.exitCode = await launchRanks(process.argv[1], args, { nprocPerNode, nnodes, nodeRank, masterAddr, masterPort }, (l) => process.stderr.write(`resnet-native: ${l}\n`));
       return;
     }
-    const { train } = await import('../train/api.js');
+    const { startTraining } = await import('../train/api.js');
     const { trainReporter } = await import('./progress.js');
     const reporter = trainReporter(Boolean(opts.json));
     // Training runs on a worker thread: this one stays free for Ctrl-C and for SIGTERM / SIGHUP
@@ -220,11 +156,7 @@ program
       process.stderr.write(`\n${signal}: stopping at the next step (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to quit now)\n`);
       handle.cancel();
     };
-    const handle = train({
-      ...(config as TrainOptions),
-      onLine: reporter.line,
-      onEvent: reporter.event,
-    });
+    const handle = startTraining(config, { onLine: reporter.line, onEvent: reporter.event });
     const signals = Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[];
     for (const signal of signals) process.on(signal, onSignal);
     // A rank of `train --nproc-per-node` whose launcher has died (kill -9 too) stops as on SIGTERM;

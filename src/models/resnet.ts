@@ -12,12 +12,9 @@ import { dispose, isFloatDtype, type FloatDtype, type Tensor } from '../tensor';
 import { readWeights } from '../io/weights';
 import { checkPretrainedArch } from '../io/pretrained';
 
-/** 'torch': symmetric padding (torchvision). 'same': MindSpore's pad_mode='same' (asymmetric). */
-export type PaddingMode = 'torch' | 'same';
-/** 'imagenet': 7x7/2 conv + 3x3/2 max-pool. 'cifar': 3x3/1 conv, no max-pool. */
-export type StemKind = 'imagenet' | 'cifar';
-/** 'torchvision': Kaiming normal (fan_out). 'tutorial': Normal(0, 0.02), down-sample gamma Normal(1, 0.02). */
-export type InitKind = 'torchvision' | 'tutorial';
+import { INIT_KINDS, PADDING_MODES, STEM_KINDS, type InitKind, type PaddingMode, type StemKind } from './names';
+
+export type { InitKind, PaddingMode, StemKind };
 
 export interface ResNetOptions {
   /** Classifier outputs; default 1000. */
@@ -382,9 +379,9 @@ export class ResNet extends Module {
 function normalizeOptions(options: ResNetOptions): Required<Omit<ResNetOptions, 'device'>> & { device: Device } {
   return {
     numClasses: checkInteger('numClasses', options.numClasses ?? 1000, 1),
-    stem: checkChoice('stem', options.stem, ['imagenet', 'cifar'], 'imagenet'),
-    padding: checkChoice('padding', options.padding, ['torch', 'same'], 'torch'),
-    init: checkChoice('init', options.init, ['torchvision', 'tutorial'], 'torchvision'),
+    stem: checkChoice('stem', options.stem, STEM_KINDS, 'imagenet'),
+    padding: checkChoice('padding', options.padding, PADDING_MODES, 'torch'),
+    init: checkChoice('init', options.init, INIT_KINDS, 'torchvision'),
     zeroInitResidual: checkBoolean('zeroInitResidual', options.zeroInitResidual ?? false),
     device: options.device === undefined ? defaultDevice() : checkDevice('device', options.device),
   };

@@ -14,7 +14,7 @@ export interface AdamWOptions {
   /** Learning rate; default 0.001. */
   lr?: number;
   /** Decay rates of the gradient's running mean and of its square's; default [0.9, 0.999]. */
-  betas?: [number, number];
+  betas?: readonly [number, number];
   /** Added to the denominator; default 1e-8. */
   eps?: number;
   /** AdamW: decoupled decay (p *= 1 - lr * wd), default 0.01. Adam: L2 added to the gradient,

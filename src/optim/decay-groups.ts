@@ -16,7 +16,7 @@ export interface ParameterGroupsOptions {
   /** The weight decay of every other parameter. */
   weightDecay: number;
   /** Which parameters get weight decay 0: 'norm' (those of normalisation layers), 'bias'. */
-  noWeightDecayOn: NoWeightDecayOn[];
+  noWeightDecayOn: readonly NoWeightDecayOn[];
   /** The module classes that are normalisation layers; default [nn.BatchNorm2d] (the only one here). */
   normClasses?: (abstract new (...args: never[]) => Module)[];
 }

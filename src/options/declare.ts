@@ -146,7 +146,7 @@ const asIs = (text: string): unknown => text;
 /** A number where the text is one; otherwise the text itself, for the check to refuse as the library
  * would refuse that string. Blank is never 0 (Number('') is): an empty variable in a script must
  * not become a seed or a port. */
-const numeric = (text: string): unknown => {
+export const numeric = (text: string): unknown => {
   const n = Number(text);
   return text.trim() === '' || Number.isNaN(n) ? text : n;
 };

@@ -52,6 +52,14 @@ export function addFlags(command: Command, set: OptionSet<Declarations>): Comman
 /** The name commander stores a flag's value under. */
 const attributeName = (flag: Flag) => new CommanderOption(flag.long).attributeName();
 
+/** The values of a set's command-line-only flags alone (what a command needs to work out library
+ * values it then gives fromFlags as `computed`). */
+export function cliValues<S extends OptionSet<Declarations>>(set: S, values: Readonly<Record<string, unknown>>): CliValuesOf<S> {
+  const cli: Record<string, unknown> = {};
+  for (const [key, flag] of set.flags) if (flag.option.cliOnly) cli[key] = values[attributeName(flag)] ?? flag.option.default;
+  return cli as CliValuesOf<S>;
+}
+
 /**
  * A set's resolved config from a command's parsed values (commander's opts()), and the values of
  * its command-line-only flags. A flag's value was checked by its parser and is not checked again

@@ -8,23 +8,17 @@ import { CIFAR10_MEAN, CIFAR10_STD } from '../data/transforms';
 import { predictionFigure } from '../inference/visualize';
 import type { EpochEvent, RunContext, RunOutcome, StartEvent, StepEvent, TrainingCallback } from '../train/callbacks';
 import { SummaryWriter, type HparamValue } from './summary-writer';
+import { TRAIN_OPTIONS, type TrainConfig } from '../train/options';
 
 export interface TensorBoardCallbackOptions {
   /** Longest time (s) a value waits before it is written; default 2. */
   flushSeconds?: number;
 }
 
-/** Options that say where and how a run is kept or printed, not what is trained: not hparams. */
-const NOT_HPARAMS = new Set(['checkpointDir', 'logDir', 'resume', 'overwrite', 'logEvery', 'lossReadLag', 'threads']);
-
-/** The configuration's plain values (numbers, strings, booleans) as hyperparameters. */
+/** The run's hyperparameters: the plain values of the options declared as such (not those that
+ * say where and how a run is kept or printed: train/options.ts). */
 export function hparamsOf(config: Readonly<Record<string, unknown>>): Record<string, HparamValue> {
-  const out: Record<string, HparamValue> = {};
-  for (const [k, v] of Object.entries(config)) {
-    if (NOT_HPARAMS.has(k)) continue;
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
-  }
-  return out;
+  return TRAIN_OPTIONS.hparams(config as TrainConfig);
 }
 
 /** The configuration as a Markdown table (TensorBoard's Text tab renders it). */

@@ -11,11 +11,13 @@ import { resnet18, resnet34, resnet50, resnet101, resnet152, type PaddingMode, t
 import type { GradScalerState } from '../optim/grad-scaler';
 import type { Optimizer } from '../optim/optimizer';
 import { dispose, type Tensor } from '../tensor';
+import { PADDING_MODES, STEM_KINDS, type Arch } from '../models/names';
+import { MAX_CLASSES, MAX_EPOCHS, MAX_IMAGE_SIZE } from './options';
 
 export { CHECKPOINT_FORMAT };
 
-export const ARCHITECTURES = { resnet18, resnet34, resnet50, resnet101, resnet152 } as const;
-export type Arch = keyof typeof ARCHITECTURES;
+export const ARCHITECTURES: Record<Arch, typeof resnet50> = { resnet18, resnet34, resnet50, resnet101, resnet152 };
+export type { Arch };
 
 export interface CheckpointMeta {
   format: typeof CHECKPOINT_FORMAT;
@@ -77,10 +79,7 @@ export function saveCheckpointInBackground(file: string, model: ResNet, meta: Ch
 
 const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
-/** What a checkpoint can describe, and so what a run may be asked for. */
-export const MAX_CLASSES = 100_000;
-export const MAX_IMAGE_SIZE = 4096;
-export const MAX_EPOCHS = 1_000_000;
+export { MAX_CLASSES, MAX_IMAGE_SIZE, MAX_EPOCHS };
 
 /**
  * The one check of checkpoint metadata, for every reader (eval, predict, visualize, Classifier,
@@ -102,7 +101,7 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   const arch = get('arch');
   if (typeof arch !== 'string' || !own(ARCHITECTURES, arch)) bad('arch', `one of ${Object.keys(ARCHITECTURES).join(', ')}`, arch);
   const numClasses = int('numClasses', 1, MAX_CLASSES);
-  for (const [field, allowed] of [['stem', ['imagenet', 'cifar']], ['padding', ['torch', 'same']]] as const) {
+  for (const [field, allowed] of [['stem', STEM_KINDS], ['padding', PADDING_MODES]] as const) {
     if (!(allowed as readonly unknown[]).includes(get(field))) bad(field, allowed.map((a) => `'${a}'`).join(' or '), get(field));
   }
   int('imageSize', 1, MAX_IMAGE_SIZE);

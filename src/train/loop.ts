@@ -13,7 +13,7 @@ import { CurvesCallback } from '../plot/curves-callback';
 import { TensorBoardCallback } from '../tensorboard/training-callback';
 import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
 import { CheckpointCallback, checkpointFiles } from './checkpointing';
-import { checkTrainOptions, type TrainConfig, type TrainOptions } from './config';
+import { checkTrainOptions, TRAIN_OPTIONS, type TrainConfig, type TrainOptions } from './config';
 import { EpochTrainer } from './epoch';
 import { evaluate } from './evaluate';
 import { TrainingError } from './errors';
@@ -142,7 +142,7 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
   if (strategy.isMain) {
     prepareRunFolder(c.checkpointDir, Object.values(files).map((f) => path.basename(f)), { resume: c.resume, overwrite: c.overwrite });
     // (an overwritten run's average must not stay behind to be taken for this run's)
-    if (c.overwrite && c.emaDecay === null) fs.rmSync(files.ema, { force: true });
+    if (c.overwrite && c.emaDecay === undefined) fs.rmSync(files.ema, { force: true });
     if (c.logDir) prepareLogFolder(c.logDir);
   }
   // Steps are optimizer steps: with accumulation, each takes accumulateSteps batches.
@@ -150,7 +150,7 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.accumulateSteps);
   const lrAt = schedule(c, stepsPerEpoch);
   const { model, optimizer, ema, start } = setUpModel(c, precision, lrAt(0), owned);
-  const describe = () => ({ ...modelCard(c, data.classNames), config: { ...c, resume: undefined }, lossScale: precision.stateDict() });
+  const describe = () => ({ ...modelCard(c, data.classNames), config: TRAIN_OPTIONS.checkpointConfig(c), lossScale: precision.stateDict() });
   const checkpoints = new CheckpointCallback({ dir: c.checkpointDir, arch: c.arch, model, optimizer, ema, describe, onWritten: (e) => log.checkpoint(e) });
   // Checkpoints first, then the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks.
   const callbacks = new CallbackList([checkpoints, ...runCallbacks(c, hooks)]);

@@ -159,7 +159,7 @@ export function setUpModel(c: TrainConfig, precision: Precision, lr: number, own
   const saved = c.resume ? readResumable(c.resume, c) : null;
   const model = owned.add(buildModel(c, precision, c.weights));
   const optimizer = owned.add(optimizerFor(c, model, lr));
-  const ema = c.emaDecay === null ? null : owned.add(new WeightsEma(c, model, buildModel(c, precision, undefined)));
+  const ema = c.emaDecay === undefined ? null : owned.add(new WeightsEma(c, model, buildModel(c, precision, undefined)));
   const start = { epoch: 0, step: 0, bestAccuracy: -1 };
   if (saved) {
     try {

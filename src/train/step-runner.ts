@@ -26,8 +26,8 @@ export interface StepRunner {
 export interface StepRunnerConfig {
   cudaGraph: boolean;
   device: Device;
-  /** Clip the gradients' total 2-norm to this before each update (after unscaling); null: no clipping. */
-  clipGradNorm: number | null;
+  /** Clip the gradients' total 2-norm to this before each update (after unscaling); default none. */
+  clipGradNorm?: number;
 }
 
 const WHOLE: MicroBatch = { index: 0, of: 1 };
@@ -39,7 +39,7 @@ class EagerStep implements StepRunner {
     readonly optimizer: Optimizer,
     readonly precision: Precision,
     readonly withoutGradSync: <R>(fn: () => R) => R,
-    readonly clipGradNorm: number | null,
+    readonly clipGradNorm: number | undefined,
   ) {}
 
   step(x: Tensor, y: Tensor, part: MicroBatch = WHOLE): Tensor {
@@ -54,7 +54,7 @@ class EagerStep implements StepRunner {
       const last = part.index === part.of - 1;
       const loss = last ? backward() : this.withoutGradSync(backward);
       if (last) {
-        const { applied } = this.precision.step(this.optimizer, this.clipGradNorm === null ? {} : { clipGradNorm: this.clipGradNorm });
+        const { applied } = this.precision.step(this.optimizer, { clipGradNorm: this.clipGradNorm });
         if (!applied) this.skippedSteps += 1;
       }
       return loss;
@@ -64,9 +64,9 @@ class EagerStep implements StepRunner {
   dispose(): void {}
 }
 
-export function checkStepRunnerOptions(c: { cudaGraph: boolean; device: Device; accumulateSteps: number; clipGradNorm: number | null }): void {
+export function checkStepRunnerOptions(c: { cudaGraph: boolean; device: Device; accumulateSteps: number; clipGradNorm?: number }): void {
   if (c.cudaGraph && c.accumulateSteps > 1) throw new TrainingError('cudaGraph captures one whole step, and accumulateSteps splits a step into several: pick one');
-  if (c.cudaGraph && c.clipGradNorm !== null) throw new TrainingError('cudaGraph does not clip gradients (clipGradNorm): the graphed step has no clipping; pick one');
+  if (c.cudaGraph && c.clipGradNorm !== undefined) throw new TrainingError('cudaGraph does not clip gradients (clipGradNorm): the graphed step has no clipping; pick one');
   if (c.cudaGraph && c.device === 'cpu') throw new TrainingError("cudaGraph needs a CUDA device, and the device is 'cpu'");
 }
 

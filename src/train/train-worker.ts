@@ -4,11 +4,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../worker-errors';
 import { runCheckedTraining, type TrainConfig } from './loop';
+import { TRAIN_SET } from './config';
 
 // (checked by train() on the calling thread: not again here)
 const { config, stopFlag } = workerData as { config: TrainConfig; stopFlag: SharedArrayBuffer };
 const flag = new Int32Array(stopFlag);
-runCheckedTraining(config, {
+runCheckedTraining(TRAIN_SET.fromThread(config), {
   signal: {
     get aborted() {
       return Atomics.load(flag, 0) === 1;
