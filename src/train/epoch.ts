@@ -3,7 +3,7 @@
 // log, and a stop agreed by every rank at step boundaries. Evaluation and checkpoints are not
 // its business: the run (loop.ts) does those between epochs.
 import type { Device } from '../device';
-import type { DataLoader } from '../data/loader';
+import type { BatchSource } from '../data/batch-source';
 import type { LrSchedule } from '../optim/lr';
 import type { Optimizer } from '../optim/optimizer';
 import { dispose, tidy, type Tensor } from '../tensor';
@@ -15,7 +15,7 @@ import type { MicroBatch, StepRunner } from './step-runner';
 import type { Strategy } from './strategy';
 
 export interface EpochParts {
-  trainLoader: DataLoader;
+  trainLoader: BatchSource;
   /** Optimizer steps per epoch. */
   stepsPerEpoch: number;
   /** Batches per epoch: stepsPerEpoch groups of accumulateSteps (the last one may be shorter). */

@@ -1,6 +1,6 @@
 // Accuracy on a dataset with BatchNorm in eval mode (running statistics), no gradients.
 import { inferenceMode } from '../autograd';
-import type { DataLoader } from '../data/loader';
+import type { BatchSource } from '../data/batch-source';
 import { DistributedSampler } from '../data/sampler';
 import type { Device } from '../device';
 import type { Module } from '../nn/module';
@@ -25,7 +25,7 @@ export interface EvaluateOptions {
   group?: ProcessGroup;
 }
 
-export async function evaluate(model: Module, loader: DataLoader, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluate(model: Module, loader: BatchSource, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { group } = options;
   if (group) {
     const s = loader.sampler;

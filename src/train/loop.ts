@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, setCudnnBenchmark, setTF32, setThreadNumThreads } from '../device';
-import type { DataLoader } from '../data/loader';
+import type { BatchSource } from '../data/batch-source';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/transforms';
 import type { ResNet } from '../models/resnet';
 import { crossEntropy } from '../nn/functional';
@@ -81,7 +81,7 @@ interface Run {
   start: { epoch: number; step: number; bestAccuracy: number };
   classNames: string[];
   stepsPerEpoch: number;
-  testLoader: DataLoader;
+  testLoader: BatchSource;
   checkpoints: CheckpointCallback;
   callbacks: CallbackList;
   log: RunLog;
