@@ -146,6 +146,48 @@ test('noWeightDecayOn gives the run torchvision reference groups: no decay on Ba
   }
 });
 
+test('freeze backbone trains the head alone: every other parameter stays as the weights it started from', async () => {
+  const start = (await runTraining({ ...tiny, epochs: 1, maxStepsPerEpoch: 1, lr: 0, minLr: 0, checkpointDir: path.join(tmp, 'freeze-start') }, { onLine: () => {} })).lastCheckpoint;
+  const frozen = await runTraining({ ...tiny, epochs: 1, maxStepsPerEpoch: 2, weights: start, freeze: 'backbone', checkpointDir: path.join(tmp, 'freeze') }, { onLine: () => {} });
+  const [before, after] = [parameters(start), parameters(frozen.lastCheckpoint)];
+  const changed = Object.keys(before).filter((name) => before[name].some((v, i) => v !== after[name][i]));
+  assert.deepEqual(changed.sort(), ['fc.bias', 'fc.weight']);
+  // the optimizer holds state for the trained parameters only, and the run resumes
+  const state = readCheckpoint(frozen.lastCheckpoint).optimizer;
+  assert.deepEqual(Object.keys(state).map((k) => k.replace(/^momentum_buffer\./, '')).sort(), ['fc.bias', 'fc.weight']);
+  const resumed = await runTraining({ ...tiny, epochs: 2, maxStepsPerEpoch: 2, freeze: 'backbone', resume: frozen.lastCheckpoint, checkpointDir: path.join(tmp, 'freeze') }, { onLine: () => {} });
+  assert.equal(resumed.steps, 4);
+});
+
+test('headLr gives the head its own rate, scheduled with the rest (ratio kept), with or without the weight-decay groups', () => {
+  const model = resnet18({ numClasses: 10, stem: 'cifar', device: 'cpu' });
+  try {
+    const lrOf = (options: TrainOptions) => {
+      const optimizer = optimizerFor(checkTrainOptions({ ...tiny, lr: 0.1, ...options }), model);
+      const before = new Map(optimizer.groups.flatMap((g) => g.parameters.map((name) => [name, g.lr] as const)));
+      optimizer.lr = 0.05; // what the schedule does before a step
+      const after = new Map(optimizer.groups.flatMap((g) => g.parameters.map((name) => [name, g.lr] as const)));
+      const groups = optimizer.groups.length;
+      optimizer.dispose();
+      return { before, after, groups };
+    };
+    const head = lrOf({ headLr: 1 });
+    assert.equal(head.groups, 2);
+    assert.equal(head.before.get('fc.weight'), 1);
+    assert.equal(head.before.get('conv1.weight'), 0.1);
+    assert.equal(head.after.get('fc.bias'), 0.5);
+    assert.equal(head.after.get('layer4.1.conv2.weight'), 0.05);
+    const both = lrOf({ headLr: 1, noWeightDecayOn: ['norm', 'bias'], weightDecay: 0.1 });
+    // others (fc.weight's head part), norm (BatchNorm weights: no head part), bias (fc.bias's head part)
+    assert.equal(both.groups, 5, 'the reference groups, each split into backbone and head where it has both');
+    assert.equal(both.after.get('fc.bias'), 0.5);
+    assert.equal(both.after.get('bn1.weight'), 0.05);
+  } finally {
+    model.dispose();
+  }
+  assert.throws(() => checkTrainOptions({ ...tiny, lr: 0, headLr: 0.1 }), /headLr \(--head-lr\) is scheduled relative to lr/);
+});
+
 test('bad values of the new options are refused with the option named, before anything starts', () => {
   const refuses = (options: TrainOptions, pattern: RegExp) => assert.throws(() => checkTrainOptions({ ...tiny, ...options }), pattern);
   refuses({ accumulateSteps: 0 }, /accumulateSteps/);
@@ -156,6 +198,8 @@ test('bad values of the new options are refused with the option named, before an
   refuses({ emaDecay: 1 }, /emaDecay/);
   refuses({ emaDecay: -0.1 }, /emaDecay/);
   refuses({ emaEvery: 0 }, /emaEvery/);
+  refuses({ freeze: 'head' as 'none' }, /freeze/);
+  refuses({ headLr: -1 }, /headLr/);
   refuses({ noWeightDecayOn: ['weights' as 'norm'] }, /noWeightDecayOn/);
   refuses({ noWeightDecayOn: 'norm' as unknown as ['norm'] }, /noWeightDecayOn/);
   refuses({ cudaGraph: true, accumulateSteps: 2 }, /cudaGraph .*accumulateSteps/);

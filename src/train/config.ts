@@ -21,6 +21,7 @@ function checkTogether(c: TrainConfig, label: Label): void {
   checkStrategyOptions(c);
   if (c.optimizer !== 'sgd' && c.cudaGraph) throw new TrainingError(`cudaGraph (--cuda-graph) needs a capturable optimizer: SGD, not ${c.optimizer}`);
   if (c.optimizer !== 'sgd' && c.nesterov) throw new TrainingError(`nesterov (--nesterov) is SGD's, and the optimizer is ${c.optimizer}`);
+  if (c.headLr !== undefined && c.lr === 0) throw new TrainingError(`headLr (--head-lr) is scheduled relative to lr (--lr), which is 0: give lr the backbone's peak rate`);
   if (c.batchSize === 1) throw new TrainingError('batchSize 1 cannot train: BatchNorm needs more than one value per channel in training mode; use 2 or more');
 }
 

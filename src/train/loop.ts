@@ -149,7 +149,7 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
   const batchesPerEpoch = Math.min(data.trainLoader.length, (c.maxStepsPerEpoch ?? Infinity) * c.accumulateSteps);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.accumulateSteps);
   const lrAt = schedule(c, stepsPerEpoch);
-  const { model, optimizer, ema, start } = setUpModel(c, precision, lrAt(0), owned);
+  const { model, optimizer, ema, start } = setUpModel(c, precision, owned);
   const describe = () => ({ ...modelCard(c, data.classNames), config: TRAIN_OPTIONS.checkpointConfig(c), lossScale: precision.stateDict() });
   const checkpoints = new CheckpointCallback({ dir: c.checkpointDir, arch: c.arch, model, optimizer, ema, describe, onWritten: (e) => log.checkpoint(e) });
   // Checkpoints first, then the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks.

@@ -25,6 +25,7 @@ export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
 export const NO_DECAY_KINDS = ['norm', 'bias'] as const;
 export type NoDecayKind = (typeof NO_DECAY_KINDS)[number];
 const SCHEDULES = ['tutorial', 'warmup-cosine', 'step'] as const;
+const FREEZE_KINDS = ['none', 'backbone'] as const;
 const HALF_DTYPES = ['bfloat16', 'float16'] as const;
 
 /** A number above 0 (the flag's text read as a number). */
@@ -144,6 +145,11 @@ const DECLARATIONS = {
   }),
   /** Optimizer steps between EMA updates; default 32 (the reference's --model-ema-steps). */
   emaEvery: integer({ min: 1, default: 32, help: 'optimizer steps between updates of the weights average' }),
+  /** 'backbone': train the head (fc) alone, every other parameter frozen (fine-tuning pretrained
+   * weights on few images); default 'none'. */
+  freeze: choice(FREEZE_KINDS, { default: 'none', help: "'backbone': train only the head (fc), the rest frozen (fine-tuning pretrained --weights)" }),
+  /** The head's (fc) learning rate, scheduled as the rest (its ratio to lr is kept); default: lr. */
+  headLr: number({ min: 0, help: 'learning rate of the head (fc), scheduled as the rest (default: --lr)' }),
   /** Default false. */
   nesterov: boolean({ default: false, help: 'Nesterov momentum' }),
   /** Default 0. */

@@ -11,6 +11,7 @@ import { SGD } from '../optim/sgd';
 import { Adam, AdamW } from '../optim/adamw';
 import type { Optimizer } from '../optim/optimizer';
 import { parameterGroups } from '../optim/decay-groups';
+import type { OptimizerParams, ParamGroup } from '../optim/param-groups';
 import { ARCHITECTURES, readCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import type { OptimizerKind, TrainConfig } from './config';
 import { TrainingError } from './errors';
@@ -73,10 +74,26 @@ export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   return saved;
 }
 
-/** The run's optimizer, as its options say: one parameter group, or (noWeightDecayOn) the
- * reference script's groups without weight decay on normalisation layers and / or biases. */
-export function optimizerFor(c: TrainConfig, model: ResNet, lr: number): Optimizer {
-  const params = c.noWeightDecayOn.length === 0 ? model.namedParameters() : parameterGroups(model, { weightDecay: c.weightDecay, noWeightDecayOn: c.noWeightDecayOn });
+/** The head's parameters (the classifier a fine-tuning run replaces): 'fc.weight', 'fc.bias'. */
+const isHead = (name: string) => name.startsWith('fc.');
+
+/** The run's parameter groups: one, or (noWeightDecayOn) the reference script's groups without
+ * weight decay on normalisation layers and / or biases; with headLr each is split into the
+ * backbone's part and the head's, which gets headLr (scheduled as the rest: see param-groups.ts). */
+function parameterGroupsFor(c: TrainConfig, model: ResNet): OptimizerParams {
+  const decay = c.noWeightDecayOn.length === 0 ? null : parameterGroups(model, { weightDecay: c.weightDecay, noWeightDecayOn: c.noWeightDecayOn });
+  if (c.headLr === undefined) return decay ?? model.namedParameters();
+  const groups: ParamGroup[] = decay ?? [{ params: model.namedParameters() }];
+  return groups.flatMap((g) => [
+    { ...g, params: g.params.filter(([name]) => !isHead(name)) },
+    { ...g, params: g.params.filter(([name]) => isHead(name)), lr: c.headLr },
+  ]).filter((g) => g.params.length > 0);
+}
+
+/** The run's optimizer, as its options say, over parameterGroupsFor's groups. `lr` is the base
+ * rate the groups' own rates are relative to (the schedule sets each step's). */
+export function optimizerFor(c: TrainConfig, model: ResNet, lr = c.lr): Optimizer {
+  const params = parameterGroupsFor(c, model);
   if (c.optimizer === 'sgd') return new SGD(params, { lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov, capturable: c.cudaGraph });
   const Kind = c.optimizer === 'adamw' ? AdamW : Adam;
   return new Kind(params, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
@@ -154,11 +171,14 @@ function buildModel(c: TrainConfig, precision: Precision, weights: string | unde
 /** The run's model, optimizer and weights EMA (if it keeps one), fresh or (resuming) with the
  * checkpoint's weights and state, and where the run starts: epochs and steps done, the best
  * accuracy so far (-1: none). */
-export function setUpModel(c: TrainConfig, precision: Precision, lr: number, owned: Owned) {
+export function setUpModel(c: TrainConfig, precision: Precision, owned: Owned) {
   // A resumed run continues the same run: its checkpoint is checked before any model is built.
   const saved = c.resume ? readResumable(c.resume, c) : null;
   const model = owned.add(buildModel(c, precision, c.weights));
-  const optimizer = owned.add(optimizerFor(c, model, lr));
+  // Fine-tuning the head alone: the backbone keeps its (pretrained) weights; BatchNorm's running
+  // statistics still follow the new data in training mode, as in PyTorch with requires_grad off.
+  if (c.freeze === 'backbone') model.freeze(model.namedParameters().map(([name]) => name).filter((name) => !isHead(name)));
+  const optimizer = owned.add(optimizerFor(c, model));
   const ema = c.emaDecay === undefined ? null : owned.add(new WeightsEma(c, model, buildModel(c, precision, undefined)));
   const start = { epoch: 0, step: 0, bestAccuracy: -1 };
   if (saved) {
