@@ -148,6 +148,35 @@ test('zip bombs: no entry but the pickle, the byte order and the named storages 
   }
 });
 
+test('a storage the pickle itself declares huge, deflated from zeros, is refused before inflating (a bomb through the named storages)', () => {
+  const entries = unzipSync(new Uint8Array(pth('small_net.pth')));
+  const pickleName = Object.keys(entries).find((n) => n.endsWith('data.pkl'))!;
+  const prefix = pickleName.slice(0, -'data.pkl'.length);
+  // fc.weight's storage holds 5 x 96 = 480 floats: its persistent id says so as BININT2 480;
+  // made to say 2^25 (BININT, 128 MiB of float32)
+  const pickle = Buffer.from(entries[pickleName]);
+  const declared480 = Buffer.from([0x4d, 0xe0, 0x01]);
+  const at = pickle.indexOf(declared480);
+  assert.ok(at > 0 && pickle.indexOf(declared480, at + 1) < 0, 'one storage of 480 elements');
+  const numel = 2 ** 25;
+  const declaredHuge = Buffer.alloc(5);
+  declaredHuge[0] = 0x4a;
+  declaredHuge.writeUInt32LE(numel, 1);
+  const huge = Buffer.concat([pickle.subarray(0, at), declaredHuge, pickle.subarray(at + 3)]);
+  // (the only storage of 480 float32s, 1920 bytes)
+  const storage = Object.keys(entries).find((n) => n.startsWith(`${prefix}data/`) && entries[n].length === 480 * 4)!;
+  const bomb = zipSync({ ...entries, [pickleName]: new Uint8Array(huge), [storage]: new Uint8Array(numel * 4) }, { level: 1 });
+  assert.ok(bomb.length < 2 * 2 ** 20, `${bomb.length} bytes of file`);
+  const before = process.memoryUsage().rss;
+  assert.throws(() => readTorchCheckpoint(bomb, 'bomb.pth'), /bomb\.pth: storage \d+ declares 134217728 bytes compressed into \d+ \(more than 64x\): torch\.save does not compress storages; a crafted file, not inflated/);
+  assert.ok(process.memoryUsage().rss - before < 64 * 2 ** 20, 'nothing was inflated');
+  // the same storage stored uncompressed, as torch.save writes it, is read (nothing to refuse)
+  const stored = zipSync({ ...entries, [pickleName]: new Uint8Array(huge), [storage]: [new Uint8Array(numel * 4), { level: 0 }] });
+  const state = torchStateDict(stored, 'stored.pth');
+  assert.deepEqual(state['fc.weight'].shape, [5, 96]);
+  for (const t of Object.values(state)) t.dispose();
+});
+
 test('a load that fails half-way frees the tensors it had built at once (no wait for GC)', () => {
   const entries = unzipSync(new Uint8Array(pth('small_net.pth')));
   const last = Object.keys(entries).filter((n) => /\/data\/\d+$/.test(n)).sort((a, b) => Number(a.split('/').pop()) - Number(b.split('/').pop())).pop()!;

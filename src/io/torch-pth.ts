@@ -41,6 +41,9 @@ export function looksLikeTorchCheckpoint(bytes: Uint8Array): boolean {
 /** The largest data.pkl inflated: a state dict's pickle holds names and shapes only (ResNet152's
  * is under 100 KB); the tensors' bytes are separate entries. */
 const MAX_PICKLE_BYTES = 64 * 2 ** 20;
+/** A storage larger than this and compressed more than BOMB_RATIO times is refused uninflated. */
+const BOMB_MIN_BYTES = 64 * 2 ** 20;
+const BOMB_RATIO = 64;
 
 /**
  * The object torch.save wrote, with tensors as Tensors (on the CPU), dicts as Maps and tuples
@@ -58,8 +61,8 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
   // the pickle, the byte order, and each storage the pickle names (against the bytes the
   // pickle says it holds). Nothing else in the archive is ever inflated, wherever it sits
   // (a few MB of zip can declare gigabytes of zeros).
-  const declared = new Map<string, { originalSize: number; twice: boolean }>();
-  const unzip = (keep: (file: { name: string; originalSize: number }) => boolean): Record<string, Uint8Array> => {
+  const declared = new Map<string, { originalSize: number; size: number; twice: boolean }>();
+  const unzip = (keep: (file: { name: string; originalSize: number; size: number }) => boolean): Record<string, Uint8Array> => {
     try {
       return unzipSync(bytes, { filter: keep });
     } catch (err) {
@@ -67,9 +70,9 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
     }
   };
   // The directory alone: names and declared sizes, nothing inflated.
-  unzip(({ name, originalSize }) => {
+  unzip(({ name, originalSize, size }) => {
     const seen = declared.get(name);
-    declared.set(name, { originalSize: Math.max(originalSize, seen?.originalSize ?? 0), twice: seen !== undefined });
+    declared.set(name, { originalSize: Math.max(originalSize, seen?.originalSize ?? 0), size, twice: seen !== undefined });
     return false;
   });
   const crcs = centralDirectoryCrcs(bytes);
@@ -101,6 +104,15 @@ export function readTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): u
       const info = declared.get(name);
       if (!info) throw new CheckpointError(`${source}: storage ${ref.key} is missing from the archive`);
       const bytesNeeded = ref.numel * DTYPE_BYTES[ref.dtype];
+      // torch.save stores storages uncompressed; weights deflate by a few percent at most. A
+      // storage the pickle and the entry both declare huge but that is compressed far below
+      // that is zeros made to be inflated (a bomb), refused before inflating.
+      if (info.originalSize > BOMB_MIN_BYTES && info.originalSize > BOMB_RATIO * info.size) {
+        throw new CheckpointError(
+          `${source}: storage ${ref.key} declares ${info.originalSize} bytes compressed into ${info.size} (more than ${BOMB_RATIO}x): ` +
+            'torch.save does not compress storages; a crafted file, not inflated',
+        );
+      }
       const data = entry(name, bytesNeeded, `a storage of ${ref.numel} ${ref.dtype} elements (${bytesNeeded} bytes)`)!;
       if (data.length < bytesNeeded) {
         throw new CheckpointError(`${source}: storage ${ref.key} has ${data.length} bytes, ${bytesNeeded} expected (truncated?)`);
