@@ -952,6 +952,148 @@ def image_folder():
     )
 
 
+IMAGE_TRANSFORMS_DIR = os.path.join(OUT, "image_transforms")
+
+
+def natural_image(h, w, rng):
+    """RGB bytes with a photograph's 1/f spectrum (edges and texture at every scale)."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    f = np.sqrt(fx**2 + fy**2)
+    f[0, 0] = 1
+    noise = lambda: (rng.normal(size=(h, w // 2 + 1)) + 1j * rng.normal(size=(h, w // 2 + 1))) / f
+    base = noise()
+    a = np.stack([np.fft.irfft2(base + 0.4 * noise(), s=(h, w)) for _ in range(3)], -1)
+    a = (a - a.mean()) / a.std() * 50 + 120
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def image_transform_files(rng):
+    """The fixture's images, written with PIL: {name: (PIL image as opened)}."""
+    from PIL import Image
+
+    photo = Image.fromarray(natural_image(96, 128, rng))
+    small = Image.fromarray(natural_image(30, 40, rng))
+    alpha = Image.fromarray(np.linspace(0, 255, 30 * 40).reshape(30, 40).astype(np.uint8))
+    rgba = small.copy()
+    rgba.putalpha(alpha)
+    palette = small.quantize(32)
+    palette.info["transparency"] = 0
+    grey16 = Image.fromarray((np.arange(30 * 40).reshape(30, 40) % 700).astype(np.uint16))
+    saves = {
+        "photo.png": (photo, {}),
+        "photo.jpg": (photo, {"quality": 90}),
+        "large.jpg": (Image.fromarray(natural_image(300, 400, rng)), {"quality": 70}),
+        "grey.png": (small.convert("L"), {}),
+        "grey.jpg": (small.convert("L"), {"quality": 90}),
+        "rgba.png": (rgba, {}),
+        "la.png": (rgba.convert("LA"), {}),
+        "palette.png": (palette, {}),
+        "cmyk.jpg": (small.convert("CMYK"), {"quality": 95}),
+        "grey16.png": (grey16, {}),
+        "rgb24.bmp": (small, {}),
+        "palette8.bmp": (small.quantize(64), {}),
+        "rgba32.bmp": (rgba, {}),
+        "rgb.ppm": (small, {}),
+        "grey.pgm": (small.convert("L"), {}),
+        "lossy.webp": (small, {"quality": 90}),
+        "rgb.tiff": (small, {}),
+    }
+    os.makedirs(IMAGE_TRANSFORMS_DIR, exist_ok=True)
+    for name, (img, kwargs) in saves.items():
+        img.save(os.path.join(IMAGE_TRANSFORMS_DIR, name), **kwargs)
+    return list(saves)
+
+
+def b64(array):
+    import base64
+
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def image_transform_geometry():
+    """RandomResizedCrop's fallback (certain for these shapes: no draw of 10 fits), the
+    distribution of its boxes on a 500 x 375 image (torch's generator; ours draws others), and
+    Resize's output sizes."""
+    from PIL import Image
+    from torchvision import transforms as T
+
+    fallbacks = []
+    for w, h in [(1000, 10), (10, 1000), (640, 20), (3, 400), (400, 3)]:
+        top, left, bh, bw = T.RandomResizedCrop.get_params(Image.new("RGB", (w, h)), [0.08, 1.0], [3 / 4, 4 / 3])
+        fallbacks.append({"width": w, "height": h, "box": [top, left, bh, bw]})
+    torch.manual_seed(0)
+    draws = [T.RandomResizedCrop.get_params(Image.new("RGB", (500, 375)), [0.08, 1.0], [3 / 4, 4 / 3]) for _ in range(20000)]
+    shares = np.array([bh * bw / (500 * 375) for _, _, bh, bw in draws])
+    log_ratios = np.log(np.array([bw / bh for _, _, bh, bw in draws]))
+    box_stats = {
+        "width": 500,
+        "height": 375,
+        "draws": len(draws),
+        "share_mean": float(shares.mean()),
+        "share_quantiles": [float(q) for q in np.quantile(shares, [0.1, 0.25, 0.5, 0.75, 0.9])],
+        "log_ratio_mean": float(log_ratios.mean()),
+        "log_ratio_std": float(log_ratios.std()),
+    }
+    resized = []
+    for w, h, size in [(500, 375, 256), (375, 500, 256), (333, 257, 256), (257, 333, 146), (1000, 3, 5), (7, 999, 256), (256, 256, 256)]:
+        out = T.Resize(size)(Image.new("RGB", (w, h)))
+        resized.append({"width": w, "height": h, "size": size, "out": [out.width, out.height]})
+    return fallbacks, box_stats, resized
+
+
+def image_transforms():
+    """torchvision's PIL path on real files: each file as ImageFolder's loader gives it (RGB), the
+    pixels of resized_crop for fixed boxes (RandomResizedCrop's step once its box is drawn), and
+    of Resize + CenterCrop (the evaluation transform), all uint8 HWC in base64."""
+    import torchvision
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+    from torchvision import transforms as T
+    from torchvision.datasets.folder import pil_loader
+
+    names = image_transform_files(np.random.default_rng(25))
+    resample = {
+        "photo.png": [[10, 20, 80, 100], [5, 7, 20, 24], [0, 0, 96, 30], [30, 40, 32, 32], [3, 5, 77, 101], [0, 0, 96, 128]],
+        "photo.jpg": [[10, 20, 80, 100], [5, 7, 20, 24], [3, 5, 77, 101], [0, 0, 96, 128]],
+        "large.jpg": [[20, 30, 260, 340], [50, 50, 150, 150]],
+    }
+    evals = {"photo.png": [[36, 32], [73, 48], [110, 32]], "photo.jpg": [[36, 32], [73, 48]], "large.jpg": [[40, 32], [100, 64]]}
+    images = []
+    for name in names:
+        img = pil_loader(os.path.join(IMAGE_TRANSFORMS_DIR, name))
+        entry = {"file": name, "width": img.width, "height": img.height, "crops": [], "evals": []}
+        if img.width * img.height <= 40 * 30:
+            entry["rgb"] = b64(np.asarray(img))
+        size = 48 if name == "large.jpg" else 32 if name.startswith("photo") else 24
+        for top, left, h, w in resample.get(name, [[4, 6, 20, 28]]):
+            out = TF.resized_crop(img, top, left, h, w, [size, size], T.InterpolationMode.BILINEAR, antialias=True)
+            entry["crops"].append({"box": [top, left, h, w], "size": size, "hwc": b64(np.asarray(out))})
+        for resize, crop in evals.get(name, []):
+            out = T.Compose([T.Resize(resize), T.CenterCrop(crop)])(img)
+            entry["evals"].append({"resizeSize": resize, "size": crop, "hwc": b64(np.asarray(out))})
+        images.append(entry)
+    fallbacks, box_stats, resized = image_transform_geometry()
+    photo = pil_loader(os.path.join(IMAGE_TRANSFORMS_DIR, "photo.png"))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    normalized = T.Compose([T.Resize(36), T.CenterCrop(32), T.ToTensor(), T.Normalize(mean, std)])(photo)
+    write(
+        "image_transforms.json",
+        {
+            "description": "torchvision's PIL path on the files in image_transforms/: pil_loader (convert('RGB')), "
+            "resized_crop(box, [size, size], BILINEAR, antialias=True) for fixed boxes [top, left, height, width], "
+            "Resize(resizeSize) + CenterCrop(size); pixels uint8 HWC, base64",
+            "torchvision": torchvision.__version__,
+            "pillow": Image.__version__,
+            "images": images,
+            "fallbacks": fallbacks,
+            "box_stats": box_stats,
+            "resized": resized,
+            "normalized": {"file": "photo.png", "resizeSize": 36, "size": 32, "mean": mean, "std": std, "chw_float32": b64(normalized.numpy())},
+        },
+    )
+
+
 GENERATORS = [
     "small_net",
     "ops",
@@ -968,6 +1110,7 @@ GENERATORS = [
     "resnet_fixtures",
     "ddp_trajectory",
     "image_folder",
+    "image_transforms",
 ]
 
 

@@ -49,7 +49,7 @@ const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
 
 /** The numbers of a netpbm header after its magic, and where the pixels start; null if `head`
  * ends first. Comments run from '#' to the end of the line; one white space ends the header. */
-function pnmFields(head: Buffer, count: number): { values: number[]; dataStart: number } | null {
+export function pnmFields(head: Buffer, count: number): { values: number[]; dataStart: number } | null {
   const values: number[] = [];
   let i = 2;
   while (values.length < count) {
