@@ -32,3 +32,18 @@ export { stratifiedSplit, validationCount, fileListHash, checkSameFiles } from '
 export type { SplitDescription } from './split';
 export { compareCodePoints } from './code-points';
 export { ImageFileError, BadImagesError } from '../error-classes';
+export { ImageFileLoader } from './image-loader';
+export type { ImageFileLoaderOptions } from './image-loader';
+export {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  imagenetTrainPipeline,
+  imagenetEvalPipeline,
+  checkImagePipeline,
+  randomResizedCropBox,
+  resizedSize,
+  centerCropBox,
+  augmentationRandom,
+} from './image-transforms';
+export type { ImagePipeline, TrainImagePipeline, EvalImagePipeline, NormalizeOptions, CropBox } from './image-transforms';
+export { decodeForEval, decodeRgb } from './image-decode';
