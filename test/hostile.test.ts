@@ -252,7 +252,7 @@ test('messages that were cryptic name the file, key and problem', async () => {
   assert.equal(evalPth.status, 1);
   assert.match(evalPth.stderr, /small_net\.pth is a PyTorch \.pth weights file, not a checkpoint written by train .*start a training from it with --weights/);
   const fileAsData = spawnSync(process.execPath, [cli, 'train', '--data', __filename, '--device', 'cpu'], { encoding: 'utf8' });
-  assert.match(fileAsData.stderr, /CIFAR-10 folder .*hostile\.test\.ts is a file, not a folder/);
+  assert.match(fileAsData.stderr, /data .*hostile\.test\.ts is a file but not a \.csv or \.jsonl manifest: looked for class folders .*CIFAR-10/);
   const loop = path.join(tmp, 'loop-data');
   writeSyntheticCifar(loop, { perFile: 2 });
   const batch = path.join(loop, 'cifar-10-batches-bin', 'data_batch_3.bin');

@@ -194,7 +194,7 @@ test('CLI train: tutorial lines, --json, and bad arguments exit 2 with one clear
   }
   const missing = spawnSync(process.execPath, [cli, 'train', '--data', path.join(tmp, 'no-such-dir'), '--device', 'cpu'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^resnet-native: CIFAR-10 folder .*no-such-dir does not exist/);
+  assert.match(missing.stderr, /^resnet-native: data .*no-such-dir does not exist/);
   const graphOnCpu = spawnSync(process.execPath, [cli, 'train', '--cuda-graph', '--device', 'cpu'], { encoding: 'utf8' });
   assert.equal(graphOnCpu.status, 2, 'conflicting options are bad usage');
   assert.match(graphOnCpu.stderr, /^resnet-native: cudaGraph needs a CUDA device, and the device is 'cpu'/);

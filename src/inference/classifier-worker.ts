@@ -44,7 +44,7 @@ async function drain(): Promise<void> {
     const decoded = await Promise.all(
       taken.map(async (r) => {
         try {
-          return { r, images: await Promise.all(r.images.map((img) => imageToChw(img, ready.meta.imageSize))) };
+          return { r, images: await Promise.all(r.images.map((img) => imageToChw(img, ready.meta.imageSize, ready.meta.evalTransform?.resizeSize))) };
         } catch (err) {
           port.postMessage({ kind: 'answer', id: r.id, error: serializeError(err) });
           return null;

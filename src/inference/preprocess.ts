@@ -1,10 +1,14 @@
-// Turning user images into model input: any format sharp reads (or raw RGB/RGBA pixels), resized
-// (cover, centre) to the model's input size, as uint8 CHW, then rescaled and normalised.
+// Turning user images into model input: any format sharp reads (or raw RGB/RGBA pixels) as the
+// model's checkpoint says it was evaluated: resized (cover, centre) to its input size (CIFAR-10
+// and the synthetic set), or the ImageNet recipe's Resize(resizeSize) + CenterCrop (own images,
+// the very pixels the training's evaluation saw); as uint8 CHW, then rescaled and normalised.
 import sharp from 'sharp';
 import { noGrad } from '../autograd';
 import type { Device } from '../device';
 import { Tensor, fromBytes, tensor } from '../tensor';
 import { MAX_IMAGE_PIXELS } from '../io/image-limits';
+import { decodeForEval } from '../data/image-decode';
+import { imagenetEvalPipeline } from '../data/image-transforms';
 
 /** An encoded image (JPEG, PNG, WebP, ...) or raw interleaved pixels. */
 export type ImageInput = Uint8Array | { data: Uint8Array; width: number; height: number; channels?: 3 | 4 };
@@ -21,7 +25,7 @@ export const MAX_REQUEST_PIXELS = MAX_IMAGE_PIXELS;
  * their headers and the total is held to MAX_REQUEST_PIXELS, then each is decoded. Errors start
  * with `label(i)` and say 'pixel limit' when the images are too large.
  */
-export async function decodeImages(files: Uint8Array[], size: number, label: (i: number) => string): Promise<Uint8Array[]> {
+export async function decodeImages(files: Uint8Array[], size: number, label: (i: number) => string, resizeSize?: number): Promise<Uint8Array[]> {
   // (one image is held to the same bound by imageToChw itself: no header pass for it)
   const sizes =
     files.length < 2
@@ -39,15 +43,17 @@ export async function decodeImages(files: Uint8Array[], size: number, label: (i:
   }
   return Promise.all(
     files.map((f, i) =>
-      imageToChw(f, size).catch((err: Error) => {
+      imageToChw(f, size, resizeSize).catch((err: Error) => {
         throw new Error(`${label(i)}: ${err.message}`);
       }),
     ),
   );
 }
 
-/** Decodes and resizes one image to size x size RGB, returned as CHW bytes. */
-export async function imageToChw(input: ImageInput, size: number): Promise<Uint8Array> {
+/** Decodes one image to size x size RGB, returned as CHW bytes: resized (cover, centre), or with
+ * `resizeSize` (a checkpoint's evalTransform) through the evaluation pipeline its model was trained with. */
+export async function imageToChw(input: ImageInput, size: number, resizeSize?: number): Promise<Uint8Array> {
+  if (resizeSize !== undefined) return evalPipelineChw(input, size, resizeSize);
   const image =
     input instanceof Uint8Array
       ? sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS })
@@ -73,6 +79,23 @@ export async function imageToChw(input: ImageInput, size: number): Promise<Uint8
     chw[2 * plane + p] = hwc[3 * p + 2];
   }
   return chw;
+}
+
+/** The evaluation pipeline's pixels (data/image-decode.ts, as the training's loader makes them);
+ * raw pixels are handed to it as a lossless PNG. */
+async function evalPipelineChw(input: ImageInput, size: number, resizeSize: number): Promise<Uint8Array> {
+  const bytes =
+    input instanceof Uint8Array
+      ? input
+      : await sharp(Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength), { raw: { width: input.width, height: input.height, channels: input.channels ?? 3 } })
+          .png({ compressionLevel: 0 })
+          .toBuffer();
+  try {
+    return await decodeForEval(bytes, imagenetEvalPipeline(size, { resizeSize }), 'image');
+  } catch (err) {
+    const message = (err as Error).message.replace(/^image: /, '');
+    throw new Error(`cannot read image: ${message}`);
+  }
 }
 
 /** CHW images one after another in one buffer (what normalizeChw takes). */

@@ -10,6 +10,8 @@ export interface ModelInfo {
   arch: string;
   classNames: string[];
   imageSize: number;
+  /** The evaluation's Resize of the shorter side (own images' models), else absent: a plain resize. */
+  resizeSize?: number;
   mean: number[];
   std: number[];
   device: string;

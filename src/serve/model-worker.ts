@@ -24,6 +24,7 @@ try {
     arch: meta.arch,
     classNames: meta.classNames,
     imageSize: meta.imageSize,
+    resizeSize: meta.evalTransform?.resizeSize,
     mean: meta.mean,
     std: meta.std,
     device: model.options.device,

@@ -34,7 +34,7 @@ export function modelMetadata(name: string, info: ModelInfo): Record<string, unk
       { name: 'input', datatype: 'FP32', shape: [-1, 3, s, s] },
     ],
     outputs: OUTPUTS.map((o) => ({ name: o, datatype: 'FP32', shape: [-1, classes] })),
-    parameters: { arch: info.arch, image_size: s, class_names: info.classNames, device: info.device },
+    parameters: { arch: info.arch, image_size: s, ...(info.resizeSize !== undefined ? { resize_size: info.resizeSize } : {}), class_names: info.classNames, device: info.device },
   };
 }
 
@@ -244,20 +244,20 @@ async function readInput(name: InputName, shape: number[], size: Declared, raw: 
         bytes[i] = v as number;
       }
     }
-    const images = await Promise.all(Array.from({ length: count }, (_, i) => imageToChw({ data: bytes.subarray(i * h * w * 3, (i + 1) * h * w * 3), width: w, height: h, channels: 3 }, s)));
+    const images = await Promise.all(Array.from({ length: count }, (_, i) => imageToChw({ data: bytes.subarray(i * h * w * 3, (i + 1) * h * w * 3), width: w, height: h, channels: 3 }, s, info.resizeSize)));
     return [chwPart(images)];
   }
   // images: BYTES, one encoded image per element
   const count = size.count;
   const encoded: Buffer[] = raw ? splitBytes(raw, count) : jsonBytes(data, shape, count);
-  return [chwPart(await decodeForRequest(encoded, s, (i) => `inputs[0] element ${i}`))];
+  return [chwPart(await decodeForRequest(encoded, s, (i) => `inputs[0] element ${i}`, info.resizeSize))];
 }
 
 /** decodeImages, with its errors as the request's: images over a pixel limit are too large (413),
  * not malformed (400). */
-export async function decodeForRequest(files: Uint8Array[], size: number, label: (i: number) => string): Promise<Uint8Array[]> {
+export async function decodeForRequest(files: Uint8Array[], size: number, label: (i: number) => string, resizeSize?: number): Promise<Uint8Array[]> {
   try {
-    return await decodeImages(files, size, label);
+    return await decodeImages(files, size, label, resizeSize);
   } catch (err) {
     const message = (err as Error).message;
     throw new HttpError(/pixel limit/.test(message) ? 413 : 400, message);

@@ -291,7 +291,7 @@ export function inferenceRoutes({ models, metrics, log = 'off', maxBodyBytes = S
       } else {
         throw new HttpError(415, `send an image (Content-Type: image/...) or multipart/form-data files, not '${type || 'no content type'}'`);
       }
-      const images = await decodeForRequest(files, m.info.imageSize, (i) => (single ? 'the image' : `file ${i + 1}`));
+      const images = await decodeForRequest(files, m.info.imageSize, (i) => (single ? 'the image' : `file ${i + 1}`), m.info.resizeSize);
       const result = await m.infer([{ kind: 'chw8', count: images.length, data: concatChw(images) }], clientState(reply));
       const predictions = images.map((_, i) => predictionOf(result.probabilities, i, result.classes, m.info.classNames, top));
       return single ? predictions[0] : { predictions };

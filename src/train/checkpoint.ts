@@ -12,6 +12,7 @@ import type { GradScalerState } from '../optim/grad-scaler';
 import type { Optimizer } from '../optim/optimizer';
 import { dispose, type Tensor } from '../tensor';
 import { PADDING_MODES, STEM_KINDS, type Arch } from '../models/names';
+import type { SplitDescription } from '../data/split';
 import { MAX_CLASSES, MAX_EPOCHS, MAX_IMAGE_SIZE } from './options';
 
 export { CHECKPOINT_FORMAT };
@@ -44,6 +45,12 @@ export interface CheckpointMeta {
   role?: 'best' | 'last' | 'ema';
   /** The loss scaler's state when the run used loss scaling. */
   lossScale?: GradScalerState;
+  /** How images are prepared for this model (own images: the ImageNet recipe's evaluation,
+   * Resize(resizeSize) of the shorter side, then CenterCrop(imageSize)). Absent: a plain resize to
+   * imageSize (CIFAR-10 and the synthetic set). */
+  evalTransform?: { resizeSize: number };
+  /** Where the data came from (own images): its format, path and split, and the files left out. */
+  data?: { format: string; source: string; split: SplitDescription; skipped: { file: string; reason: string }[]; skippedCount: number };
 }
 
 /** The checkpoint key prefix of a weights EMA's state (its averaged weights and update count). */
@@ -127,6 +134,13 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) bad('config', 'an object', config);
   const role = get('role');
   if (role !== undefined && role !== 'best' && role !== 'last' && role !== 'ema') bad('role', "'best', 'last' or 'ema'", role);
+  const evalTransform = get('evalTransform') as Record<string, unknown> | undefined;
+  if (evalTransform !== undefined) {
+    const r = evalTransform?.resizeSize;
+    if (typeof evalTransform !== 'object' || evalTransform === null || !Number.isSafeInteger(r) || (r as number) < (get('imageSize') as number) || (r as number) > MAX_IMAGE_SIZE * 2) {
+      bad('evalTransform', `{ resizeSize: an integer from imageSize to ${MAX_IMAGE_SIZE * 2} }`, evalTransform);
+    }
+  }
   const scale = get('lossScale') as Record<string, unknown> | undefined;
   if (scale !== undefined && !(typeof scale === 'object' && scale !== null && typeof scale.scale === 'number' && scale.scale > 0 && typeof scale.growthTracker === 'number')) {
     bad('lossScale', '{ scale > 0, growthTracker }', scale);

@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, setCudnnBenchmark, setTF32, setThreadNumThreads } from '../device';
 import type { BatchSource } from '../data/batch-source';
-import { CIFAR10_MEAN, CIFAR10_STD } from '../data/transforms';
 import type { ResNet } from '../models/resnet';
 import { crossEntropy } from '../nn/functional';
 import type { Tensor } from '../tensor';
@@ -20,7 +19,9 @@ import { TrainingError } from './errors';
 import type { TrainEvent } from './events';
 import { Precision } from './precision';
 import { RunLog } from './run-log';
-import { Owned, schedule, setUpData, setUpModel } from './setup';
+import { Owned, checkResumedInput, readResumable, schedule, setUpModel } from './setup';
+import { setUpData } from './run-data';
+import type { RunConfig, RunData } from './data-parts';
 import { stepRunnerFor, type StepRunner } from './step-runner';
 import { strategyFor, type Strategy } from './strategy';
 import type { WeightsEma } from './weights-ema';
@@ -73,7 +74,7 @@ export async function runCheckedTraining(c: TrainConfig, hooks: TrainHooks = {})
 
 /** What a run is made of, once set up: the parts each phase uses. */
 interface Run {
-  c: TrainConfig;
+  c: RunConfig;
   strategy: Strategy;
   precision: Precision;
   model: ResNet;
@@ -96,7 +97,7 @@ async function train(options: TrainConfig, hooks: TrainHooks, owned: Owned): Pro
   // to the others at once; joining can be stopped like a step, and says every 10 s which ranks it
   // waits for). A rank asked to train on 'cuda' trains on its own GPU, and every part uses that one.
   const strategy = owned.add(strategyFor(options.distributed, options.device, { signal: hooks.signal, onWaiting: hooks.onLine }));
-  const run = setUpRun({ ...options, device: strategy.device }, strategy, hooks, owned);
+  const run = await setUpRun({ ...options, device: strategy.device }, strategy, hooks, owned);
   const { c, log, checkpoints, start } = run;
   let bestAccuracy = start.bestAccuracy;
   const losses: number[] = [];
@@ -129,28 +130,27 @@ async function train(options: TrainConfig, hooks: TrainHooks, owned: Owned): Pro
   return { bestAccuracy, bestCheckpoint: best, lastCheckpoint: last, epochs: c.epochs, steps: run.epochs.globalStep, losses, accuracies };
 }
 
-/** The run's parts, in the order their errors should come: data, then the run folder, then the
- * model, optimizer and resumed state; the callbacks (checkpoints first) and the log. */
-function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: Owned): Run {
+/** The run's parts, in the order their errors should come: the resumed checkpoint, the data,
+ * then the run folder, then the model, optimizer and resumed state; the callbacks (checkpoints
+ * first) and the log. */
+async function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: Owned): Promise<Run> {
   const rankBatch = strategy.rankBatch(c.batchSize);
   const precision = owned.add(new Precision(c));
   if (c.threads) setThreadNumThreads(c.threads);
   manualSeed(c.seed);
-  const data = setUpData(c, strategy, rankBatch, owned);
-  const files = checkpointFiles(c.checkpointDir, c.arch);
-  // Before any model is built or step taken (after the data, whose errors come first).
-  if (strategy.isMain) {
-    prepareRunFolder(c.checkpointDir, Object.values(files).map((f) => path.basename(f)), { resume: c.resume, overwrite: c.overwrite });
-    // (an overwritten run's average must not stay behind to be taken for this run's)
-    if (c.overwrite && c.emaDecay === undefined) fs.rmSync(files.ema, { force: true });
-    if (c.logDir) prepareLogFolder(c.logDir);
-  }
+  // A resumed run continues the same run: its checkpoint is checked before anything is built,
+  // and its classes, split and input size are the data's.
+  const saved = c.resume ? readResumable(c.resume, c) : null;
+  const data = await setUpData(c, strategy, rankBatch, owned, saved?.meta ?? null);
+  const rc = data.config;
+  if (saved) checkResumedInput(saved, rc);
+  prepareFolders(rc, strategy);
   // Steps are optimizer steps: with accumulation, each takes accumulateSteps batches.
   const batchesPerEpoch = Math.min(data.trainLoader.length, (c.maxStepsPerEpoch ?? Infinity) * c.accumulateSteps);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / c.accumulateSteps);
   const lrAt = schedule(c, stepsPerEpoch);
-  const { model, optimizer, ema, start } = setUpModel(c, precision, owned);
-  const describe = () => ({ ...modelCard(c, data.classNames), config: TRAIN_OPTIONS.checkpointConfig(c), lossScale: precision.stateDict() });
+  const { model, optimizer, ema, start } = setUpModel(rc, saved, precision, owned);
+  const describe = () => ({ ...modelCard(rc), ...data.card, config: TRAIN_OPTIONS.checkpointConfig(c), lossScale: precision.stateDict() });
   const checkpoints = new CheckpointCallback({ dir: c.checkpointDir, arch: c.arch, model, optimizer, ema, describe, onWritten: (e) => log.checkpoint(e) });
   // Checkpoints first, then the caller's events, the run's own curves (and TensorBoard files), then the caller's callbacks.
   const callbacks = new CallbackList([checkpoints, ...runCallbacks(c, hooks)]);
@@ -164,7 +164,19 @@ function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, owned: 
     { ...c, ...data, stepsPerEpoch, batchesPerEpoch, lrAt, optimizer, runner, precision, strategy, log, signal: hooks.signal, checkHealth: () => checkpoints.throwIfFailed(), whatIsKept: () => checkpoints.whatIsKept(), afterStep: ema ? (i, step) => ema.afterStep(i, step) : undefined },
     start.step,
   );
-  return { c, strategy, precision, model, ema, start, classNames: data.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes: [...dataNotes(c, strategy, data), ...(ema ? [emaNote(c, ema)] : [])] };
+  const notes = [...runNotes(rc, strategy, data), ...(ema ? [emaNote(c, ema)] : [])];
+  return { c: rc, strategy, precision, model, ema, start, classNames: data.card.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes };
+}
+
+/** The checkpoint folder (and TensorBoard's), checked before any model is built or step taken
+ * (after the data, whose errors come first); main rank only. */
+function prepareFolders(c: TrainConfig, strategy: Strategy): void {
+  if (!strategy.isMain) return;
+  const files = checkpointFiles(c.checkpointDir, c.arch);
+  prepareRunFolder(c.checkpointDir, Object.values(files).map((f) => path.basename(f)), { resume: c.resume, overwrite: c.overwrite });
+  // (an overwritten run's average must not stay behind to be taken for this run's)
+  if (c.overwrite && c.emaDecay === undefined) fs.rmSync(files.ema, { force: true });
+  if (c.logDir) prepareLogFolder(c.logDir);
 }
 
 /** The callbacks a run gets besides its checkpoints: the caller's events, the run's own curves
@@ -178,21 +190,20 @@ function runCallbacks(c: TrainConfig, hooks: TrainHooks): TrainingCallback[] {
   ];
 }
 
-/** What every checkpoint of the run says about its model and input. */
-function modelCard(c: TrainConfig, classNames: string[]) {
+/** What every checkpoint of the run says about its model. */
+function modelCard(c: RunConfig) {
   const { arch, numClasses, stem, padding, imageSize } = c;
-  return { arch, numClasses, stem, padding, imageSize, mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD], classNames };
+  return { arch, numClasses, stem, padding, imageSize };
 }
 
-/** What the run says about its data before the first step. */
-function dataNotes(c: TrainConfig, strategy: Strategy, data: ReturnType<typeof setUpData>): string[] {
+/** What the run says about itself and its data before the first step. */
+function runNotes(c: RunConfig, strategy: Strategy, data: RunData): string[] {
   const notes: string[] = [];
   if (c.momentum >= 1) notes.push(`Warning: momentum ${c.momentum} is 1 or more: the updates grow without bound (the usual range is 0 to 0.99).`);
-  const spread = strategy.describe(c.batchSize, data.imagesPerEpoch, data.trainSet.size);
+  const spread = strategy.describe(c.batchSize, data.imagesPerEpoch, data.trainSize);
   if (spread) notes.push(spread);
   if (data.dropLast) notes.push(`The last batch of each epoch would hold 1 image, which BatchNorm cannot train on: it is left out (${data.imagesPerEpoch - 1} images an epoch${strategy.worldSize > 1 ? ' on each rank' : ''}).`);
-  if (data.synthetic) notes.push(`Training on the built-in SYNTHETIC dataset (${data.trainSet.size} train / ${data.testSet.size} test images): pass --data DIR for CIFAR-10.`);
-  return notes;
+  return [...notes, ...data.notes];
 }
 
 /** What the EMA's decay per update is (the option's value is the reference's, adjusted). */

@@ -26,6 +26,9 @@ export const NO_DECAY_KINDS = ['norm', 'bias'] as const;
 export type NoDecayKind = (typeof NO_DECAY_KINDS)[number];
 const SCHEDULES = ['tutorial', 'warmup-cosine', 'step'] as const;
 const FREEZE_KINDS = ['none', 'backbone'] as const;
+/** data-format.ts's DATA_FORMATS and 'auto' (listed here: that module reads the file system and CIFAR-10's loader). */
+export const DATA_FORMAT_CHOICES = ['auto', 'image-folder', 'split-folders', 'csv', 'jsonl', 'cifar10'] as const;
+const BAD_IMAGE_POLICIES = ['fail', 'skip'] as const;
 const HALF_DTYPES = ['bfloat16', 'float16'] as const;
 
 /** A number above 0 (the flag's text read as a number). */
@@ -78,8 +81,23 @@ function distributedCheck(value: unknown, name: string): ProcessGroupOptions | n
 const DECLARATIONS = {
   /** Default 'resnet50'. */
   arch: choice(ARCH_NAMES, { default: 'resnet50', help: 'architecture', flag: { value: '<name>' } }),
-  /** CIFAR-10 folder; default: the built-in synthetic set (and the run says so). */
-  data: path({ help: 'CIFAR-10 folder (binary version); default: the built-in synthetic set', flag: { value: '<dir>' } }),
+  /** Your images (class folders, train/ + val/ folders, a .csv or .jsonl manifest) or CIFAR-10's
+   * binary folder; default: the built-in synthetic set (and the run says so). */
+  data: path({
+    help: 'your images (class folders, train/ + val/ folders, or a .csv / .jsonl manifest of path,label) or CIFAR-10 (binary version); default: the built-in synthetic set',
+    flag: { value: '<path>' },
+  }),
+  /** What `data` is; default 'auto' (detected from its top level). */
+  dataFormat: choice(DATA_FORMAT_CHOICES, { default: 'auto', help: 'what --data is (default: detected)', flag: { value: '<format>' } }),
+  /** Share of each class held out for validation where the data gives no split (one folder of
+   * class folders, a manifest without a split column): seeded by `seed`, stratified, recorded in
+   * the checkpoint. Default 0.2. */
+  valSplit: number({ min: 0, max: 0.9, default: 0.2, help: 'share of each class held out for validation when --data has no split of its own' }),
+  /** Images that cannot be read: 'fail' (default: the run does not start, naming them) or 'skip'
+   * (left out, listed in the log and the checkpoint). */
+  badImages: choice(BAD_IMAGE_POLICIES, { default: 'fail', help: "unreadable images: 'fail' before training starts, naming them, or 'skip' them (listed in the log and the checkpoint)", hparam: false }),
+  /** Threads decoding image files (own images); default: one per core. */
+  workers: integer({ min: 1, max: 256, help: 'threads decoding image files (default: one per core)', hparam: false }),
   /** Images in the synthetic splits; default 10,000 / 2,000. */
   syntheticSize: custom<{ train?: number; test?: number }>()(syntheticSizeCheck, { default: { train: 10_000, test: 2_000 }, flag: false }),
   /** Default 5. */
@@ -154,10 +172,11 @@ const DECLARATIONS = {
   nesterov: boolean({ default: false, help: 'Nesterov momentum' }),
   /** Default 0. */
   labelSmoothing: number({ min: 0, max: 1, default: 0, help: 'label smoothing' }),
-  /** Default 10. */
-  numClasses: integer({ min: 1, max: MAX_CLASSES, default: 10, help: 'classes' }),
-  /** Default 32. */
-  imageSize: integer({ min: 1, max: MAX_IMAGE_SIZE, default: 32, help: 'input size (Resize)' }),
+  /** Classifier outputs; default: the data's classes (CIFAR-10 and the synthetic set: 10). */
+  numClasses: integer({ min: 1, max: MAX_CLASSES, defaultHelp: "the data's classes", help: 'classes' }),
+  /** Input size; default 32 for CIFAR-10 and the synthetic set, 224 for your images (the crop of
+   * the ImageNet recipe: RandomResizedCrop in training, Resize(size * 256 / 224) + CenterCrop). */
+  imageSize: integer({ min: 1, max: MAX_IMAGE_SIZE, defaultHelp: '32 for CIFAR-10, 224 for your images', help: 'input size' }),
   /** Default 'imagenet' (the tutorial's and torchvision's). */
   stem: choice(STEM_KINDS, { default: 'imagenet', help: "stem: 'imagenet' 7x7/2 + max-pool, 'cifar' 3x3/1" }),
   /** Default 'torch'. */

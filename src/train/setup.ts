@@ -1,10 +1,6 @@
 // A run's set-up: what it owns (freed when it ends), its learning-rate schedule, its optimizer,
 // and the checkpoint it resumes from (checked against this run's options and model).
 import { dispose, type Tensor } from '../tensor';
-import { loadCifar10, type ImageDataset } from '../data/cifar10';
-import { DataLoader } from '../data/loader';
-import { syntheticDataset } from '../data/synthetic';
-import { testTransforms, trainTransforms } from '../data/transforms';
 import type { ResNet } from '../models/resnet';
 import { cosineDecaySchedule, stepDecaySchedule, warmupCosineSchedule, type LrSchedule } from '../optim/lr';
 import { SGD } from '../optim/sgd';
@@ -16,7 +12,8 @@ import { ARCHITECTURES, readCheckpoint, type LoadedCheckpoint } from './checkpoi
 import type { OptimizerKind, TrainConfig } from './config';
 import { TrainingError } from './errors';
 import type { Precision } from './precision';
-import type { Strategy } from './strategy';
+import type { RunConfig } from './data-parts';
+import type { ImageDataset } from '../data/cifar10';
 import { WeightsEma } from './weights-ema';
 
 /** What a run made, freed when it ends (last made, first freed). */
@@ -47,7 +44,8 @@ export function schedule(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
 }
 
 /** The checkpoint to resume from, refused (naming the field) when it cannot continue this run:
- * no optimizer state (a -best file), another model or input than this run's, or no epochs left. */
+ * no optimizer state (a -best file), another optimizer or model than this run's, or no epochs
+ * left (its input is checked once the data is known: checkResumedInput). */
 export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   const saved = readCheckpoint(file);
   const refuse = (why: string): never => {
@@ -62,10 +60,8 @@ export function readResumable(file: string, c: TrainConfig): LoadedCheckpoint {
   }
   const trainedWith = (saved.meta.config.optimizer as string | undefined) ?? 'sgd';
   if (trainedWith !== c.optimizer) refuse(`it was trained with optimizer ${JSON.stringify(trainedWith)} and this run has ${JSON.stringify(c.optimizer)}: pass the same --optimizer`);
-  for (const key of ['arch', 'numClasses', 'stem', 'padding', 'imageSize'] as const) {
-    if (saved.meta[key] !== c[key]) {
-      refuse(`it was trained with ${key} ${JSON.stringify(saved.meta[key])} and this run has ${JSON.stringify(c[key])}: a resumed run keeps its model and input (pass the same ${key})`);
-    }
+  for (const key of ['arch', 'stem', 'padding'] as const) {
+    if (saved.meta[key] !== c[key]) refuse(differs(key, saved.meta[key], c[key]));
   }
   const { epoch, step } = saved.meta;
   if (!Number.isSafeInteger(epoch) || epoch < 0) refuse(`its epoch ${JSON.stringify(epoch)} is not a number of completed epochs`);
@@ -88,6 +84,19 @@ function parameterGroupsFor(c: TrainConfig, model: ResNet): OptimizerParams {
     { ...g, params: g.params.filter(([name]) => !isHead(name)) },
     { ...g, params: g.params.filter(([name]) => isHead(name)), lr: c.headLr },
   ]).filter((g) => g.params.length > 0);
+}
+
+const differs = (key: string, saved: unknown, now: unknown) =>
+  `it was trained with ${key} ${JSON.stringify(saved)} and this run has ${JSON.stringify(now)}: a resumed run keeps its model and input (pass the same ${key})`;
+
+/** The resumed checkpoint's class count and input size against this run's (which default to them). */
+export function checkResumedInput(saved: LoadedCheckpoint, rc: RunConfig): void {
+  for (const key of ['numClasses', 'imageSize'] as const) {
+    if (saved.meta[key] !== rc[key]) {
+      dispose([saved.model, saved.optimizer, saved.ema]);
+      throw new TrainingError(`cannot resume from ${rc.resume}: ${differs(key, saved.meta[key], rc[key])}`);
+    }
+  }
 }
 
 /** The run's optimizer, as its options say, over parameterGroupsFor's groups. `lr` is the base
@@ -129,39 +138,8 @@ export function checkStateComplete(model: ResNet, optimizer: Optimizer, noneIsFi
   );
 }
 
-/** The run's data: both splits, the class names of the model's outputs, and their loaders (each
- * rank reading its own shard of the training split). */
-export function setUpData(c: TrainConfig, strategy: Strategy, rankBatch: number, owned: Owned) {
-  const synthetic = c.data === undefined;
-  const load = (split: 'train' | 'test'): ImageDataset =>
-    synthetic ? syntheticDataset(split, { size: c.syntheticSize[split], seed: c.seed }) : loadCifar10(c.data!, split);
-  const trainSet = owned.addDataset(load('train'));
-  const testSet = owned.addDataset(load('test'));
-  const largestLabel = trainSet.labelArray.reduce((a, b) => Math.max(a, b), 0);
-  if (largestLabel >= c.numClasses) {
-    throw new TrainingError(`the training data has labels up to ${largestLabel} (${trainSet.classNames.length} classes) but numClasses is ${c.numClasses}: pass numClasses (--num-classes) ${largestLabel + 1} or more`);
-  }
-  // One name per output: the data's names, then 'class N' for outputs the data does not use.
-  const classNames = Array.from({ length: c.numClasses }, (_, i) => trainSet.classNames[i] ?? `class ${i}`);
-  const pipeline = { imageSize: c.imageSize };
-  const dataDevice = c.dataOnDevice ? c.device : 'cpu';
-  // Data-parallel ranks each read their own shard in batches of their share of the global batch,
-  // with augmentation keyed by rank so that no two ranks draw the same crops.
-  const sampler = strategy.trainSampler(trainSet.size, c.seed);
-  const imagesPerEpoch = sampler?.size ?? trainSet.size;
-  // A last batch of one image cannot train BatchNorm: such a batch is left out (and the run says so).
-  const dropLast = imagesPerEpoch % rankBatch === 1;
-  const trainLoader = owned.add(
-    new DataLoader(trainSet, { batchSize: rankBatch, seed: strategy.augmentationSeed(c.seed), sampler, transform: trainTransforms(pipeline), device: dataDevice, dropLast }),
-  );
-  const testLoader = owned.add(
-    new DataLoader(testSet, { batchSize: c.evalBatchSize, seed: c.seed + 1, sampler: strategy.testSampler(testSet.size), transform: testTransforms(pipeline), device: dataDevice }),
-  );
-  return { synthetic, trainSet, testSet, classNames, trainLoader, testLoader, imagesPerEpoch, dropLast };
-}
-
 /** A model of the run's architecture, prepared for its precision and memory format. */
-function buildModel(c: TrainConfig, precision: Precision, weights: string | undefined): ResNet {
+function buildModel(c: RunConfig, precision: Precision, weights: string | undefined): ResNet {
   const model = ARCHITECTURES[c.arch]({ numClasses: c.numClasses, stem: c.stem, padding: c.padding, init: c.init, weights, device: c.device });
   precision.prepareModel(model);
   if (c.channelsLast) model.toMemoryFormat('channels_last');
@@ -171,9 +149,7 @@ function buildModel(c: TrainConfig, precision: Precision, weights: string | unde
 /** The run's model, optimizer and weights EMA (if it keeps one), fresh or (resuming) with the
  * checkpoint's weights and state, and where the run starts: epochs and steps done, the best
  * accuracy so far (-1: none). */
-export function setUpModel(c: TrainConfig, precision: Precision, owned: Owned) {
-  // A resumed run continues the same run: its checkpoint is checked before any model is built.
-  const saved = c.resume ? readResumable(c.resume, c) : null;
+export function setUpModel(c: RunConfig, saved: LoadedCheckpoint | null, precision: Precision, owned: Owned) {
   const model = owned.add(buildModel(c, precision, c.weights));
   // Fine-tuning the head alone: the backbone keeps its (pretrained) weights; BatchNorm's running
   // statistics still follow the new data in training mode, as in PyTorch with requires_grad off.
