@@ -110,7 +110,7 @@ program
 addFlags(
   program
     .command('train')
-    .description("train a ResNet as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set"),
+    .description("train a ResNet on your images (class folders or a .csv / .jsonl manifest: the ImageNet recipe) or CIFAR-10 as the tutorial does (defaults: resnet50, batch 256, 5 epochs, lr 1e-3 -> 1e-5 cosine, momentum 0.9); without --data on a built-in synthetic set"),
   TRAIN_OPTIONS.with(TRAIN_COMMAND_OPTIONS),
 )
   .addHelpText(
