@@ -50,7 +50,7 @@ test('show-data saves a PNG grid of 6 labelled images and prints the tutorial sh
   assert.ok(meta.width! >= 3 * 160 && meta.height! >= 2 * 160, `${meta.width}x${meta.height}`);
   const bad = run('show-data', '--data', '/nonexistent/cifar');
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^resnet-native: CIFAR-10 folder \/nonexistent\/cifar does not exist/);
+  assert.match(bad.stderr, /^resnet-native: data \/nonexistent\/cifar does not exist/);
   assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace without --verbose');
   assert.match(run('show-data', '--data', '/nonexistent/cifar', '--verbose').stderr, /\n\s+at /);
 });

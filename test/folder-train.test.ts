@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { Classifier, TrainingError, createServer, readCheckpoint, runTraining, type TrainOptions } from '../src/index';
+import { Classifier, TrainingError, createServer, readCheckpoint, runTraining, showData, visualizePredictions, type TrainOptions } from '../src/index';
 import { evaluateCheckpoint } from '../src/train/evaluate-checkpoint';
 import { tempDir } from './helpers';
 
@@ -131,4 +131,22 @@ test('a folder run stopped after epoch 1 and resumed ends with the same weights 
   const [a, b] = [readCheckpoint(whole.lastCheckpoint), readCheckpoint(resumed.lastCheckpoint)];
   for (const key of Object.keys(a.model)) assert.deepEqual(b.model[key].toArray(), a.model[key].toArray(), key);
   assert.deepEqual(b.meta.data?.split, a.meta.data?.split);
+});
+
+test('show-data, visualize and TensorBoard images read your images: training crops titled by class, the validation split with predictions', async () => {
+  const data = path.join(tmp, 'colours-4');
+  await colourFolder(data, 8);
+  const logDir = path.join(tmp, 'tb');
+  const run = await runTraining({ ...small, data, epochs: 1, logDir, checkpointDir: path.join(tmp, 'run-4') }, { onLine: () => {} });
+  assert.ok(fs.readdirSync(logDir).some((n) => n.startsWith('events.out.tfevents.')), 'TensorBoard file written (with its sample and prediction images)');
+  const samples = await showData({ data, out: path.join(tmp, 'samples.png') });
+  assert.equal(samples.labels.length, 6);
+  assert.ok(samples.labels.every((l) => CLASSES.includes(l)), samples.labels.join(', '));
+  const meta = await sharp(samples.out).metadata();
+  assert.equal(meta.format, 'png');
+  // without --data: the checkpoint's own images and validation split
+  const figure = await visualizePredictions(run.bestCheckpoint, { out: path.join(tmp, 'predictions.png'), device: 'cpu' });
+  assert.equal(figure.items.length, 6);
+  assert.ok(figure.items.every((it) => CLASSES.includes(it.actual) && CLASSES.includes(it.predicted)));
+  assert.equal(figure.synthetic, false);
 });

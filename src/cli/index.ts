@@ -95,7 +95,7 @@ weightsCommand
 program
   .command('show-data')
   .description('save the first 6 training images of a batch with their class names as a PNG grid')
-  .option('--data <dir>', 'CIFAR-10 folder (default: the built-in synthetic set)')
+  .option('--data <path>', 'your images (class folders, a .csv / .jsonl manifest) or CIFAR-10 (default: the built-in synthetic set)')
   .option('--out <file>', 'output PNG', 'samples.png')
   .option('--seed <n>', 'shuffle seed', integer(0), 0)
   .action(async (opts: { data?: string; out: string; seed: number }) => {

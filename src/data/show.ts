@@ -5,13 +5,10 @@ import { noGrad } from '../autograd';
 import { writeFileAtomic } from '../io/atomic';
 import { renderImageGrid } from '../io/images';
 import { tensor } from '../tensor';
-import { loadCifar10, type ImageDataset } from './cifar10';
-import { DataLoader } from './loader';
-import { syntheticDataset } from './synthetic';
-import { CIFAR10_MEAN, CIFAR10_STD, trainTransforms } from './transforms';
+import { sampleBatch } from './sample-batch';
 
 export interface ShowDataOptions {
-  /** CIFAR-10 folder; default: the built-in synthetic set. */
+  /** Your images (class folders, a manifest) or CIFAR-10's folder; default: the built-in synthetic set. */
   data?: string;
   /** Output PNG; default 'samples.png'. */
   out?: string;
@@ -31,19 +28,19 @@ export interface ShowDataResult {
 }
 
 /** The first `count` images of a training batch (augmented as training sees them), titled. */
-export async function sampleGrid(options: { data?: string; count?: number; seed?: number } = {}): Promise<{ png: Buffer; labels: string[]; imageShape: number[]; labelShape: number[] }> {
-  const dataset: ImageDataset = options.data ? loadCifar10(options.data, 'train') : syntheticDataset('train', { size: 1024 });
-  const loader = new DataLoader(dataset, { batchSize: 256, seed: options.seed ?? 0, transform: trainTransforms() });
-  const batch = loader.batch(0, 0);
+export async function sampleGrid(
+  options: { data?: string; count?: number; seed?: number; imageSize?: number } = {},
+): Promise<{ png: Buffer; labels: string[]; imageShape: number[]; labelShape: number[] }> {
+  const batch = await sampleBatch({ data: options.data, kind: 'train', shuffleSeed: options.seed ?? 0, imageSize: options.imageSize });
   try {
     const count = Math.min(options.count ?? 6, batch.images.shape[0]);
     const shown = noGrad(() => {
-      const std = tensor(CIFAR10_STD, [1, 3, 1, 1], { device: batch.images.device });
-      const mean = tensor(CIFAR10_MEAN, [1, 3, 1, 1], { device: batch.images.device });
+      const std = tensor(batch.std, [1, 3, 1, 1], { device: batch.images.device });
+      const mean = tensor(batch.mean, [1, 3, 1, 1], { device: batch.images.device });
       return batch.images.narrow(0, 0, count).mul(std).add(mean).to('cpu');
     });
     const labelIds = Array.from(batch.labels.toArray() as BigInt64Array, Number).slice(0, count);
-    const labels = labelIds.map((l) => dataset.classNames[l]);
+    const labels = labelIds.map((l) => batch.classNames[l]);
     const png = await renderImageGrid(shown, labels);
     shown.dispose();
     return { png, labels, imageShape: batch.images.shape, labelShape: batch.labels.shape };

@@ -4,11 +4,15 @@ import { device, threads } from '../options/common';
 import { declareOptions, integer, path, type ConfigOf, type OptionsOf } from '../options/declare';
 
 /** Options shared by the sets below (one declaration each). */
-const data = path({ help: 'CIFAR-10 folder; default: the built-in synthetic set', flag: { value: '<dir>' } });
+const data = path({
+  help: "CIFAR-10 folder, or your images; default: a model trained on your images reads its own (the checkpoint's classes and split), others the built-in synthetic set",
+  flag: { value: '<path>' },
+});
 
 /** evaluateCheckpoint(file, options) and `eval`. */
 export const EVAL_OPTIONS = declareOptions({
-  /** CIFAR-10 folder (binary version); default: the built-in synthetic test set, of the seed the
+  /** CIFAR-10 folder (binary version) or your images; default: a model trained on your images
+   * reads them again (its checkpoint's classes and split); others the built-in synthetic test set, of the seed the
    * checkpoint was trained with. */
   data,
   /** Images per evaluation batch (the accuracy does not depend on it); default 256. */
@@ -32,7 +36,8 @@ export const CLASSIFIER_OPTIONS = declareOptions({
 
 /** visualizePredictions(checkpoint, options) and `visualize`. */
 export const VISUALIZE_OPTIONS = declareOptions({
-  /** CIFAR-10 folder (binary version); default: the built-in synthetic test set, of the seed the
+  /** CIFAR-10 folder (binary version) or your images; default: a model trained on your images
+   * reads them again (its checkpoint's classes and split); others the built-in synthetic test set, of the seed the
    * checkpoint was trained with. */
   data,
   /** The PNG to write; default 'predictions.png'. */

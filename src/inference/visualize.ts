@@ -2,15 +2,12 @@
 // inference mode; 6 images in a 2x3 grid titled predict:<class>, blue when right, red when wrong,
 // de-normalised (std * x + mean, clipped) for display.
 import { inferenceMode } from '../autograd';
-import { loadCifar10 } from '../data/cifar10';
-import { DataLoader } from '../data/loader';
-import { syntheticDataset } from '../data/synthetic';
-import { testTransforms } from '../data/transforms';
+import { sampleBatch } from '../data/sample-batch';
 import { writeFileAtomic } from '../io/atomic';
 import { renderImageGrid } from '../io/images';
 import { dispose, tensor, tidy } from '../tensor';
 import type { Module } from '../nn/module';
-import { modelFromCheckpoint } from '../train/checkpoint';
+import { modelFromCheckpoint, type CheckpointMeta } from '../train/checkpoint';
 import { VISUALIZE_OPTIONS, type VisualizeOptions } from './options';
 
 export type { VisualizeOptions } from './options';
@@ -21,25 +18,29 @@ export interface VisualizeResult {
   items: { predicted: string; actual: string; correct: boolean }[];
 }
 
+/** What a figure needs of a model's checkpoint (or of a run in progress). */
+export type FigureMeta = Pick<CheckpointMeta, 'imageSize' | 'mean' | 'std' | 'evalTransform' | 'data'> & { classNames: readonly string[] };
+
 export interface PredictionFigure {
   png: Buffer;
   items: { predicted: string; actual: string; correct: boolean }[];
 }
 
-/** The figure for a model in memory (left in the mode it was in): the first images of the test
- * split (CIFAR-10 at `data`, or the synthetic set of `seed`) with what the model predicts. */
-export async function predictionFigure(
-  model: Module,
-  meta: { imageSize: number; mean: number[]; std: number[]; classNames: readonly string[] },
-  options: { data?: string; seed?: number; shuffleSeed?: number } = {},
-): Promise<PredictionFigure> {
-  const dataset = options.data === undefined ? syntheticDataset('test', { size: 512, seed: options.seed ?? 0 }) : loadCifar10(options.data, 'test');
-  const loader = new DataLoader(dataset, {
-    batchSize: 256,
-    seed: options.shuffleSeed ?? 0,
-    transform: testTransforms({ imageSize: meta.imageSize, mean: meta.mean, std: meta.std }),
+/** The figure for a model in memory (left in the mode it was in): the first images of its
+ * evaluation split (CIFAR-10 at `data`, the synthetic set of `seed`, or your images: `data`, or
+ * where the checkpoint's images were, with its classes and split) with what the model predicts. */
+export async function predictionFigure(model: Module, meta: FigureMeta, options: { data?: string; seed?: number; shuffleSeed?: number } = {}): Promise<PredictionFigure> {
+  const batch = await sampleBatch({
+    data: options.data ?? meta.data?.source,
+    kind: 'eval',
+    seed: options.seed,
+    shuffleSeed: options.shuffleSeed,
+    imageSize: meta.imageSize,
+    mean: meta.mean,
+    std: meta.std,
+    ...(meta.data ? { classes: meta.classNames, split: meta.data.split, resizeSize: meta.evalTransform?.resizeSize } : {}),
   });
-  const batch = loader.batch(0, 0);
+  const dataset = { classNames: batch.classNames };
   const count = Math.min(6, batch.images.shape[0]);
   const device = model.parameters()[0]?.device ?? 'cpu';
   const wasTraining = model.training;
@@ -73,7 +74,7 @@ export async function visualizePredictions(checkpoint: string, options: Visualiz
   const o = VISUALIZE_OPTIONS.resolve(options);
   const { model, meta } = modelFromCheckpoint(checkpoint, o.device);
   try {
-    const synthetic = o.data === undefined;
+    const synthetic = o.data === undefined && meta.data === undefined;
     const { png, items } = await predictionFigure(model, meta, { data: o.data, seed: (meta.config.seed as number) ?? 0, shuffleSeed: o.seed });
     writeFileAtomic(o.out, [png]);
     return { out: o.out, synthetic, items };

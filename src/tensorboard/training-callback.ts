@@ -4,7 +4,6 @@
 // the prediction figure of each new best model; the configuration as text and as the HParams
 // tab's session. A resumed run writes a new file in the same folder that continues the curves.
 import { sampleGrid } from '../data/show';
-import { CIFAR10_MEAN, CIFAR10_STD } from '../data/transforms';
 import { predictionFigure } from '../inference/visualize';
 import type { EpochEvent, RunContext, RunOutcome, StartEvent, StepEvent, TrainingCallback } from '../train/callbacks';
 import { SummaryWriter, type HparamValue } from './summary-writer';
@@ -57,7 +56,7 @@ export class TensorBoardCallback implements TrainingCallback {
     this.#writer.addText('config', configMarkdown(config), event.startStep);
     if (!resumed) {
       this.#writer.addHparams(hparamsOf(config), ['eval/best_accuracy', 'eval/accuracy', 'train/average_loss']);
-      const samples = await sampleGrid({ data: this.#data.data, seed: this.#data.seed });
+      const samples = await sampleGrid({ data: this.#data.data, seed: this.#data.seed, imageSize: run.input.imageSize });
       this.#writer.addImage('train/samples', samples.png, 0);
     }
     this.#writer.flush();
@@ -81,9 +80,8 @@ export class TensorBoardCallback implements TrainingCallback {
     w.addScalar('train/average_loss', event.averageLoss, step);
     if (event.accuracy > this.#best) {
       this.#best = event.accuracy;
-      // (training normalises with CIFAR-10's mean and std, as its checkpoints record)
-      const meta = { imageSize: Number(run.config.imageSize), mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD], classNames: run.classNames };
-      const figure = await predictionFigure(run.model, meta, { data: this.#data.data, seed: this.#data.seed });
+      // (the input as the run's checkpoints record it: size, mean and std, evaluation, split)
+      const figure = await predictionFigure(run.model, { ...run.input, classNames: run.classNames }, { data: this.#data.data, seed: this.#data.seed });
       w.addImage('eval/predictions_of_best_model', figure.png, step);
     }
     w.addScalar('eval/best_accuracy', this.#best, step);

@@ -4,6 +4,7 @@
 // rank only. A callback that throws ends the run with its error.
 import type { Module } from '../nn/module';
 import type { TrainEvent } from './events';
+import type { CheckpointMeta } from './checkpoint';
 
 export type StartEvent = Extract<TrainEvent, { type: 'start' }>;
 export type StepEvent = Extract<TrainEvent, { type: 'step' }>;
@@ -17,7 +18,13 @@ export interface RunContext {
   readonly classNames: readonly string[];
   /** The run's options, defaults filled in. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** The model's input as the run's checkpoints record it (size, mean and std; own images: the
+   * evaluation's resize and the data's record). */
+  readonly input: InputOfRun;
 }
+
+/** See RunContext.input. */
+export type InputOfRun = Pick<CheckpointMeta, 'imageSize' | 'mean' | 'std' | 'evalTransform' | 'data'>;
 
 /** An epoch's evaluation, as onValidationEnd hears it (before the epoch's event). */
 export interface ValidationResult {

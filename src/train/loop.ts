@@ -10,7 +10,7 @@ import { crossEntropy } from '../nn/functional';
 import type { Tensor } from '../tensor';
 import { CurvesCallback } from '../plot/curves-callback';
 import { TensorBoardCallback } from '../tensorboard/training-callback';
-import { CallbackList, eventCallback, type TrainingCallback } from './callbacks';
+import { CallbackList, eventCallback, type InputOfRun, type TrainingCallback } from './callbacks';
 import { CheckpointCallback, checkpointFiles } from './checkpointing';
 import { checkTrainOptions, TRAIN_OPTIONS, type TrainConfig, type TrainOptions } from './config';
 import { EpochTrainer } from './epoch';
@@ -90,6 +90,8 @@ interface Run {
   runner: StepRunner;
   /** Lines about the data to print before the first step. */
   notes: string[];
+  /** The model's input, as its checkpoints record it. */
+  input: InputOfRun;
 }
 
 async function train(options: TrainConfig, hooks: TrainHooks, owned: Owned): Promise<TrainResult> {
@@ -103,7 +105,7 @@ async function train(options: TrainConfig, hooks: TrainHooks, owned: Owned): Pro
   const losses: number[] = [];
   const accuracies: number[] = [];
   const restoreCudaSwitches = setCudaSwitches(c);
-  run.callbacks.attach({ model: run.model, classNames: run.classNames, config: { ...c } });
+  run.callbacks.attach({ model: run.model, classNames: run.classNames, config: { ...c }, input: run.input });
   try {
     for (const note of run.notes) log.line(note);
     await log.start({ config: { ...c }, stepsPerEpoch: run.stepsPerEpoch, synthetic: c.data === undefined, startEpoch: start.epoch, startStep: start.step, bestAccuracy: bestAccuracy < 0 ? null : bestAccuracy });
@@ -165,7 +167,8 @@ async function setUpRun(c: TrainConfig, strategy: Strategy, hooks: TrainHooks, o
     start.step,
   );
   const notes = [...runNotes(rc, strategy, data), ...(ema ? [emaNote(c, ema)] : [])];
-  return { c: rc, strategy, precision, model, ema, start, classNames: data.card.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes };
+  const input = { imageSize: rc.imageSize, mean: data.card.mean, std: data.card.std, evalTransform: data.card.evalTransform, data: data.card.data };
+  return { c: rc, input, strategy, precision, model, ema, start, classNames: data.card.classNames, stepsPerEpoch, testLoader: data.testLoader, checkpoints, callbacks, log, epochs, runner, notes };
 }
 
 /** The checkpoint folder (and TensorBoard's), checked before any model is built or step taken
