@@ -527,6 +527,40 @@ test('2 ranks learn like one process with the same global batch (synthetic set):
   }
 });
 
+test('2 ranks train on a folder of images: each streams its own shard, both report the same shared evaluation and step count', { skip: !available && 'built without gloo' }, async () => {
+  const dir = tempDir('rn-ddp-folder-');
+  const data = path.join(dir, 'images');
+  // 2 classes of 12 PNGs each, told apart by colour
+  const sharp = (await import('sharp')).default;
+  for (const [cls, rgb] of [['dark', 30], ['light', 220]] as const) {
+    fs.mkdirSync(path.join(data, cls), { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      const px = Buffer.alloc(24 * 20 * 3, rgb + (i % 5));
+      fs.writeFileSync(path.join(data, cls, `${i}.png`), await sharp(px, { raw: { width: 24, height: 20, channels: 3 } }).png().toBuffer());
+    }
+  }
+  const options = { arch: 'resnet18', imageSize: 16, batchSize: 8, epochs: 2, device: 'cpu', data, curves: false, workers: 1, overwrite: true } as const;
+  const results = await ranks(
+    2,
+    `
+    rn.runTraining({ ...${JSON.stringify(options)}, distributed: { timeoutMs: 60000 }, checkpointDir: ${JSON.stringify(path.join(dir, 'ddp'))} }, { onLine: () => {} })
+      .then((r) => out({ accuracies: r.accuracies, losses: r.losses, steps: r.steps }));
+  `,
+    { join: false },
+  );
+  const [r0, r1] = results.map((r) => {
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out.trim().split('\n').pop()!) as { accuracies: number[]; losses: number[]; steps: number };
+  });
+  // 24 images, 0.2 of each class held out: 20 train, split 10 + 10 over the ranks, global batch 8
+  // (4 a rank): 3 steps an epoch
+  assert.equal(r0.steps, 6);
+  assert.deepEqual(r0.accuracies, r1.accuracies, 'the evaluation of the validation split is shared');
+  assert.deepEqual(r0.losses, r1.losses, 'the reported loss is reduced over the ranks');
+  const { meta } = readCheckpoint(path.join(dir, 'ddp', 'resnet18-last.safetensors'));
+  assert.deepEqual(meta.classNames, ['dark', 'light']);
+});
+
 test('the native process group, reducer and collectives refuse bad input with TypeErrors and RangeErrors, never a crash', { skip: !available && 'built without gloo' }, async () => {
   const storeOptions = { host: '127.0.0.1', port: await freePort(), isServer: true, worldSize: 1, timeoutMs: 5000, prefix: 'p/' };
   assert.throws(() => new native.Store(5 as never), /Expected an options object for 'options' but received 5 of type number/);
