@@ -13,6 +13,7 @@ import { MAX_IMAGE_PIXELS } from '../io/image-limits';
 import { imageDecodeError } from './image-check';
 import { decodeRawFormat, isRawFormat, RawImageError } from './image-raw-formats';
 import { pilResize } from './pil-resample';
+import { plainHeader } from './image-sniff';
 import { checkImagePipeline, evalGeometry, randomResizedCropBox, type CropBox, type EvalImagePipeline, type ImagePipeline, type TrainImagePipeline } from './image-transforms';
 import type { SeededRandom } from './random';
 
@@ -32,17 +33,17 @@ interface Source {
 export function readImageFile(file: string, name = file): Buffer {
   let fd: number;
   try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) throw new ImageFileError(name, `is ${kindOf(stat)}, not a regular file`);
-    // O_NONBLOCK: should it be swapped for a FIFO meanwhile, opening does not wait for a writer
+    // O_NONBLOCK: a FIFO put in the file's place does not make the open wait for a writer
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
-    throw err instanceof ImageFileError ? err : new ImageFileError(name, whyUnreachable(err));
+    throw new ImageFileError(name, whyUnreachable(err));
   }
   try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new ImageFileError(name, `is ${kindOf(stat)}, not a regular file`);
     return fs.readFileSync(fd);
   } catch (err) {
-    throw new ImageFileError(name, `cannot be read (${whyUnreachable(err)})`);
+    throw err instanceof ImageFileError ? err : new ImageFileError(name, `cannot be read (${whyUnreachable(err)})`);
   } finally {
     fs.closeSync(fd);
   }
@@ -109,6 +110,11 @@ export async function openImage(bytes: Buffer): Promise<Source> {
   if (isRawFormat(bytes)) {
     const { data, width, height } = decodeRawFormat(bytes);
     return { input: data, raw: { width, height, channels: 3 }, width, height };
+  }
+  const plain = plainHeader(bytes);
+  if (plain) {
+    if (plain.width * plain.height > MAX_IMAGE_PIXELS) throw new Error('Input image exceeds pixel limit');
+    return { input: bytes, width: plain.width, height: plain.height };
   }
   const meta = await sharp(bytes, INPUT).metadata();
   const width = meta.width ?? 0;
@@ -214,11 +220,12 @@ export function normalizeTable(mean: readonly number[], std: readonly number[]):
 /** hwcToChw into floats, normalised through `table` (normalizeTable). */
 export function hwcToNormalizedChw(hwc: Uint8Array, size: number, flip: boolean, table: Float32Array, out: Float32Array, offset = 0): void {
   const plane = size * size;
+  const step = flip ? -3 : 3;
   for (let y = 0; y < size; y++) {
-    const row = y * size;
-    for (let x = 0; x < size; x++) {
-      const src = 3 * (row + (flip ? size - 1 - x : x));
-      const dst = offset + row + x;
+    let dst = offset + y * size;
+    const end = dst + size;
+    // (the source walked backwards along a row to mirror it: no branch in the loop)
+    for (let src = 3 * (y * size + (flip ? size - 1 : 0)); dst < end; dst++, src += step) {
       out[dst] = table[hwc[src]];
       out[dst + plane] = table[256 + hwc[src + 1]];
       out[dst + 2 * plane] = table[512 + hwc[src + 2]];

@@ -56,20 +56,30 @@ const clip8 = (v: number) => (v >= MAX ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS)
 function horizontal(src: Uint8Array, width: number, rowFrom: number, rows: number, ax: AxisWeights): Uint8Array {
   const outW = ax.first.length;
   const out = new Uint8Array(outW * rows * 3);
+  const { taps, first, count, weights } = ax;
   for (let y = 0; y < rows; y++) {
     const row = (rowFrom + y) * width * 3;
-    for (let x = 0; x < outW; x++) {
-      const kb = x * ax.taps;
+    let o = 3 * y * outW;
+    for (let x = 0; x < outW; x++, o += 3) {
+      const p = row + 3 * first[x];
+      if (count[x] === 2) {
+        // (enlarging: two pixels an output pixel)
+        const [w0, w1] = [weights[x * taps], weights[x * taps + 1]];
+        out[o] = clip8(HALF + Math.imul(src[p], w0) + Math.imul(src[p + 3], w1));
+        out[o + 1] = clip8(HALF + Math.imul(src[p + 1], w0) + Math.imul(src[p + 4], w1));
+        out[o + 2] = clip8(HALF + Math.imul(src[p + 2], w0) + Math.imul(src[p + 5], w1));
+        continue;
+      }
       let r = HALF;
       let g = HALF;
       let b = HALF;
-      for (let k = 0, p = row + 3 * ax.first[x]; k < ax.count[x]; k++, p += 3) {
-        const wk = ax.weights[kb + k];
-        r += src[p] * wk;
-        g += src[p + 1] * wk;
-        b += src[p + 2] * wk;
+      // (Math.imul: the products stay below 2^31, and integer arithmetic is what V8 runs fastest)
+      for (let k = x * taps, end = k + count[x], q = p; k < end; k++, q += 3) {
+        const wk = weights[k];
+        r += Math.imul(src[q], wk);
+        g += Math.imul(src[q + 1], wk);
+        b += Math.imul(src[q + 2], wk);
       }
-      const o = 3 * (y * outW + x);
       out[o] = clip8(r);
       out[o + 1] = clip8(g);
       out[o + 2] = clip8(b);
@@ -84,14 +94,22 @@ function vertical(src: Uint8Array, width: number, rowShift: number, ax: AxisWeig
   const rowLen = width * 3;
   const out = new Uint8Array(outH * rowLen);
   const acc = new Int32Array(rowLen);
+  const { taps, first, count, weights } = ax;
   for (let y = 0; y < outH; y++) {
-    acc.fill(HALF);
-    for (let k = 0; k < ax.count[y]; k++) {
-      const wk = ax.weights[y * ax.taps + k];
-      const row = (ax.first[y] - rowShift + k) * rowLen;
-      for (let i = 0; i < rowLen; i++) acc[i] += src[row + i] * wk;
-    }
     const o = y * rowLen;
+    const a = (first[y] - rowShift) * rowLen;
+    if (count[y] === 2) {
+      // (enlarging: two rows an output row, in one pass)
+      const [w0, w1] = [weights[y * taps], weights[y * taps + 1]];
+      for (let i = 0; i < rowLen; i++) out[o + i] = clip8(HALF + Math.imul(src[a + i], w0) + Math.imul(src[a + rowLen + i], w1));
+      continue;
+    }
+    acc.fill(HALF);
+    for (let k = 0; k < count[y]; k++) {
+      const wk = weights[y * taps + k];
+      const row = a + k * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += Math.imul(src[row + i], wk);
+    }
     for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]);
   }
   return out;
