@@ -130,18 +130,11 @@ async function timeOurs(folder: string, o: Required<Omit<FolderBenchOptions, 'fo
 
 function timePytorch(python: string, folder: string, o: { batch: number; workers: number; size: number }): FolderRun {
   const script = path.resolve(__dirname, '..', '..', 'bench', 'torch_folder.py');
-  // CPU of the process and its worker processes, read around the run by a wrapper
-  const wrapper = `import resource, runpy, sys, json
-sys.argv = ${JSON.stringify([script, '--folder', folder, '--batch', String(o.batch), '--workers', String(o.workers), '--size', String(o.size)])}
-cpu = lambda: sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ('ru_utime', 'ru_stime'))
-runpy.run_path(sys.argv[0], run_name='__main__')
-print(json.dumps({'cpu_total': cpu()}))`;
-  const res = spawnSync(python, ['-c', wrapper], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const args = [script, '--folder', folder, '--batch', String(o.batch), '--workers', String(o.workers), '--size', String(o.size)];
+  const res = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (res.status !== 0) throw new Error(`bench/torch_folder.py failed: ${childError(res.stderr, res.status, res.signal)}`);
-  const lines = res.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-  const run = lines.find((l) => 'seconds' in l);
-  const cpu = lines.find((l) => 'cpu_total' in l);
-  return { images: run.images, seconds: run.seconds, cpuSeconds: cpu.cpu_total };
+  const run = JSON.parse(res.stdout.split('\n').filter((l) => l.startsWith('{')).pop()!);
+  return { images: run.images, seconds: run.seconds, cpuSeconds: run.cpu_seconds };
 }
 
 export async function runFolderBenchmark(options: FolderBenchOptions = {}): Promise<FolderBenchResult> {
