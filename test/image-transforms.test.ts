@@ -9,9 +9,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import sharp from 'sharp';
 import { ImageFileError } from '../src/error-classes';
 import { cropAndResize, decodeForEval, decodeRgb, hwcToChw, hwcToNormalizedChw, normalizeTable, openImage, resizeAndCenterCrop } from '../src/data/image-decode';
 import { decodeRawFormat } from '../src/data/image-raw-formats';
+import { plainHeader } from '../src/data/image-sniff';
 import {
   augmentationRandom,
   centralFallbackBox,
@@ -256,4 +258,31 @@ test('BMP, PPM and PGM: the variants decoded here, and the others refused saying
     fs.writeFileSync(file, bytes);
     await assert.rejects(decodeForEval(file, pipeline), (err: ImageFileError) => err instanceof ImageFileError && err.file === file && message.test(err.reason), String(message));
   }
+});
+
+test('headers read without sharp: plain JPEG and PNG (RGB or grey, 8-bit, no transparency) only, sizes as sharp reads them', async () => {
+  const rgb = Buffer.alloc(40 * 30 * 3, 90);
+  const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
+  const cases: [string, Buffer, { grey: boolean } | null][] = [
+    ['baseline JPEG', await sharp(rgb, raw).jpeg().toBuffer(), { grey: false }],
+    ['progressive JPEG', await sharp(rgb, raw).jpeg({ progressive: true }).toBuffer(), { grey: false }],
+    ['grey JPEG', await encode.jpeg(40, 30).then((b) => sharp(b).toColourspace('b-w').jpeg().toBuffer()), { grey: true }],
+    ['CMYK JPEG', await encode.cmykJpeg(40, 30), null],
+    ['RGB PNG', await sharp(rgb, raw).png().toBuffer(), { grey: false }],
+    ['interlaced PNG', await sharp(rgb, raw).png({ progressive: true }).toBuffer(), { grey: false }],
+    ['grey PNG', await encode.pngGray(40, 30), { grey: true }],
+    ['RGBA PNG', await encode.pngAlpha(40, 30), null],
+    ['palette PNG', await sharp(rgb, raw).png({ palette: true }).toBuffer(), null],
+    ['16-bit PNG', await sharp(rgb, raw).toColourspace('rgb16').png().toBuffer(), null],
+    ['WebP', await encode.webp(40, 30), null],
+  ];
+  for (const [name, bytes, expected] of cases) {
+    const found = plainHeader(bytes);
+    assert.deepEqual(found && { grey: found.grey }, expected, name);
+    if (found) assert.deepEqual([found.width, found.height], [40, 30], name);
+  }
+  // a PNG with a tRNS chunk (libvips gives it an alpha band)
+  const png = await sharp(rgb, raw).png().toBuffer();
+  const trns = Buffer.from([0, 0, 0, 6, ...Buffer.from('tRNS'), 0, 90, 0, 90, 0, 90, 0, 0, 0, 0]);
+  assert.equal(plainHeader(Buffer.concat([png.subarray(0, 33), trns, png.subarray(33)])), null, 'PNG with tRNS');
 });
