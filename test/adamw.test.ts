@@ -123,6 +123,12 @@ test('the multi-tensor kernels behind AdamW refuse mismatched lists and non-tens
   assert.throws(() => native.ops.foreachSqrt([3] as never), /Expected a Tensor for 'tensors\[0\]'/);
   assert.throws(() => native.ops.foreachDivScalar_([a.handle], 'x' as never), /Expected a number for 'scalar'/);
   assert.throws(() => native.ops.foreachAddScalar_('x' as never, 1), /Expected an array/i);
+  // the kernels added for clipping and the weights EMA: norm, copy, multiply by a tensor factor
+  assert.throws(() => fe.foreachCopy_([a], [b]), /size|match|broadcast|expand/i);
+  assert.throws(() => fe.foreachCopy_([a, a], [a]), /Error|size|length|match/i);
+  assert.throws(() => native.ops.foreachNorm([a.handle], 'x' as never), /Expected a number/);
+  assert.throws(() => native.ops.foreachNorm([3] as never, 2), /Expected a Tensor for 'tensors\[0\]'/);
+  assert.throws(() => fe.foreachMul_([a], ones([2])), /Error|size|scalar|0-dim|element/i);
   fe.foreachDiv_([a], 2);
   assert.deepEqual(a.toList(), [0.5, 0.5, 0.5], 'the lists are updated in place');
 });
